@@ -1,0 +1,94 @@
+"""Atoms → graphs: neighbour lists (vesin) packed into torch-geometric ``Data``/``Batch``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch_geometric.data import Batch, Data
+
+from foundation.validate import check_distances, check_structure
+
+
+def neighbor_list(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float):
+    """Full neighbour list: ``(i, j, shifts, d)`` with r_ij = r_j - r_i + shifts @ cell.
+
+    Non-periodic directions get a large box so vesin's cell algorithm still works.
+    """
+    from vesin import NeighborList
+
+    positions = np.ascontiguousarray(positions, dtype=np.float64)
+    pbc = np.asarray(pbc, dtype=bool)
+    box = np.array(cell, dtype=np.float64)
+    if not pbc.all():
+        # vesin needs a box even for open directions; any non-degenerate one will do.
+        span = positions.max(axis=0) - positions.min(axis=0) if len(positions) else np.zeros(3)
+        for k in np.where(~pbc)[0]:
+            if np.linalg.norm(box[k]) < 1e-8:
+                e = np.zeros(3)
+                e[k] = span[k] + 2 * cutoff + 1.0
+                box[k] = e
+    if pbc.any() and not pbc.all():
+        periodic = pbc.tolist()
+    else:
+        periodic = bool(pbc.all())
+    nl = NeighborList(cutoff=float(cutoff), full_list=True)
+    i, j, s, d = nl.compute(points=positions, box=box, periodic=periodic, quantities="ijSd")
+    return i.astype(np.int64), j.astype(np.int64), s.astype(np.int64), d
+
+
+def to_graph(
+    numbers,
+    positions,
+    cell,
+    pbc,
+    cutoff: float,
+    fidelity: int = 0,
+    check: bool = True,
+) -> Data:
+    """One structure as a graph. Edges point from neighbour j (source) to centre i (target)."""
+    numbers = np.asarray(numbers, dtype=np.int64)
+    positions = np.asarray(positions, dtype=np.float64)
+    cell = np.asarray(cell, dtype=np.float64).reshape(3, 3)
+    pbc = np.asarray(pbc, dtype=bool).reshape(3)
+    if check:
+        check_structure(numbers, positions, cell, pbc)
+    i, j, s, d = neighbor_list(positions, cell, pbc, cutoff)
+    if check:
+        check_distances(i, j, d)
+    return Data(
+        numbers=torch.from_numpy(numbers),
+        pos=torch.from_numpy(positions),
+        cell=torch.from_numpy(cell).unsqueeze(0),
+        pbc=torch.from_numpy(pbc).unsqueeze(0),
+        edge_index=torch.from_numpy(np.stack([j, i])),
+        shifts=torch.from_numpy(s.astype(np.float64)),
+        fidelity=torch.tensor([int(fidelity)]),
+        num_nodes=len(numbers),
+    )
+
+
+def atoms_to_graph(atoms, cutoff: float, fidelity: int = 0, check: bool = True) -> Data:
+    """An ASE ``Atoms`` or pymatgen ``Structure``/``Molecule`` as a graph."""
+    atoms = as_ase(atoms)
+    return to_graph(atoms.numbers, atoms.positions, np.asarray(atoms.cell), atoms.pbc, cutoff, fidelity, check)
+
+
+def as_ase(obj):
+    """Accept ASE ``Atoms`` or pymatgen ``Structure``/``Molecule``; return ASE ``Atoms``."""
+    from ase import Atoms
+
+    if isinstance(obj, Atoms):
+        return obj
+    mod = type(obj).__module__
+    if mod.startswith("pymatgen"):
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        return AseAtomsAdaptor.get_atoms(obj)
+    raise TypeError(f"expected ase.Atoms or a pymatgen Structure/Molecule, got {type(obj).__name__}")
+
+
+def collate(graphs: Sequence[Data]) -> Batch:
+    """Batch graphs; edge indices are offset by torch-geometric."""
+    return Batch.from_data_list(list(graphs))

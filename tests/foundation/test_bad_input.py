@@ -1,0 +1,59 @@
+"""Bad structures are refused with messages that name the problem."""
+
+import numpy as np
+import pytest
+from ase import Atoms
+
+
+def run(model, atoms):
+    atoms.calc = model.calculator()
+    return atoms.get_potential_energy()
+
+
+@pytest.mark.parametrize(
+    "atoms, match",
+    [
+        (Atoms(), "empty structure"),
+        (Atoms("Si2", positions=[[0, 0, 0], [np.nan, 0, 0]]), "NaN"),
+        (Atoms("Si2", positions=[[0, 0, 0], [np.inf, 0, 0]]), "NaN or infinite"),
+        (Atoms("Si2", positions=[[0, 0, 0], [0.05, 0, 0]]), "overlapping atoms"),
+        (Atoms("Si", cell=[[1, 0, 0], [2, 0, 0], [0, 0, 1]], pbc=True), "singular"),
+        (Atoms("Si", cell=[[np.nan, 0, 0], [0, 2, 0], [0, 0, 1]], pbc=True), "cell contains NaN"),
+    ],
+)
+def test_refused(model64, atoms, match):
+    with pytest.raises(ValueError, match=match):
+        run(model64, atoms)
+
+
+def test_element_outside_periodic_table(model64):
+    atoms = Atoms(numbers=[14, 119], positions=[[0, 0, 0], [2, 0, 0]])
+    with pytest.raises(ValueError, match="outside Z=1..118"):
+        run(model64, atoms)
+    atoms = Atoms(numbers=[14, 0], positions=[[0, 0, 0], [2, 0, 0]])
+    with pytest.raises(ValueError, match="outside Z=1..118"):
+        run(model64, atoms)
+
+
+def test_unknown_head(model64):
+    with pytest.raises(ValueError, match="unknown fidelity head"):
+        model64.calculator(head="hse06")
+
+
+def test_isolated_atom_and_molecule_work(model64):
+    assert np.isfinite(run(model64, Atoms("Fe", positions=[[0, 0, 0]])))
+    mol = Atoms("CH4", positions=[[0, 0, 0], [0.63, 0.63, 0.63], [-0.63, -0.63, 0.63],
+                                   [-0.63, 0.63, -0.63], [0.63, -0.63, -0.63]])
+    assert np.isfinite(run(model64, mol))
+    mol.calc = model64.calculator()
+    assert np.isfinite(mol.get_forces()).all()
+
+
+def test_unseen_elements_warn(model64):
+    import copy
+
+    m = copy.deepcopy(model64)
+    m.seen_elements[:, 14] = True  # only Si has data
+    atoms = Atoms("SiAu", positions=[[0, 0, 0], [2.4, 0, 0]])
+    with pytest.warns(UserWarning, match=r"\['Au'\] had no training data"):
+        run(m, atoms)
