@@ -68,7 +68,7 @@ class Frame:
         return atoms
 
     @classmethod
-    def from_atoms(cls, atoms, **kw) -> "Frame":
+    def from_atoms(cls, atoms, **kw) -> Frame:
         """A frame from ASE ``Atoms``; labels come from its calculator results if any."""
         energy = forces = stress = None
         calc = atoms.calc

@@ -26,8 +26,9 @@ class UniversalPotential(nn.Module):
         self.element_embedding = nn.Embedding(config.max_z + 1, f)
         self.fidelity_embedding = nn.Embedding(len(config.fidelities), config.fidelity_dim)
         self.radial = BesselBasis(config.cutoff, config.n_basis, config.envelope_p)
-        self.messages = nn.ModuleList(PaiNNMessage(f, config.vector_features, config.n_basis) for _ in range(config.layers))
-        self.updates = nn.ModuleList(PaiNNUpdate(f, config.vector_features) for _ in range(config.layers))
+        fv, nl = config.vector_features, config.layers
+        self.messages = nn.ModuleList(PaiNNMessage(f, fv, config.n_basis) for _ in range(nl))
+        self.updates = nn.ModuleList(PaiNNUpdate(f, fv) for _ in range(nl))
         self.readout = nn.Sequential(nn.Linear(f + config.fidelity_dim, f), nn.SiLU(), nn.Linear(f, 1))
         self.repulsion = ZBLRepulsion(config.envelope_p) if config.zbl else None
         n_fid = len(config.fidelities)

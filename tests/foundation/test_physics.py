@@ -113,7 +113,8 @@ def test_short_range_repulsion_keeps_atoms_apart(model64):
 
 
 def test_batched_predict_equals_single(model64, triclinic):
-    structs = [triclinic, bulk("Cu", "fcc", 3.6) * (2, 1, 1), Atoms("H2O", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])]
+    water = Atoms("H2O", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])
+    structs = [triclinic, bulk("Cu", "fcc", 3.6) * (2, 1, 1), water]
     batch = model64.predict(structs, max_atoms=12)
     for atoms, res in zip(structs, batch):
         a = atoms.copy()
