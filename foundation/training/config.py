@@ -1,0 +1,95 @@
+"""Training configuration: one YAML file, mapped onto small dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+from foundation.model.config import ModelConfig
+
+
+@dataclass
+class DataConfig:
+    datasets: list[str] = field(default_factory=list)  # data-card names, packed into the cache
+    pack: str | None = None  # an existing pack directory instead of ``datasets``
+    max_frames_per_dataset: int | None = None
+    batch_size: int = 16
+    val_batch_size: int = 32
+    num_workers: int = 0
+
+
+@dataclass
+class LossConfig:
+    energy: float = 1.0  # weight of energy per atom (eV/atom)
+    forces: float = 10.0  # weight of force components (eV/Å)
+    stress: float = 10.0  # weight of stress components (eV/Å³)
+    huber_delta: float = 0.01
+    fidelity_weights: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    warmup_steps: int = 100
+    min_lr_factor: float = 0.02
+    ema_decay: float = 0.99
+    grad_clip: float = 10.0
+
+
+@dataclass
+class TrainerConfig:
+    max_epochs: int = 10
+    max_steps: int = -1
+    max_time: str | None = None  # "DD:HH:MM:SS"; stops cleanly and saves
+    accelerator: str = "cpu"
+    devices: int | str = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
+    log_every_n_steps: int = 10
+    checkpoint_every_n_steps: int | None = None
+    progress: bool = True
+
+
+@dataclass
+class TrainConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    output: str = "runs/default"
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        d = dict(d or {})
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            known = sorted(cls.__dataclass_fields__)
+            raise ValueError(f"unknown top-level config keys {sorted(unknown)}; known: {known}")
+        parts = {
+            "model": ModelConfig, "data": DataConfig, "loss": LossConfig,
+            "optim": OptimConfig, "trainer": TrainerConfig,
+        }
+        kw = {}
+        for key, typ in parts.items():
+            sub = d.get(key) or {}
+            bad = set(sub) - set(typ.__dataclass_fields__)
+            if bad:
+                raise ValueError(f"unknown keys {sorted(bad)} in '{key}'; known: {sorted(typ.__dataclass_fields__)}")
+            kw[key] = typ(**sub)
+        for key in ("output", "seed"):
+            if key in d:
+                kw[key] = d[key]
+        return cls(**kw)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> TrainConfig:
+        return cls.from_dict(yaml.safe_load(Path(path).read_text()))
+
+    def to_dict(self) -> dict:
+        return asdict(self)

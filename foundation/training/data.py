@@ -1,0 +1,135 @@
+"""Datasets of labelled graphs for training, and the Lightning datamodule."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from foundation.data.frame import Frame
+from foundation.graph import collate, to_graph
+
+SPLITS = {"train": 0, "val": 1, "test": 2}
+
+
+class FrameSource:
+    """In-memory frames behind the same interface as a packed mix (``get``, ``indices``)."""
+
+    def __init__(self, frames: Sequence[Frame], splits: Sequence[str] | None = None) -> None:
+        self.frames = list(frames)
+        if not self.frames:
+            raise ValueError("no frames given")
+        self.fidelities = sorted({f.fidelity for f in self.frames})
+        self.datasets = sorted({f.dataset for f in self.frames})
+        self._split = np.array([SPLITS[s or f.split or "train"] for f, s in
+                                zip(self.frames, splits or [None] * len(self.frames))], dtype=np.int8)
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def indices(self, split: str) -> np.ndarray:
+        return np.where(self._split == SPLITS[split])[0]
+
+    def get(self, i: int) -> dict:
+        f = self.frames[i]
+        n = len(f)
+        return {
+            "numbers": f.numbers, "positions": f.positions, "cell": f.cell, "pbc": f.pbc,
+            "energy": np.nan if f.energy is None else f.energy,
+            "forces": np.zeros((n, 3)) if f.forces is None else f.forces,
+            "stress": np.zeros((3, 3)) if f.stress is None else f.stress,
+            "has_energy": f.energy is not None, "has_forces": f.forces is not None,
+            "has_stress": f.stress is not None,
+            "fidelity": self.fidelities.index(f.fidelity), "dataset": self.datasets.index(f.dataset),
+        }
+
+
+class GraphDataset(Dataset):
+    """Labelled graphs built on the fly (neighbour lists in the loader workers)."""
+
+    def __init__(self, source, indices: np.ndarray, cutoff: float, fidelity_map: np.ndarray) -> None:
+        self.source, self.indices, self.cutoff = source, np.asarray(indices), cutoff
+        self.fidelity_map = fidelity_map  # source fidelity index → model head index
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, k: int):
+        d = self.source.get(int(self.indices[k]))
+        g = to_graph(d["numbers"], d["positions"], d["cell"], d["pbc"], self.cutoff,
+                     int(self.fidelity_map[int(d["fidelity"])]), check=False)
+        n = len(d["numbers"])
+        g.energy = torch.tensor([float(d["energy"]) if d["has_energy"] else 0.0], dtype=torch.float64)
+        g.forces = torch.as_tensor(np.asarray(d["forces"], dtype=np.float64)).reshape(n, 3)
+        g.stress = torch.as_tensor(np.asarray(d["stress"], dtype=np.float64)).reshape(1, 3, 3)
+        g.has_energy = torch.tensor([bool(d["has_energy"])])
+        g.has_forces = torch.tensor([bool(d["has_forces"])])
+        g.has_stress = torch.tensor([bool(d["has_stress"]) and bool(np.all(d["pbc"]))])
+        g.dataset = torch.tensor([int(d["dataset"])])
+        return g
+
+
+class EpochSampler(Sampler[int]):
+    """Shuffles with seed+epoch and shards by rank, so a resumed run sees the same order."""
+
+    def __init__(self, n: int, shuffle: bool, seed: int, rank: int = 0, world: int = 1) -> None:
+        self.n, self.shuffle, self.seed, self.rank, self.world = n, shuffle, seed, rank, world
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        order = (np.random.default_rng(self.seed + self.epoch).permutation(self.n) if self.shuffle
+                 else np.arange(self.n))
+        # pad so every rank gets the same number of batches (DDP needs it)
+        per = -(-self.n // self.world)
+        order = np.resize(order, per * self.world)
+        return iter(order[self.rank::self.world].tolist())
+
+    def __len__(self) -> int:
+        return -(-self.n // self.world)
+
+
+class PotentialDataModule(pl.LightningDataModule):
+    """Train/val/test loaders over a frame source (a packed mix or in-memory frames)."""
+
+    def __init__(self, source, model_fidelities: list[str], cutoff: float, batch_size: int = 16,
+                 val_batch_size: int = 32, num_workers: int = 0, seed: int = 0,
+                 max_frames_per_split: dict[str, int] | None = None) -> None:
+        super().__init__()
+        self.source, self.cutoff, self.seed = source, cutoff, seed
+        self.batch_size, self.val_batch_size, self.num_workers = batch_size, val_batch_size, num_workers
+        missing = [f for f in source.fidelities if f not in model_fidelities]
+        if missing:
+            raise ValueError(f"data fidelities {missing} have no head in the model (heads: {model_fidelities}); "
+                             "add them to model.fidelities in the config")
+        self.fidelity_map = np.array([model_fidelities.index(f) for f in source.fidelities])
+        self.max_frames = max_frames_per_split or {}
+
+    def _indices(self, split: str) -> np.ndarray:
+        idx = self.source.indices(split)
+        cap = self.max_frames.get(split)
+        if cap is not None and len(idx) > cap:
+            idx = np.sort(np.random.default_rng(self.seed).choice(idx, cap, replace=False))
+        return idx
+
+    def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
+        ds = GraphDataset(self.source, self._indices(split), self.cutoff, self.fidelity_map)
+        rank = self.trainer.global_rank if self.trainer is not None else 0
+        world = self.trainer.world_size if self.trainer is not None else 1
+        sampler = EpochSampler(len(ds), shuffle, self.seed, rank, world)
+        return DataLoader(ds, batch_size=batch_size, sampler=sampler, collate_fn=collate,
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", True, self.batch_size)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", False, self.val_batch_size)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", False, self.val_batch_size)

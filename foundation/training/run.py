@@ -1,0 +1,123 @@
+"""``train(config)``: build data, model and trainer; fit references; resume; export EMA weights."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+
+from foundation.training.checkpoint import AtomicCheckpointIO
+from foundation.training.config import TrainConfig
+from foundation.training.data import PotentialDataModule
+from foundation.training.module import PotentialModule
+from foundation.training.references import fit_references
+
+
+def cache_dir() -> Path:
+    """Where derived artefacts (packed mixes) live: ``UNIHUB_CACHE`` or the user cache."""
+    env = os.environ.get("UNIHUB_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "unihub"
+
+
+def open_source(cfg: TrainConfig):
+    """The frame source a config names: an existing pack, or its datasets packed into the cache."""
+    from foundation.data.pack import PackedMix, pack_mix
+
+    if cfg.data.pack:
+        return PackedMix(cfg.data.pack)
+    if not cfg.data.datasets:
+        raise ValueError("the config names no data: set data.datasets (data-card names) or data.pack")
+    key = hashlib.sha256(json.dumps(sorted(cfg.data.datasets)).encode()).hexdigest()[:12]
+    path = cache_dir() / "packs" / f"mix-{key}"
+    if not (path / "meta.json").exists():
+        pack_mix(sorted(cfg.data.datasets), path)
+    return PackedMix(path)
+
+
+def _cap_per_dataset(source, indices: np.ndarray, cap: int | None, seed: int) -> np.ndarray:
+    if cap is None:
+        return indices
+    ds = np.array([int(source.get(int(i))["dataset"]) for i in indices])
+    rng = np.random.default_rng(seed)
+    keep = []
+    for d in np.unique(ds):
+        idx = indices[ds == d]
+        keep.append(idx if len(idx) <= cap else rng.choice(idx, cap, replace=False))
+    return np.sort(np.concatenate(keep))
+
+
+class _CappedSource:
+    """A view of a source whose split indices are capped per dataset."""
+
+    def __init__(self, source, cap: int | None, seed: int) -> None:
+        self._s, self._cap, self._seed = source, cap, seed
+        self.fidelities, self.datasets = source.fidelities, source.datasets
+        self._cache: dict[str, np.ndarray] = {}
+
+    def indices(self, split: str) -> np.ndarray:
+        if split not in self._cache:
+            self._cache[split] = _cap_per_dataset(self._s, self._s.indices(split), self._cap, self._seed)
+        return self._cache[split]
+
+    def get(self, i: int) -> dict:
+        return self._s.get(i)
+
+    def __len__(self) -> int:
+        return len(self._s)
+
+
+def train(cfg: TrainConfig, source=None, resume: bool = True) -> Path:
+    """Run (or resume) a training; returns the directory of the exported EMA model."""
+    pl.seed_everything(cfg.seed, workers=True)
+    out = Path(cfg.output)
+    source = source if source is not None else open_source(cfg)
+    source = _CappedSource(source, cfg.data.max_frames_per_dataset, cfg.seed)
+    heads = list(cfg.model.fidelities)
+    dm = PotentialDataModule(source, heads, cfg.model.cutoff, cfg.data.batch_size, cfg.data.val_batch_size,
+                             cfg.data.num_workers, cfg.seed)
+    module = PotentialModule(cfg.model.to_dict(), cfg.loss.__dict__, cfg.optim.__dict__, list(source.datasets))
+    last = out / "checkpoints" / "last.ckpt"
+    ckpt_path = str(last) if resume and last.exists() else None
+    if ckpt_path is None:
+        refs, seen, force_rms = fit_references(source, source.indices("train"), dm.fidelity_map, len(heads))
+        for net in (module.model, module.ema):
+            net.reference_energies.copy_(torch.as_tensor(refs))
+            net.seen_elements.copy_(torch.as_tensor(seen))
+            net.energy_scale.fill_(force_rms)
+    t = cfg.trainer
+    callbacks = [
+        ModelCheckpoint(dirpath=out / "checkpoints", filename="epoch{epoch:03d}", save_last=True, save_top_k=-1,
+                        every_n_epochs=1, auto_insert_metric_name=False),
+        LearningRateMonitor(logging_interval="step"),
+    ]
+    if t.checkpoint_every_n_steps:
+        callbacks.append(ModelCheckpoint(dirpath=out / "checkpoints", filename="step{step:07d}", save_last=True,
+                                         every_n_train_steps=t.checkpoint_every_n_steps, save_top_k=1,
+                                         monitor="step", mode="max", auto_insert_metric_name=False))
+    trainer = pl.Trainer(
+        default_root_dir=out, max_epochs=t.max_epochs, max_steps=t.max_steps, max_time=t.max_time,
+        accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes, strategy=t.strategy,
+        precision=t.precision, gradient_clip_val=cfg.optim.grad_clip, log_every_n_steps=t.log_every_n_steps,
+        callbacks=callbacks, plugins=[AtomicCheckpointIO()], inference_mode=False,
+        use_distributed_sampler=False, enable_progress_bar=t.progress, deterministic=False,
+        logger=[CSVLogger(out, name="logs", version=0), TensorBoardLogger(out, name="tb", version=0)],
+    )
+    trainer.fit(module, dm, ckpt_path=ckpt_path)
+    model_dir = out / "model"
+    if trainer.is_global_zero:
+        from foundation.model.io import save_potential
+
+        save_potential(module.ema, model_dir, extra={"training": {"config": cfg.to_dict(),
+                                                                   "global_step": trainer.global_step,
+                                                                   "epochs": trainer.current_epoch}})
+    return model_dir

@@ -1,0 +1,65 @@
+"""Hugging Face Hub: cache-first download (honours ``HF_HUB_OFFLINE``) and publishing."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+_HF = re.compile(r"^hf://(?P<repo>[\w.-]+/[\w.-]+)(?:@(?P<rev>[\w.\-/]+?))?(?:/(?P<sub>.+))?$")
+
+
+@dataclass
+class HubLocation:
+    repo_id: str
+    revision: str | None
+    subfolder: str | None
+
+
+def parse(location: str) -> HubLocation:
+    """``hf://owner/repo[@revision][/subfolder]`` → parts (revisions may not contain '/')."""
+    m = _HF.match(location)
+    if not m:
+        raise ValueError(f"not a Hub location: {location!r}; expected hf://owner/repo[@revision][/subfolder]")
+    rev, sub = m["rev"], m["sub"]
+    if rev and "/" in rev:
+        rev, _, rest = rev.partition("/")
+        sub = f"{rest}/{sub}" if sub else rest
+    return HubLocation(m["repo"], rev, sub)
+
+
+def fetch(location: str, filename: str, cache_dir: str | Path | None = None) -> Path:
+    """Local path of one file of a Hub model: the HF cache first, then a download unless offline."""
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
+    from huggingface_hub.constants import is_offline_mode
+
+    loc = parse(location)
+    name = f"{loc.subfolder}/{filename}" if loc.subfolder else filename
+    cached = try_to_load_from_cache(loc.repo_id, name, cache_dir=cache_dir, revision=loc.revision)
+    if isinstance(cached, str):
+        return Path(cached)
+    if is_offline_mode() or _env_offline():
+        raise FileNotFoundError(
+            f"{filename} of {location} is not in the Hugging Face cache and HF_HUB_OFFLINE is set; "
+            "unset HF_HUB_OFFLINE (and go online) to download it, or set HF_HUB_CACHE to a cache that has it")
+    return Path(hf_hub_download(loc.repo_id, filename, subfolder=loc.subfolder, revision=loc.revision,
+                                cache_dir=cache_dir, library_name="unihub"))
+
+
+def _env_offline() -> bool:
+    # huggingface_hub reads HF_HUB_OFFLINE once at import; honour a later change too
+    import os
+
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+
+
+def publish(folder: str | Path, repo_id: str, private: bool = False, token: str | None = None,
+            commit_message: str = "Upload unihub model", api=None) -> str:
+    """Create (or reuse) ``repo_id`` and upload ``folder``; returns the commit URL or repo URL."""
+    from huggingface_hub import HfApi
+
+    api = api or HfApi(token=token)
+    api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+    info = api.upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message=commit_message,
+                             repo_type="model")
+    return str(getattr(info, "commit_url", info))
