@@ -14,6 +14,8 @@ from foundation.model.config import ModelConfig
 class DataConfig:
     datasets: list[str] = field(default_factory=list)  # data-card names, packed into the cache
     pack: str | None = None  # an existing pack directory instead of ``datasets``
+    # user files: paths, or {path, format, fidelity, ...reader options}; split by group hash
+    files: list = field(default_factory=list)
     max_frames_per_dataset: int | None = None
     batch_size: int = 16
     val_batch_size: int = 32

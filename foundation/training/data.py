@@ -24,8 +24,11 @@ class FrameSource:
             raise ValueError("no frames given")
         self.fidelities = sorted({f.fidelity for f in self.frames})
         self.datasets = sorted({f.dataset for f in self.frames})
-        self._split = np.array([SPLITS[s or f.split or "train"] for f, s in
-                                zip(self.frames, splits or [None] * len(self.frames))], dtype=np.int8)
+        if splits is None:  # by group, keeping a source's own test set
+            from foundation.data.splits import assign_splits
+
+            splits = assign_splits(self.frames)
+        self._split = np.array([SPLITS[s] for s in splits], dtype=np.int8)
 
     def __len__(self) -> int:
         return len(self.frames)

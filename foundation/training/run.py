@@ -15,7 +15,7 @@ from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
 from foundation.training.checkpoint import AtomicCheckpointIO
 from foundation.training.config import TrainConfig
-from foundation.training.data import PotentialDataModule
+from foundation.training.data import FrameSource, PotentialDataModule
 from foundation.training.module import PotentialModule
 from foundation.training.references import fit_references
 
@@ -35,13 +35,26 @@ def open_source(cfg: TrainConfig):
 
     if cfg.data.pack:
         return PackedMix(cfg.data.pack)
+    if cfg.data.files:
+        return FrameSource(read_files(cfg.data.files))
     if not cfg.data.datasets:
-        raise ValueError("the config names no data: set data.datasets (data-card names) or data.pack")
+        raise ValueError("the config names no data: set data.datasets (data-card names), data.files or data.pack")
     key = hashlib.sha256(json.dumps(sorted(cfg.data.datasets)).encode()).hexdigest()[:12]
     path = cache_dir() / "packs" / f"mix-{key}"
     if not (path / "meta.json").exists():
         pack_mix(sorted(cfg.data.datasets), path)
     return PackedMix(path)
+
+
+def read_files(specs: list) -> list:
+    """Frames of user files named in a config (``path`` strings or dicts with reader options)."""
+    from foundation.data import read_frames
+
+    frames = []
+    for spec in specs:
+        spec = {"path": spec} if isinstance(spec, str) else dict(spec)
+        frames += read_frames(spec.pop("path"), spec.pop("format", None), **spec)
+    return frames
 
 
 def _cap_per_dataset(source, indices: np.ndarray, cap: int | None, seed: int) -> np.ndarray:
