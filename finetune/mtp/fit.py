@@ -1,0 +1,269 @@
+"""Fitting an MTP to labelled frames.
+
+Loss (per-quantity means, so weights are comparable across datasets)::
+
+    L = w_E mean_s (dE_s/N_s)^2 + w_F mean_components(dF^2) + w_S mean_components(dS_GPa^2)
+
+First linear least squares for the species and moment coefficients at fixed radial
+coefficients, then BFGS over all coefficients, then a final linear solve. The gradient of
+the force and stress terms comes from one extra kernel pass: the force/stress residuals define
+a tangent of the neighbour vectors, and the kernel differentiates ``a*E + dE[tangent]`` with
+respect to the coefficients (forward-over-reverse), so no per-pair Jacobian is ever stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .calculator import type_map
+from .model import MTPModel
+from .neighbors import PackedDataset
+
+log = logging.getLogger(__name__)
+GPA = 160.21766208  # eV/Å^3 -> GPa
+
+
+@dataclass
+class FitConfig:
+    energy_weight: float = 1.0  # on (eV/atom)^2
+    force_weight: float = 0.01  # on (eV/Å)^2
+    stress_weight: float = 1e-4  # on GPa^2
+    max_iter: int = 500
+    bfgs_max_params: int = 3000
+    seed: int = 0
+    threads: int | None = None
+    ridge: float = 1e-10  # relative Tikhonov term of the linear solves
+    progress: bool = True
+
+
+@dataclass
+class Labels:
+    """Reference labels aligned with a :class:`PackedDataset`."""
+
+    energy: np.ndarray  # (S,)
+    forces: np.ndarray  # (N, 3), nan where missing
+    stress: np.ndarray  # (S, 3, 3) eV/Å^3, nan where missing
+    n_atoms: np.ndarray  # (S,)
+
+
+@dataclass
+class FitResult:
+    train: dict
+    valid: dict | None
+    history: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _frame_tuple(f):
+    """(numbers, positions, cell, pbc, energy, forces, stress) from a Frame or ASE Atoms."""
+    if hasattr(f, "get_positions"):  # ASE Atoms with a single-point calculator
+        from foundation.data.frame import Frame
+
+        f = Frame.from_atoms(f)
+    return f.numbers, f.positions, f.cell, f.pbc, f.energy, f.forces, f.stress
+
+
+def prepare(model: MTPModel, frames: Sequence) -> tuple[PackedDataset, Labels]:
+    """Neighbour lists and labels of ``frames`` (``Frame`` objects or labelled ``Atoms``)."""
+    rows = [_frame_tuple(f) for f in frames]
+    if not rows:
+        raise ValueError("no frames to fit")
+    if any(r[4] is None for r in rows):
+        raise ValueError("every training frame needs an energy label")
+    ds = PackedDataset.pack(((r[0], r[1], r[2], r[3]) for r in rows), type_map(model.params), model.cutoff)
+    n_atoms = np.diff(ds.atom_off)
+    forces = np.concatenate([np.full((len(r[0]), 3), np.nan) if r[5] is None else np.asarray(r[5], float)
+                             for r in rows])
+    stress = np.stack([np.full((3, 3), np.nan) if r[6] is None or not np.all(r[3]) else np.asarray(r[6], float)
+                       for r in rows])
+    return ds, Labels(np.array([r[4] for r in rows], float), forces, stress, n_atoms)
+
+
+class Objective:
+    """Weighted loss and its gradient over a packed dataset."""
+
+    def __init__(self, model: MTPModel, ds: PackedDataset, labels: Labels, cfg: FitConfig):
+        self.model, self.ds, self.y, self.cfg = model, ds, labels, cfg
+        self.kernel = model.kernel()
+        p = model.params
+        self.shapes = (p.species_count, p.n_scalar, p.radial_coeffs.size)
+        self.f_mask = np.isfinite(labels.forces).all(axis=1)
+        self.s_mask = np.isfinite(labels.stress).all(axis=(1, 2)) & np.isfinite(ds.volumes)
+        self.nE = len(labels.energy)
+        self.nF = max(1, 3 * int(self.f_mask.sum()))
+        self.nS = max(1, 9 * int(self.s_mask.sum()))
+
+    def theta(self) -> np.ndarray:
+        p = self.model.params
+        return np.concatenate([p.species_coeffs, p.moment_coeffs, p.radial_coeffs.ravel()])
+
+    def set_theta(self, th: np.ndarray) -> None:
+        a, b, _ = self.shapes
+        self.model.set_coefficients(th[a + b:], th[:a], th[a:a + b])
+
+    def residuals(self):
+        e, f, w = self.kernel.efs_dataset(self.ds, self.cfg.threads)
+        with np.errstate(invalid="ignore"):
+            s = 0.5 * (w + w.transpose(0, 2, 1)) / self.ds.volumes[:, None, None]
+        return e - self.y.energy, np.where(self.f_mask[:, None], f - self.y.forces, 0.0), \
+            np.where(self.s_mask[:, None, None], s - self.y.stress, 0.0)
+
+    def __call__(self, th: np.ndarray) -> tuple[float, np.ndarray]:
+        c = self.cfg
+        self.set_theta(th)
+        dE, dF, dS = self.residuals()
+        N = self.y.n_atoms
+        loss = (c.energy_weight * np.sum((dE / N) ** 2) / self.nE + c.force_weight * np.sum(dF ** 2) / self.nF
+                + c.stress_weight * GPA ** 2 * np.sum(dS ** 2) / self.nS)
+        a = 2 * c.energy_weight * dE / N ** 2 / self.nE
+        v = -2 * c.force_weight / self.nF * dF  # dL/dF = -(tangent along which E is differentiated)
+        strain = 2 * c.stress_weight * GPA ** 2 / self.nS * np.nan_to_num(dS / self.ds.volumes[:, None, None])
+        g = self.kernel.grad_dataset(self.ds, v, strain, a, c.threads).sum(axis=0)
+        return float(loss), g
+
+    def normalise_radial(self) -> None:
+        """Rescale radial coefficients so the mean |M_00| over the data is 1: products of up
+        to four moments then stay O(1), which keeps the nonlinear problem well conditioned."""
+        p = self.model.params
+        B, _, _ = self.kernel.basis_dataset(self.ds, False, self.cfg.threads)
+        k0 = int(np.flatnonzero(p.alpha_moment_mapping == 0)[0]) if np.any(p.alpha_moment_mapping == 0) else None
+        if k0 is None:
+            return
+        m00 = float(np.mean(np.abs(B[:, k0])))
+        if m00 > 0:
+            self.model.set_coefficients(p.radial_coeffs / m00, p.species_coeffs, p.moment_coeffs)
+
+    def linear_solve(self) -> None:
+        """Optimal species and moment coefficients for the current radial coefficients."""
+        c, ds, y = self.cfg, self.ds, self.y
+        B, dB, wB = self.kernel.basis_dataset(ds, True, c.threads)
+        S, ns, nq = ds.n_structures, self.shapes[0], self.shapes[1]
+        N = y.n_atoms
+        counts = np.zeros((S, ns))
+        np.add.at(counts, (np.repeat(np.arange(S), N), ds.types), 1.0)
+        Bsum = np.add.reduceat(B, ds.atom_off[:-1], axis=0)
+        rows, rhs = [], []
+        we = np.sqrt(c.energy_weight / self.nE)
+        rows.append(np.hstack([counts, Bsum]) / N[:, None] * we)
+        rhs.append(y.energy / N * we)
+        wf = np.sqrt(c.force_weight / self.nF)
+        fm = self.f_mask
+        Af = -dB[fm].reshape(-1, nq) * wf
+        rows.append(np.hstack([np.zeros((len(Af), ns)), Af]))
+        rhs.append(y.forces[fm].reshape(-1) * wf)
+        sm = self.s_mask
+        if sm.any():
+            ws = np.sqrt(c.stress_weight / self.nS) * GPA
+            sym = 0.5 * (wB + wB.transpose(0, 2, 1, 3))[sm] / ds.volumes[sm, None, None, None]
+            As = sym.reshape(-1, nq) * ws
+            rows.append(np.hstack([np.zeros((len(As), ns)), As]))
+            rhs.append(y.stress[sm].reshape(-1) * ws)
+        A, b = np.vstack(rows), np.concatenate(rhs)
+        # column scaling + tiny ridge keeps nearly collinear high-level moments solvable
+        scale = np.linalg.norm(A, axis=0)
+        scale[scale == 0] = 1.0
+        As = A / scale
+        H = As.T @ As
+        H[np.diag_indices_from(H)] += c.ridge * np.trace(H) / len(H)
+        x = np.linalg.solve(H, As.T @ b) / scale
+        self.linear_scale = scale
+        p = self.model.params
+        self.model.set_coefficients(p.radial_coeffs, x[:ns], x[ns:])
+
+
+def errors(model: MTPModel, ds: PackedDataset, y: Labels, threads: int | None = None) -> dict:
+    """MAE and RMSE: energy meV/atom, forces meV/Å (components), stress GPa (6 Voigt comps)."""
+    e, f, w = model.kernel().efs_dataset(ds, threads)
+    dE = (e - y.energy) / y.n_atoms * 1e3
+    fm = np.isfinite(y.forces).all(axis=1)
+    dF = (f - y.forces)[fm] * 1e3
+    out = {"energy_mae": float(np.mean(np.abs(dE))), "energy_rmse": float(np.sqrt(np.mean(dE ** 2))),
+           "force_mae": float(np.mean(np.abs(dF))) if dF.size else float("nan"),
+           "force_rmse": float(np.sqrt(np.mean(dF ** 2))) if dF.size else float("nan")}
+    sm = np.isfinite(y.stress).all(axis=(1, 2)) & np.isfinite(ds.volumes)
+    if sm.any():
+        s = 0.5 * (w + w.transpose(0, 2, 1))[sm] / ds.volumes[sm, None, None]
+        d = (s - y.stress[sm]) * GPA
+        v = d[:, [0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
+        out["stress_mae"] = float(np.mean(np.abs(v)))
+        out["stress_rmse"] = float(np.sqrt(np.mean(v ** 2)))
+    return out
+
+
+def fit(model: MTPModel, train: Sequence, valid: Sequence | None = None, config: FitConfig | None = None,
+        on_iteration: Callable[[int, float], None] | None = None, **overrides) -> FitResult:
+    """Fit ``model`` in place to labelled ``train`` frames; report train/valid errors.
+
+    ``on_iteration(iteration, loss)`` is called after every optimiser iteration."""
+    from scipy.optimize import minimize
+
+    cfg = config or FitConfig()
+    for k, v in overrides.items():
+        setattr(cfg, k, v)
+    t0 = time.perf_counter()
+    p = model.params
+    fresh = p.radial_coeffs is None or bool(model.params.moment_coeffs is not None
+                                             and not np.any(model.params.moment_coeffs))
+    if p.radial_coeffs is None:
+        model.params = p.initialized(cfg.seed)
+        model._kernel = None
+    ds, y = prepare(model, train)
+    obj = Objective(model, ds, y, cfg)
+    if fresh:
+        obj.normalise_radial()
+    obj.linear_solve()
+    history: list[float] = []
+    bar = None
+    if cfg.progress:
+        try:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=cfg.max_iter, desc="MTP fit", leave=False)
+        except ImportError:
+            bar = None
+
+    last = [float("nan")]
+    # diagonal preconditioner: linear coefficients in units of their design-column norms
+    ns, nq, _ = obj.shapes
+    D = np.ones(len(obj.theta()))
+    D[ns:ns + nq] = 1.0 / obj.linear_scale[ns:]
+    D[:ns] = 1.0 / obj.linear_scale[:ns]
+
+    def fun(x):
+        val, g = obj(x * D)
+        last[0] = val
+        return val, g * D
+
+    def callback(th):
+        history.append(last[0])  # the accepted point is the last one evaluated
+        if on_iteration is not None:
+            obj.set_theta(th * D)
+            on_iteration(len(history), last[0])
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{history[-1]:.3e}")
+
+    if cfg.max_iter > 0:
+        # full BFGS (as MLIP) while the inverse Hessian is small; it beats L-BFGS on this
+        # ill-conditioned problem. L-BFGS beyond that (many species at high level).
+        if len(D) <= cfg.bfgs_max_params:
+            res = minimize(fun, obj.theta() / D, jac=True, method="BFGS", callback=callback,
+                           options={"maxiter": cfg.max_iter, "gtol": 0.0, "c2": 0.9})
+        else:
+            res = minimize(fun, obj.theta() / D, jac=True, method="L-BFGS-B", callback=callback,
+                           options={"maxiter": cfg.max_iter, "maxcor": 50, "ftol": 0.0, "gtol": 0.0})
+        obj.set_theta(res.x * D)
+    if bar is not None:
+        bar.close()
+    obj.linear_solve()
+    train_err = errors(model, ds, y, cfg.threads)
+    valid_err = None
+    if valid is not None:
+        vds, vy = prepare(model, valid)
+        valid_err = errors(model, vds, vy, cfg.threads)
+    return FitResult(train_err, valid_err, history, time.perf_counter() - t0)

@@ -1,0 +1,376 @@
+// Moment Tensor Potential core: site energies and their derivatives from per-atom neighbour
+// arrays. Header-only and free of Python so that a LAMMPS pair style can include it as is.
+//
+// Conventions (MLIP-2): for a neighbour at vector r (|r| = d < rcut) of type tj around a centre
+// of type ti, the radial functions are
+//   f_mu(d) = sum_b c[ti][tj][mu][b] * T_b(s) * scaling * (rcut - d)^2,  s = (2d - rmin - rcut)/(rcut - rmin)
+// with Chebyshev T_b; the basic moments are M_k = sum_j f_{mu_k}(d_j) * u^(a_k, b_k, c_k), u = r/d;
+// alpha_index_times builds the scalar moments B, and E_i = species[ti] + sum_q moment[q] * B_{map q}.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+namespace mtp {
+
+struct Times {
+  int i, j, out;
+  double mult;
+};
+
+// Parameters and contraction plan. Pointers are borrowed; the owner keeps them alive.
+struct Model {
+  int ns = 0, nf = 0, nb = 0;  // species, radial functions, radial basis size
+  double rmin = 0, rcut = 0, scaling = 1;
+  const double* radial = nullptr;   // [ns][ns][nf][nb]
+  const double* species = nullptr;  // [ns]
+  const double* moment = nullptr;   // [n_scalar]
+  int n_basic = 0, n_alpha = 0, n_scalar = 0;
+  std::vector<int> basic_mu, basic_mono;  // per basic alpha: radial function, monomial index
+  std::vector<Times> times;
+  std::vector<int> mapping;
+  // monomial table u^(a,b,c) for a+b+c <= max_deg, and where its partial derivatives live
+  int max_deg = 0, n_mono = 0;
+  std::vector<int> ma, mb, mc, mdeg, dx, dy, dz;  // dx: index of (a-1,b,c), or n_mono (a zero slot)
+  std::vector<double> fa, fb, fc, fdeg;           // the same powers as doubles for branch-free loops
+  // basic alphas come in runs that share mu and walk consecutive monomials (always so in MLIP
+  // files); looping over runs keeps the per-neighbour work contiguous and vectorisable
+  struct Block { int mu, start, len, mono0; };
+  std::vector<Block> blocks;
+
+  void init(int ns_, int nf_, int nb_, double rmin_, double rcut_, double scaling_, const double* radial_,
+            const double* species_, const double* moment_, int n_basic_, const int* basic /*[n][4]*/,
+            int n_times, const int* times_ /*[n][4]*/, int n_scalar_, const int* mapping_, int n_alpha_) {
+    ns = ns_; nf = nf_; nb = nb_; rmin = rmin_; rcut = rcut_; scaling = scaling_;
+    radial = radial_; species = species_; moment = moment_;
+    n_basic = n_basic_; n_scalar = n_scalar_; n_alpha = n_alpha_;
+    max_deg = 0;
+    for (int k = 0; k < n_basic; ++k) {
+      int d = basic[4 * k + 1] + basic[4 * k + 2] + basic[4 * k + 3];
+      if (d > max_deg) max_deg = d;
+    }
+    ma.clear(); mb.clear(); mc.clear(); mdeg.clear();
+    std::vector<int> lookup((max_deg + 1) * (max_deg + 1) * (max_deg + 1), -1);
+    auto key = [&](int a, int b, int c) { return (a * (max_deg + 1) + b) * (max_deg + 1) + c; };
+    for (int d = 0; d <= max_deg; ++d)
+      for (int a = d; a >= 0; --a)
+        for (int b = d - a; b >= 0; --b) {
+          int c = d - a - b;
+          lookup[key(a, b, c)] = (int)ma.size();
+          ma.push_back(a); mb.push_back(b); mc.push_back(c); mdeg.push_back(d);
+        }
+    n_mono = (int)ma.size();
+    dx.assign(n_mono, n_mono); dy.assign(n_mono, n_mono); dz.assign(n_mono, n_mono);
+    for (int m = 0; m < n_mono; ++m) {
+      if (ma[m]) dx[m] = lookup[key(ma[m] - 1, mb[m], mc[m])];
+      if (mb[m]) dy[m] = lookup[key(ma[m], mb[m] - 1, mc[m])];
+      if (mc[m]) dz[m] = lookup[key(ma[m], mb[m], mc[m] - 1)];
+    }
+    fa.assign(ma.begin(), ma.end()); fb.assign(mb.begin(), mb.end());
+    fc.assign(mc.begin(), mc.end()); fdeg.assign(mdeg.begin(), mdeg.end());
+    basic_mu.resize(n_basic); basic_mono.resize(n_basic);
+    for (int k = 0; k < n_basic; ++k) {
+      basic_mu[k] = basic[4 * k];
+      basic_mono[k] = lookup[key(basic[4 * k + 1], basic[4 * k + 2], basic[4 * k + 3])];
+    }
+    blocks.clear();
+    for (int k = 0; k < n_basic; ++k) {
+      if (!blocks.empty()) {
+        Block& b = blocks.back();
+        if (b.mu == basic_mu[k] && b.start + b.len == k && b.mono0 + b.len == basic_mono[k]) { ++b.len; continue; }
+      }
+      blocks.push_back({basic_mu[k], k, 1, basic_mono[k]});
+    }
+    times.resize(n_times);
+    for (int t = 0; t < n_times; ++t)
+      times[t] = {times_[4 * t], times_[4 * t + 1], times_[4 * t + 3], (double)times_[4 * t + 2]};
+    mapping.assign(mapping_, mapping_ + n_scalar);
+  }
+};
+
+// Per-thread scratch, sized for the largest neighbourhood seen.
+struct Work {
+  std::vector<double> val, adj, dot, lam, eta;  // per alpha
+  std::vector<double> f, df, mono, phi, dphi, ur;  // per neighbour blocks
+  std::vector<double> T, dT, A, B, H, pw, mdot, mdots, gmono, dot3;
+  int cap = 0;
+  void reserve(const Model& m, int nn) {
+    if ((int)val.size() != m.n_alpha) {
+      val.assign(m.n_alpha, 0); adj.assign(m.n_alpha, 0); dot.assign(m.n_alpha, 0);
+      lam.assign(m.n_alpha, 0); eta.assign(m.n_alpha, 0);
+      T.assign(m.nb, 0); dT.assign(m.nb, 0); A.assign(m.nf, 0); B.assign(m.nf, 0);
+      H.assign(m.n_mono + 1, 0); pw.assign(3 * (m.max_deg + 1), 0); mdot.assign(m.n_mono + 1, 0);
+      cap = 0;
+    }
+    if (nn > cap) {
+      cap = nn;
+      f.resize((size_t)nn * m.nf); df.resize((size_t)nn * m.nf); mono.resize((size_t)nn * (m.n_mono + 1));
+      mdots.resize((size_t)nn * (m.n_mono + 1)); gmono.resize((size_t)3 * (m.n_mono + 1));
+      phi.resize((size_t)nn * m.nb); dphi.resize((size_t)nn * m.nb); ur.resize((size_t)nn * 4);
+    }
+  }
+};
+
+// Radial basis phi_b(d) (Chebyshev times the cutoff factor) and derivatives.
+inline void radial_basis(const Model& m, double d, double* phi, double* dphi) {
+  const double w = 1.0 / (m.rcut - m.rmin);
+  const double s = (2.0 * d - (m.rmin + m.rcut)) * w, ds = 2.0 * w;
+  const double cut = m.scaling * (m.rcut - d) * (m.rcut - d), dcut = -2.0 * m.scaling * (m.rcut - d);
+  double t0 = 1.0, t1 = s, d0 = 0.0, d1 = ds;
+  phi[0] = t0 * cut; dphi[0] = t0 * dcut;
+  if (m.nb > 1) { phi[1] = t1 * cut; dphi[1] = d1 * cut + t1 * dcut; }
+  for (int b = 2; b < m.nb; ++b) {
+    const double t2 = 2.0 * s * t1 - t0, d2 = 2.0 * (ds * t1 + s * d1) - d0;
+    phi[b] = t2 * cut; dphi[b] = d2 * cut + t2 * dcut;
+    t0 = t1; t1 = t2; d0 = d1; d1 = d2;
+  }
+}
+
+inline void monomials(const Model& m, double ux, double uy, double uz, double* pw, double* mono) {
+  const int D = m.max_deg + 1;
+  double* px = pw; double* py = pw + D; double* pz = pw + 2 * D;
+  px[0] = py[0] = pz[0] = 1.0;
+  for (int k = 1; k < D; ++k) { px[k] = px[k - 1] * ux; py[k] = py[k - 1] * uy; pz[k] = pz[k - 1] * uz; }
+  for (int q = 0; q < m.n_mono; ++q) mono[q] = px[m.ma[q]] * py[m.mb[q]] * pz[m.mc[q]];
+  mono[m.n_mono] = 0.0;  // target of dx/dy/dz for absent lower monomials
+}
+
+// d mono_q / dt along a neighbour-vector tangent t (rdot = u.t), times the distance d.
+inline void mono_tangent(const Model& m, const double* mono, const double* t, double rdot, double* md) {
+  for (int q = 0; q < m.n_mono; ++q)
+    md[q] = m.fa[q] * mono[m.dx[q]] * t[0] + m.fb[q] * mono[m.dy[q]] * t[1] + m.fc[q] * mono[m.dz[q]] * t[2] -
+            m.fdeg[q] * mono[q] * rdot;
+  md[m.n_mono] = 0.0;
+}
+
+// Forward pass for one site: fills w.val (all alphas) and per-neighbour f, df, mono, phi, dphi, ur.
+// Neighbours at or beyond rcut are flagged with ur[4j+3] = 0 and contribute nothing.
+inline void forward(const Model& m, Work& w, int ti, int nn, const int* tj, const double* rv) {
+  w.reserve(m, nn);
+  std::fill(w.val.begin(), w.val.end(), 0.0);
+  double* val = w.val.data();
+  for (int j = 0; j < nn; ++j) {
+    const double x = rv[3 * j], y = rv[3 * j + 1], z = rv[3 * j + 2];
+    const double d = std::sqrt(x * x + y * y + z * z);
+    double* ur = &w.ur[4 * j];
+    if (d >= m.rcut || d <= 0.0) { ur[3] = 0.0; continue; }
+    ur[0] = x / d; ur[1] = y / d; ur[2] = z / d; ur[3] = d;
+    double* phi = &w.phi[(size_t)j * m.nb];
+    double* dphi = &w.dphi[(size_t)j * m.nb];
+    radial_basis(m, d, phi, dphi);
+    const double* c = m.radial + ((size_t)ti * m.ns + tj[j]) * m.nf * m.nb;
+    double* f = &w.f[(size_t)j * m.nf];
+    double* df = &w.df[(size_t)j * m.nf];
+    for (int mu = 0; mu < m.nf; ++mu) {
+      double a = 0, b = 0;
+      for (int k = 0; k < m.nb; ++k) { a += c[mu * m.nb + k] * phi[k]; b += c[mu * m.nb + k] * dphi[k]; }
+      f[mu] = a; df[mu] = b;
+    }
+    double* mono = &w.mono[(size_t)j * (m.n_mono + 1)];
+    monomials(m, ur[0], ur[1], ur[2], w.pw.data(), mono);
+    for (const Model::Block& b : m.blocks) {
+      const double fm = f[b.mu];
+      double* v = val + b.start;
+      const double* mo = mono + b.mono0;
+      for (int q = 0; q < b.len; ++q) v[q] += fm * mo[q];
+    }
+  }
+  for (const Times& t : m.times) val[t.out] += t.mult * val[t.i] * val[t.j];
+}
+
+// Reverse pass through alpha_index_times from adjoint seeds already placed in adj.
+inline void reverse(const Model& m, const double* val, double* adj) {
+  for (auto it = m.times.rbegin(); it != m.times.rend(); ++it) {
+    const double g = it->mult * adj[it->out];
+    if (g == 0.0) continue;
+    adj[it->i] += g * val[it->j];
+    adj[it->j] += g * val[it->i];
+  }
+}
+
+// d(sum_k adj_k M_k)/d r_j for neighbour j, given A = d/df_mu and H = d/dmono (filled here).
+inline void pair_gradient(const Model& m, Work& w, int j, const double* adj, double* g) {
+  const double* ur = &w.ur[4 * j];
+  g[0] = g[1] = g[2] = 0.0;
+  if (ur[3] == 0.0) return;
+  const double d = ur[3], inv = 1.0 / d;
+  const double* f = &w.f[(size_t)j * m.nf];
+  const double* df = &w.df[(size_t)j * m.nf];
+  const double* mono = &w.mono[(size_t)j * (m.n_mono + 1)];
+  double* H = w.H.data();
+  std::fill(H, H + m.n_mono, 0.0);
+  double radial = 0.0;
+  for (const Model::Block& b : m.blocks) {
+    const double* ad = adj + b.start;
+    const double* mo = mono + b.mono0;
+    double* h = H + b.mono0;
+    const double fm = f[b.mu];
+    double acc = 0.0;
+    for (int q = 0; q < b.len; ++q) { acc += ad[q] * mo[q]; h[q] += ad[q] * fm; }
+    radial += acc * df[b.mu];
+  }
+  double gx = 0, gy = 0, gz = 0, along = 0;
+  for (int q = 1; q < m.n_mono; ++q) {
+    const double h = H[q];
+    along += h * m.fdeg[q] * mono[q];
+    gx += h * m.fa[q] * mono[m.dx[q]];
+    gy += h * m.fb[q] * mono[m.dy[q]];
+    gz += h * m.fc[q] * mono[m.dz[q]];
+  }
+  const double s = radial - along * inv;
+  g[0] = s * ur[0] + gx * inv;
+  g[1] = s * ur[1] + gy * inv;
+  g[2] = s * ur[2] + gz * inv;
+}
+
+// Site energy and dE_i/dr_ij for each neighbour (r_ij = r_j - r_i). Returns E_i.
+inline double site(const Model& m, Work& w, int ti, int nn, const int* tj, const double* rv, double* grad) {
+  forward(m, w, ti, nn, tj, rv);
+  double e = m.species[ti];
+  std::fill(w.adj.begin(), w.adj.end(), 0.0);
+  for (int q = 0; q < m.n_scalar; ++q) {
+    e += m.moment[q] * w.val[m.mapping[q]];
+    w.adj[m.mapping[q]] += m.moment[q];
+  }
+  if (grad) {
+    reverse(m, w.val.data(), w.adj.data());
+    for (int j = 0; j < nn; ++j) pair_gradient(m, w, j, w.adj.data(), grad + 3 * j);
+  }
+  return e;
+}
+
+// Scalar moments B_q of a site (for linear fitting and the extrapolation grade) and, if dB is
+// given, dB_q/dr_ij laid out as dB[(j * n_scalar + q) * 3 + x]. Derivatives use forward mode:
+// three tangents per neighbour through alpha_index_times, cheaper than one reverse sweep per B_q.
+inline void site_basis(const Model& m, Work& w, int ti, int nn, const int* tj, const double* rv, double* B,
+                       double* dB) {
+  forward(m, w, ti, nn, tj, rv);
+  for (int q = 0; q < m.n_scalar; ++q) B[q] = w.val[m.mapping[q]];
+  if (!dB) return;
+  const int NM = m.n_mono + 1;
+  w.dot3.resize((size_t)3 * m.n_alpha);
+  double* d3 = w.dot3.data();
+  const double* val = w.val.data();
+  double* gm = w.gmono.data();  // [3][NM]: d mono / d r along x, y, z
+  for (int j = 0; j < nn; ++j) {
+    const double* ur = &w.ur[4 * j];
+    double* o = dB + (size_t)j * m.n_scalar * 3;
+    if (ur[3] == 0.0) { std::fill(o, o + (size_t)m.n_scalar * 3, 0.0); continue; }
+    const double inv = 1.0 / ur[3];
+    const double* f = &w.f[(size_t)j * m.nf];
+    const double* df = &w.df[(size_t)j * m.nf];
+    const double* mono = &w.mono[(size_t)j * NM];
+    for (int a = 0; a < 3; ++a) {
+      double e[3] = {0, 0, 0};
+      e[a] = 1.0;
+      mono_tangent(m, mono, e, ur[a], gm + a * NM);
+      for (int q = 0; q < NM; ++q) gm[a * NM + q] *= inv;
+    }
+    std::fill(d3, d3 + (size_t)3 * m.n_alpha, 0.0);
+    for (const Model::Block& b : m.blocks) {
+      const double fm = f[b.mu], dfm = df[b.mu];
+      for (int q = 0; q < b.len; ++q) {
+        const int mq = b.mono0 + q;
+        double* d = d3 + 3 * (b.start + q);
+        for (int a = 0; a < 3; ++a) d[a] = dfm * ur[a] * mono[mq] + fm * gm[a * NM + mq];
+      }
+    }
+    for (const Times& t : m.times) {
+      const double vi = t.mult * val[t.i], vj = t.mult * val[t.j];
+      double* d = d3 + 3 * t.out;
+      const double* di = d3 + 3 * t.i;
+      const double* dj = d3 + 3 * t.j;
+      d[0] += di[0] * vj + vi * dj[0];
+      d[1] += di[1] * vj + vi * dj[1];
+      d[2] += di[2] * vj + vi * dj[2];
+    }
+    for (int q = 0; q < m.n_scalar; ++q)
+      for (int a = 0; a < 3; ++a) o[3 * q + a] = d3[3 * m.mapping[q] + a];
+  }
+}
+
+// Parameter gradient of Phi_i = a * E_i + dE_i[v], the energy plus its directional derivative
+// along per-neighbour tangents tv (d r_ij / dt). Summed over sites and structures, with a and tv
+// taken from the current residuals, this is the gradient of a weighted energy/force/stress loss.
+// Accumulates into g_species[ns], g_moment[n_scalar], g_radial[ns*ns*nf*nb].
+inline void site_param_grad(const Model& m, Work& w, int ti, int nn, const int* tj, const double* rv,
+                            const double* tv, double a, double* g_species, double* g_moment, double* g_radial) {
+  forward(m, w, ti, nn, tj, rv);
+  const int NM = m.n_mono + 1;
+  double* val = w.val.data();
+  double* dot = w.dot.data();
+  std::fill(w.dot.begin(), w.dot.end(), 0.0);
+  // tangent of the basic moments; monomial tangents (times d) are kept for the reverse sweep
+  for (int j = 0; j < nn; ++j) {
+    const double* ur = &w.ur[4 * j];
+    if (ur[3] == 0.0) continue;
+    const double inv = 1.0 / ur[3];
+    const double* t = tv + 3 * j;
+    const double rdot = ur[0] * t[0] + ur[1] * t[1] + ur[2] * t[2];
+    const double* f = &w.f[(size_t)j * m.nf];
+    const double* df = &w.df[(size_t)j * m.nf];
+    const double* mono = &w.mono[(size_t)j * NM];
+    double* md = &w.mdots[(size_t)j * NM];
+    mono_tangent(m, mono, t, rdot, md);
+    for (const Model::Block& b : m.blocks) {
+      const double c1 = df[b.mu] * rdot, c2 = f[b.mu] * inv;
+      double* d = dot + b.start;
+      const double* mo = mono + b.mono0;
+      const double* mt = md + b.mono0;
+      for (int q = 0; q < b.len; ++q) d[q] += c1 * mo[q] + c2 * mt[q];
+    }
+  }
+  for (const Times& t : m.times) dot[t.out] += t.mult * (dot[t.i] * val[t.j] + val[t.i] * dot[t.j]);
+  double* lam = w.lam.data();
+  double* eta = w.eta.data();
+  std::fill(w.lam.begin(), w.lam.end(), 0.0);
+  std::fill(w.eta.begin(), w.eta.end(), 0.0);
+  g_species[ti] += a;
+  for (int q = 0; q < m.n_scalar; ++q) {
+    const int k = m.mapping[q];
+    g_moment[q] += a * val[k] + dot[k];
+    lam[k] += a * m.moment[q];
+    eta[k] += m.moment[q];
+  }
+  for (auto it = m.times.rbegin(); it != m.times.rend(); ++it) {
+    const double e = it->mult * eta[it->out], l = it->mult * lam[it->out];
+    if (e == 0.0 && l == 0.0) continue;
+    eta[it->i] += e * val[it->j];
+    eta[it->j] += e * val[it->i];
+    lam[it->i] += l * val[it->j] + e * dot[it->j];
+    lam[it->j] += l * val[it->i] + e * dot[it->i];
+  }
+  double* A = w.A.data();
+  double* Bv = w.B.data();
+  for (int j = 0; j < nn; ++j) {
+    const double* ur = &w.ur[4 * j];
+    if (ur[3] == 0.0) continue;
+    const double inv = 1.0 / ur[3];
+    const double* t = tv + 3 * j;
+    const double rdot = ur[0] * t[0] + ur[1] * t[1] + ur[2] * t[2];
+    const double* mono = &w.mono[(size_t)j * NM];
+    const double* md = &w.mdots[(size_t)j * NM];
+    std::fill(A, A + m.nf, 0.0);
+    std::fill(Bv, Bv + m.nf, 0.0);
+    for (const Model::Block& b : m.blocks) {
+      const double* la = lam + b.start;
+      const double* et = eta + b.start;
+      const double* mo = mono + b.mono0;
+      const double* mt = md + b.mono0;
+      double sa = 0.0, sb = 0.0;
+      for (int q = 0; q < b.len; ++q) { sa += la[q] * mo[q] + inv * et[q] * mt[q]; sb += et[q] * mo[q]; }
+      A[b.mu] += sa;
+      Bv[b.mu] += sb;
+    }
+    const double* phi = &w.phi[(size_t)j * m.nb];
+    const double* dphi = &w.dphi[(size_t)j * m.nb];
+    double* gr = g_radial + ((size_t)ti * m.ns + tj[j]) * m.nf * m.nb;
+    for (int mu = 0; mu < m.nf; ++mu) {
+      const double am = A[mu], bm = Bv[mu] * rdot;
+      for (int b = 0; b < m.nb; ++b) gr[mu * m.nb + b] += am * phi[b] + bm * dphi[b];
+    }
+  }
+}
+
+}  // namespace mtp
