@@ -39,7 +39,12 @@ def open_source(cfg: TrainConfig):
         return FrameSource(read_files(cfg.data.files))
     if not cfg.data.datasets:
         raise ValueError("the config names no data: set data.datasets (data-card names), data.files or data.pack")
-    key = hashlib.sha256(json.dumps(sorted(cfg.data.datasets)).encode()).hexdigest()[:12]
+    from foundation.data.cards import cards_dir
+
+    # the key covers the cards' text, so editing a card (units, splits) never reuses a stale pack
+    names = sorted(cfg.data.datasets)
+    cards = [(cards_dir() / f"{n}.md").read_text() for n in names]
+    key = hashlib.sha256(json.dumps([names, cards]).encode()).hexdigest()[:12]
     path = cache_dir() / "packs" / f"mix-{key}"
     if not (path / "meta.json").exists():
         pack_mix(sorted(cfg.data.datasets), path)
@@ -60,7 +65,10 @@ def read_files(specs: list) -> list:
 def _cap_per_dataset(source, indices: np.ndarray, cap: int | None, seed: int) -> np.ndarray:
     if cap is None:
         return indices
-    ds = np.array([int(source.get(int(i))["dataset"]) for i in indices])
+    if hasattr(source, "array"):  # packed mix: read the memory-mapped column, not every frame
+        ds = np.asarray(source.array("dataset"))[indices]
+    else:
+        ds = np.array([int(source.get(int(i))["dataset"]) for i in indices])
     rng = np.random.default_rng(seed)
     keep = []
     for d in np.unique(ds):
@@ -74,7 +82,12 @@ class _CappedSource:
 
     def __init__(self, source, cap: int | None, seed: int) -> None:
         self._s, self._cap, self._seed = source, cap, seed
-        self.fidelities, self.datasets = source.fidelities, source.datasets
+        meta = getattr(source, "meta", None)
+        if meta is not None:  # a packed mix names its fidelities/datasets in meta.json
+            self.fidelities = list(meta["fidelities"])
+            self.datasets = [d["name"] for d in meta["datasets"]]
+        else:
+            self.fidelities, self.datasets = source.fidelities, source.datasets
         self._cache: dict[str, np.ndarray] = {}
 
     def indices(self, split: str) -> np.ndarray:
