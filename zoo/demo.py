@@ -31,10 +31,9 @@ def demo_structures() -> dict:
 def run_demo(model_name: str = "universal-v1", out: str | Path = "demo_out", md_steps: int = 200,
              progress: bool = True) -> dict:
     """Relax the demo structures and run NVT MD on 64-atom Si; writes ``report.md``, ``results.json``, a plot."""
+    from foundation.graph import as_ase
     from zoo import load_model
     from zoo.simulate import md, relax
-
-    from foundation.graph import as_ase
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -108,6 +107,7 @@ def _report(result: dict, path: Path) -> None:
                      f"{r['steps']} | {r['seconds']:.1f} |")
     m = result["md"]
     lines += ["", f"MD: Si{m['atoms']} NVT 300 K, {m['steps']} steps, {m['seconds']:.1f} s "
-              f"({m['us_per_atom_step']:.0f} µs/atom-step), mean T (second half) {m['mean_temperature_second_half']:.0f} K",
+              f"({m['us_per_atom_step']:.0f} µs/atom-step), "
+              f"mean T (second half) {m['mean_temperature_second_half']:.0f} K",
               "", "![MD trace](md_si.png)", ""]
     path.write_text("\n".join(lines))
