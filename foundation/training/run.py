@@ -105,6 +105,8 @@ class _CappedSource:
 def train(cfg: TrainConfig, source=None, resume: bool = True) -> Path:
     """Run (or resume) a training; returns the directory of the exported EMA model."""
     pl.seed_everything(cfg.seed, workers=True)
+    if cfg.trainer.threads:
+        torch.set_num_threads(cfg.trainer.threads)
     out = Path(cfg.output)
     source = source if source is not None else open_source(cfg)
     source = _CappedSource(source, cfg.data.max_frames_per_dataset, cfg.seed)
