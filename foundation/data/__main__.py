@@ -1,0 +1,5 @@
+"""``python -m foundation.data OUT [--role train | --datasets a b ...]``: pack datasets for training."""
+
+from .pack import main
+
+main()

@@ -1,0 +1,184 @@
+"""Data cards: one Markdown file per dataset, YAML front matter (what code reads) + prose (what people read)."""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import hashlib
+import importlib.util
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROLES = ("train", "bench")
+FIDELITIES = ("pbe", "pbesol", "rpbe", "r2scan", "lda", "optb88vdw", "mixed")
+ENERGY_REFERENCES = ("total", "cohesive")
+REQUIRED_KEYS = ("name", "title", "role", "folder", "reader", "reader_options", "files", "source", "license",
+                 "dataset_license", "dft_code", "functional", "fidelity", "energy_reference", "units",
+                 "elements", "counts", "splits", "citation")
+
+
+class UnknownCardError(LookupError):
+    """No card of that name; the message lists close matches."""
+
+
+@dataclass(frozen=True)
+class CardFile:
+    """One file of a dataset. ``archive_of``/``git_tree`` mark a tar.gz repack of a source folder."""
+
+    path: str
+    url: str
+    sha256: str
+    bytes: int
+    archive_of: str | None = None
+    git_tree: str | None = None
+
+
+@dataclass(frozen=True)
+class Card:
+    """A parsed data card; field meanings are documented in ``data_cards/README.md``."""
+
+    name: str
+    title: str
+    role: str
+    folder: str
+    reader: str | None
+    reader_options: dict
+    files: tuple[CardFile, ...]
+    source: dict
+    license: Any
+    dataset_license: str
+    dft_code: str
+    functional: str
+    fidelity: str
+    energy_reference: str
+    units: dict
+    elements: tuple[str, ...]
+    counts: dict
+    splits: dict
+    citation: str
+    prose: str
+    path: Path
+    sha256: str
+
+    def file(self, path: str) -> CardFile:
+        """The card entry for ``path`` (relative to the dataset folder)."""
+        for f in self.files:
+            if f.path == path:
+                return f
+        raise KeyError(f"card {self.name!r} lists no file {path!r}; it lists {[f.path for f in self.files]}")
+
+    def reader_for(self, file: CardFile | str) -> tuple[str | None, dict]:
+        """Reader key and merged options for one file (``overrides`` entries whose ``match`` glob fits).
+
+        A ``None`` key means the file is support data (e.g. structures another file points at),
+        not read as frames on its own.
+        """
+        rel = file.path if isinstance(file, CardFile) else file
+        opts = {k: v for k, v in self.reader_options.items() if k != "overrides"}
+        for ov in self.reader_options.get("overrides", []):
+            if fnmatch.fnmatch(rel, ov["match"]):
+                opts.update({k: v for k, v in ov.items() if k != "match"})
+        key = opts.pop("reader", self.reader)
+        if opts.pop("skip", False):
+            key = None
+        return key, opts
+
+
+def cards_dir() -> Path:
+    """Where cards live: ``$UNIHUB_CARDS``, the repository's ``data_cards/``, or the installed package."""
+    env = os.environ.get("UNIHUB_CARDS")
+    if env:
+        return Path(env).expanduser()
+    repo = Path(__file__).resolve().parents[2] / "data_cards"
+    if repo.is_dir():
+        return repo
+    # Non-editable installs: data_cards/ ships as a package holding only the .md files.
+    spec = importlib.util.find_spec("data_cards")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    raise FileNotFoundError("no data_cards/ folder found; set UNIHUB_CARDS to the folder holding the cards")
+
+
+def list_cards(role: str | None = None) -> list[str]:
+    """Names of all cards, optionally only ``role`` ('train' or 'bench')."""
+    if role is not None and role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES} or None, got {role!r}")
+    names = sorted(p.stem for p in cards_dir().glob("*.md") if p.stem.lower() != "readme")
+    return names if role is None else [n for n in names if load_card(n).role == role]
+
+
+def load_card(name: str) -> Card:
+    """The card called ``name``; unknown names fail with the closest matches."""
+    path = cards_dir() / f"{name}.md"
+    if not path.is_file():
+        known = list_cards()
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.4)
+        hint = f"did you mean {', '.join(close)}?" if close else f"known cards: {', '.join(known)}"
+        raise UnknownCardError(f"no data card named {name!r}; {hint}")
+    st = path.stat()
+    return _parse(path, st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=64)
+def _parse(path: Path, _mtime_ns: int, _size: int) -> Card:
+    raw = path.read_bytes()
+    meta, prose = split_front_matter(raw.decode("utf-8"), path)
+    missing = [k for k in REQUIRED_KEYS if k not in meta]
+    if missing:
+        raise ValueError(f"{path}: front matter lacks {missing}")
+    if meta["name"] != path.stem:
+        raise ValueError(f"{path}: name {meta['name']!r} does not match the file name")
+    _check_choice(path, "role", meta["role"], ROLES)
+    _check_choice(path, "fidelity", meta["fidelity"], FIDELITIES)
+    _check_choice(path, "energy_reference", meta["energy_reference"], ENERGY_REFERENCES)
+    files = tuple(_card_file(path, f) for f in meta["files"])
+    fields = {k: meta[k] for k in REQUIRED_KEYS}
+    fields.update(files=files, elements=tuple(meta["elements"]), reader_options=meta["reader_options"] or {})
+    card = Card(**fields, prose=prose, path=path, sha256=hashlib.sha256(raw).hexdigest())
+    _check_readers(card)
+    return card
+
+
+def split_front_matter(text: str, origin: Path | str = "<card>") -> tuple[dict, str]:
+    """(YAML front matter as a dict, the Markdown after it)."""
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        raise ValueError(f"{origin}: a card must start with a '---' line")
+    for i, line in enumerate(lines[1:], start=1):
+        if line.strip() == "---":
+            meta = yaml.safe_load("".join(lines[1:i])) or {}
+            if not isinstance(meta, dict):
+                raise ValueError(f"{origin}: front matter must be a mapping")
+            return meta, "".join(lines[i + 1:]).strip() + "\n"
+    raise ValueError(f"{origin}: front matter is not closed by a '---' line")
+
+
+def _card_file(path: Path, entry: dict) -> CardFile:
+    need = {"path", "url", "sha256", "bytes"}
+    if not isinstance(entry, dict) or not need <= entry.keys():
+        raise ValueError(f"{path}: each file needs {sorted(need)}, got {entry!r}")
+    extra = set(entry) - need - {"archive_of", "git_tree"}
+    if extra:
+        raise ValueError(f"{path}: unknown file keys {sorted(extra)} in {entry['path']!r}")
+    if ("archive_of" in entry) != ("git_tree" in entry):
+        raise ValueError(f"{path}: {entry['path']!r} needs both archive_of and git_tree, or neither")
+    return CardFile(**{**entry, "bytes": int(entry["bytes"])})
+
+
+def _check_choice(path: Path, key: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{path}: {key} must be one of {allowed}, got {value!r}")
+
+
+def _check_readers(card: Card) -> None:
+    from .readers import READERS
+
+    for f in card.files:
+        key, _ = card.reader_for(f)
+        if key is not None and key not in READERS:
+            raise ValueError(f"{card.path}: reader {key!r} for {f.path!r} is not in READERS {sorted(READERS)}")

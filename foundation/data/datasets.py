@@ -1,0 +1,91 @@
+"""Front door for frames: named datasets (through their cards) and user files (format guessed)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from .cards import FIDELITIES, Card, load_card
+from .datadir import resolve_file
+from .frame import Frame
+from .readers import READERS, guess_format, mp_elemental_energies
+from .splits import SPLITS
+
+
+def iter_dataset(card: Card | str, data_dir: str | os.PathLike | None = None,
+                 progress: bool = False) -> Iterator[Frame]:
+    """Frames of every file of a dataset, in card order, each file verified (or fetched) first."""
+    card = load_card(card) if isinstance(card, str) else card
+    if card.reader is None:
+        raise ValueError(f"dataset {card.name!r} holds no frames (reader: null in its card); "
+                         f"see {card.path} for how to use its files")
+    for f in card.files:
+        key, options = card.reader_for(f)
+        if key is None:
+            continue
+        path = resolve_file(card, f, data_dir, progress=progress)
+        options = {"fidelity": card.fidelity, **options, "dataset": card.name}
+        for i, frame in enumerate(READERS[key](path, options)):
+            check_frame(frame, f"{card.name}:{f.path}[{i}]")
+            yield frame
+
+
+def load_dataset(name: str, data_dir: str | os.PathLike | None = None, split: str | None = None) -> list[Frame]:
+    """All frames of the dataset ``name`` (see ``list_cards()``).
+
+    ``split`` ('train', 'val' or 'test') keeps only that split, assigned as ``pack_mix`` does it:
+    by group hash, honouring a split the source defines.
+    """
+    card = load_card(name)
+    frames = list(iter_dataset(card, data_dir))
+    if split is None:
+        return frames
+    from .splits import assign_splits
+
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS} or None, got {split!r}")
+    return [f for f, s in zip(frames, assign_splits(frames, card.splits), strict=True) if s == split]
+
+
+def read_frames(path: str | os.PathLike, format: str | None = None, **options) -> list[Frame]:
+    """Frames of a user file; ``format`` is a key of ``READERS``, guessed from the file if omitted.
+
+    ``options`` go to the reader (e.g. ``energy_key='REF_energy'`` for extxyz, ``fidelity='pbe'``).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
+    key = format or guess_format(path)
+    if key not in READERS:
+        raise ValueError(f"unknown format {key!r}; use one of {sorted(READERS)}")
+    options.setdefault("dataset", path.stem)
+    frames = []
+    for i, frame in enumerate(READERS[key](path, options)):
+        check_frame(frame, f"{path}[{i}]")
+        frames.append(frame)
+    return frames
+
+
+def check_frame(frame: Frame, where: str) -> None:
+    """Refuse a frame a potential could not learn from, naming where it came from."""
+    from foundation.validate import check_structure
+
+    try:
+        check_structure(frame.numbers, frame.positions, frame.cell, frame.pbc)
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
+    if frame.fidelity not in FIDELITIES or frame.fidelity == "mixed":
+        raise ValueError(f"{where}: fidelity {frame.fidelity!r} is not one of {FIDELITIES[:-1]}")
+    for label in ("energy", "forces", "stress"):
+        value = getattr(frame, label)
+        if value is not None and not np.isfinite(value).all():
+            raise ValueError(f"{where}: {label} contains NaN or infinite values")
+
+
+def load_mp_elemental_energies(data_dir: str | os.PathLike | None = None) -> dict[str, float]:
+    """{element: eV/atom} from the ``mp_elemental_refs`` card (MP PBE references, 2023-02-07)."""
+    card = load_card("mp_elemental_refs")
+    return mp_elemental_energies(resolve_file(card, card.files[0], data_dir))

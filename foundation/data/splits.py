@@ -1,0 +1,48 @@
+"""Deterministic train/val/test assignment by group: frames of one trajectory or structure never straddle splits."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+
+from .frame import Frame
+
+SPLITS = ("train", "val", "test")
+DEFAULT_FRACTIONS = {"train": 0.90, "val": 0.05, "test": 0.05}
+DEFAULT_VAL_FRACTION = 0.05
+
+
+def group_unit(dataset: str, group: str) -> float:
+    """A number in [0, 1) fixed by (dataset, group): SHA-256, so it is stable across runs and machines."""
+    digest = hashlib.sha256(f"{dataset}\0{group}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
+
+
+def assign_split(dataset: str, group: str, source_split: str | None = None,
+                 spec: Mapping | None = None) -> str:
+    """'train', 'val' or 'test' for one group.
+
+    ``spec`` is a card's ``splits``: ``{method: by_group, fractions: {...}}`` cuts [0, 1) into
+    train/val/test; ``{method: source, val_fraction: f}`` keeps the source's test set and moves a
+    fraction f of the source's training groups to val; ``{method: bench}`` makes everything test.
+    Otherwise a frame that carries its own source split is treated the ``source`` way.
+    """
+    spec = spec or {}
+    if spec.get("method") == "bench":
+        return "test"
+    u = group_unit(dataset, group)
+    if source_split is not None or spec.get("method") == "source":
+        if source_split in ("test", "val"):
+            return source_split
+        return "val" if u < spec.get("val_fraction", DEFAULT_VAL_FRACTION) else "train"
+    fractions = {**DEFAULT_FRACTIONS, **spec.get("fractions", {})}
+    if abs(sum(fractions[s] for s in SPLITS) - 1) > 1e-9:
+        raise ValueError(f"split fractions must sum to 1, got {fractions}")
+    if u < fractions["train"]:
+        return "train"
+    return "val" if u < fractions["train"] + fractions["val"] else "test"
+
+
+def assign_splits(frames: Sequence[Frame], spec: Mapping | None = None) -> list[str]:
+    """The split of every frame (see ``assign_split``)."""
+    return [assign_split(f.dataset, f.group, f.split, spec) for f in frames]
