@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from foundation.files import offline
+
 _HF = re.compile(r"^hf://(?P<repo>[\w.-]+/[\w.-]+)(?:@(?P<rev>[\w.\-/]+?))?(?:/(?P<sub>.+))?$")
 
 
@@ -38,7 +40,7 @@ def fetch(location: str, filename: str, cache_dir: str | Path | None = None) -> 
     cached = try_to_load_from_cache(loc.repo_id, name, cache_dir=cache_dir, revision=loc.revision)
     if isinstance(cached, str):
         return Path(cached)
-    if is_offline_mode() or _env_offline():
+    if is_offline_mode() or offline():
         raise FileNotFoundError(
             f"{filename} of {location} is not in the Hugging Face cache and HF_HUB_OFFLINE is set; "
             "unset HF_HUB_OFFLINE (and go online) to download it, or set HF_HUB_CACHE to a cache that has it")
@@ -46,11 +48,6 @@ def fetch(location: str, filename: str, cache_dir: str | Path | None = None) -> 
                                 cache_dir=cache_dir, library_name="unihub"))
 
 
-def _env_offline() -> bool:
-    # huggingface_hub reads HF_HUB_OFFLINE once at import; honour a later change too
-    import os
-
-    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
 
 
 def publish(folder: str | Path, repo_id: str, private: bool = False, token: str | None = None,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import urllib.request
 from pathlib import Path
 
 import torch
@@ -22,20 +21,12 @@ def models_cache() -> Path:
 
 
 def _fetch_url(base: str, name: str, expected: str | None) -> Path:
+    from foundation.files import download
+
     dest = models_cache() / hashlib.sha256(base.encode()).hexdigest()[:16] / name
     if dest.exists():
-        return dest
-    if os.environ.get("HF_HUB_OFFLINE") or os.environ.get("UNIHUB_OFFLINE"):
-        raise FileNotFoundError(f"{name} from {base} is not cached at {dest} and the machine is marked offline")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.part")
-    with urllib.request.urlopen(f"{base.rstrip('/')}/{name}", timeout=60) as r, open(tmp, "wb") as fh:
-        while block := r.read(1 << 20):
-            fh.write(block)
-    if expected:
-        verify(tmp, expected, delete_bad=True)
-    os.replace(tmp, dest)
-    return dest
+        return verify(dest, expected, delete_bad=True) if expected else dest
+    return download(f"{base.rstrip('/')}/{name}", dest, expected)
 
 
 def materialise(location: str, files: dict[str, str] | None) -> Path:

@@ -37,7 +37,7 @@ class StudentModel(nn.Module, HubMixin):
         return self.mtp.predict([as_ase(s) for s in structures], **kwargs)
 
     def _write_files(self, directory: Path) -> list[str]:
-        from foundation.model.io import atomic_write
+        from foundation.files import atomic_write
 
         atomic_write(directory / STUDENT_FILE, lambda p: self.mtp.save(p))
         cfg = {"model_type": "mtp", "file": STUDENT_FILE, "elements": self.elements, "name": self.name}

@@ -12,6 +12,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from foundation.files import ChecksumError, offline, sha256_file  # noqa: F401  (re-exported)
+
 from .archive import repack_folder, tarball_tree_id
 from .cards import Card, CardFile
 
@@ -23,8 +25,6 @@ class MissingDataError(FileNotFoundError):
     """A dataset file is absent and cannot be downloaded (offline, or the download failed)."""
 
 
-class ChecksumError(ValueError):
-    """A dataset file on disk is not the one the card pins."""
 
 
 def cache_dir() -> Path:
@@ -39,18 +39,8 @@ def data_root(override: str | os.PathLike | None = None) -> Path:
     return Path(chosen).expanduser().resolve() if chosen else cache_dir() / "data"
 
 
-def offline() -> bool:
-    """True when downloads are switched off (``UNIHUB_OFFLINE=1`` or ``HF_HUB_OFFLINE=1``)."""
-    return any(os.environ.get(k, "").strip().lower() in _TRUE for k in ("UNIHUB_OFFLINE", "HF_HUB_OFFLINE"))
 
 
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def resolve_file(card: Card, file: CardFile | str, data_dir: str | os.PathLike | None = None,

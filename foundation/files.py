@@ -1,0 +1,83 @@
+"""Files that must not be lost or silently wrong: sha256, atomic writes, verified downloads, offline switch.
+
+One place for these, used by the data directory, model weights and the zoo.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+_TRUE = {"1", "true", "yes", "on"}
+_CHUNK = 1 << 20
+
+
+class ChecksumError(ValueError):
+    """A file's sha256 differs from the one recorded for it."""
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(_CHUNK):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify(path: str | os.PathLike, expected: str, delete_bad: bool = False) -> Path:
+    """Return ``path`` if its sha256 is ``expected``; else raise (optionally deleting the bad copy)."""
+    path = Path(path)
+    got = sha256_file(path)
+    if got != expected:
+        if delete_bad:
+            path.unlink(missing_ok=True)
+        raise ChecksumError(
+            f"checksum mismatch for {path}: expected sha256 {expected}, got {got}"
+            + ("; the corrupt copy was removed, retry to download it again" if delete_bad else "")
+        )
+    return path
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> None:
+    """Call ``write(tmp_path)`` then rename onto ``path``, so readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def offline() -> bool:
+    """True when downloads are switched off (``UNIHUB_OFFLINE=1`` or ``HF_HUB_OFFLINE=1``), read at call time."""
+    return any(os.environ.get(k, "").strip().lower() in _TRUE for k in ("UNIHUB_OFFLINE", "HF_HUB_OFFLINE"))
+
+
+def download(url: str, dest: str | os.PathLike, sha256: str | None = None, timeout: float = 60) -> Path:
+    """Fetch ``url`` to ``dest`` through a temporary file; refuse it unless its sha256 matches."""
+    dest = Path(dest)
+    if offline():
+        raise FileNotFoundError(f"{dest.name} is not cached at {dest} and downloads are off "
+                                f"(UNIHUB_OFFLINE/HF_HUB_OFFLINE); unset them to fetch {url}")
+    h = hashlib.sha256()
+
+    def write(tmp: str) -> None:
+        with urllib.request.urlopen(url, timeout=timeout) as resp, open(tmp, "wb") as out:
+            while block := resp.read(_CHUNK):
+                h.update(block)
+                out.write(block)
+        if sha256 and h.hexdigest() != sha256:
+            raise ChecksumError(f"{url}: downloaded sha256 {h.hexdigest()} does not match {sha256}; refusing it")
+
+    atomic_write(dest, write)
+    return dest
