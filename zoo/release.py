@@ -1,0 +1,162 @@
+"""Package a trained run as a shipped zoo model: weights, config, card with measured figures, registry entry.
+
+    python -m zoo.release runs/universal-v1/model --name universal-v1 \
+        [--accuracy accuracy.json] [--speed speed.json] [--wbm wbm.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from foundation.files import atomic_write
+from zoo.checksum import sha256_file
+from zoo.models import UniversalModel
+from zoo.registry import REGISTRY_FILE
+
+
+def training_statistics(model: UniversalModel) -> dict:
+    """Frames per element and datasets per head, from the pack the model was trained on."""
+    from ase.data import chemical_symbols
+
+    from foundation.training.config import TrainConfig
+    from foundation.training.run import open_source
+
+    cfg = TrainConfig.from_dict(model.extra_config["training"]["config"])
+    mix = open_source(cfg)
+    off = np.asarray(mix.array("atom_offset"))
+    numbers = np.asarray(mix.array("numbers"))
+    fid = np.asarray(mix.array("fidelity"))
+    ds = np.asarray(mix.array("dataset"))
+    train = mix.indices("train")
+    per_element: Counter = Counter()
+    for i in train:
+        per_element.update(np.unique(numbers[off[i]:off[i + 1]]).tolist())
+    names = [d["name"] for d in mix.meta["datasets"]]
+    heads: dict[str, Counter] = {}
+    for i in train:
+        heads.setdefault(mix.meta["fidelities"][fid[i]], Counter())[names[ds[i]]] += 1
+    return {"frames_per_element": {chemical_symbols[z]: int(n) for z, n in sorted(per_element.items())},
+            "datasets_per_head": {h: dict(c) for h, c in heads.items()},
+            "train_frames_in_pack": int(len(train)),
+            "cap_per_dataset": cfg.data.max_frames_per_dataset, "datasets": names}
+
+
+def last_val_metrics(run_dir: Path) -> dict:
+    """The last logged validation MAE per dataset (meV/atom, meV/Å, GPa)."""
+    path = run_dir / "logs" / "version_0" / "metrics.csv"
+    if not path.exists():
+        return {}
+    last: dict = {}
+    for row in csv.DictReader(open(path)):
+        for k, v in row.items():
+            if v and k.startswith("val_"):
+                last[k] = float(v)
+    return last
+
+
+def card_body(name: str, model: UniversalModel, stats: dict, val: dict, acc: list, speed: list, wbm: list) -> str:
+    heads = model.config.fidelities
+    lines = [f"Universal interatomic potential `{name}` of [unihub](https://github.com/unihub): a PaiNN-style "
+             f"graph network ({model.num_parameters():,} parameters, cutoff {model.config.cutoff} Å, "
+             f"{model.config.layers} interaction blocks, {model.config.features} scalar / "
+             f"{model.config.vector_features} vector channels) with element embeddings for Z = 1..118 and one "
+             f"fidelity head per DFT functional: {', '.join(heads)} (default `{model.config.default_fidelity}`).",
+             "", "## Training data per head", "",
+             "| head | datasets (training frames in the pack, before the per-dataset cap) |", "|---|---|"]
+    for h, c in stats["datasets_per_head"].items():
+        lines.append(f"| {h} | " + ", ".join(f"{d} ({n})" for d, n in sorted(c.items())) + " |")
+    t = model.extra_config.get("training", {})
+    batch = t.get("config", {}).get("data", {}).get("batch_size", "?")
+    lines += ["", f"Training: {t.get('global_step', '?')} optimiser steps of {batch} frames on CPU, "
+              f"at most {stats['cap_per_dataset']} frames per dataset per epoch; config "
+              "`foundation/configs/universal-v1.yaml`, command `unihub train foundation/configs/universal-v1.yaml`.",
+              "", "## Elements seen in training (training frames containing the element)", "",
+              ", ".join(f"{el} {n}" for el, n in stats["frames_per_element"].items()), ""]
+    if val:
+        lines += ["## Validation errors (last validation of the run, EMA weights)", "",
+                  "| dataset | energy MAE (meV/atom) | force MAE (meV/Å) | stress MAE (GPa) |", "|---|---|---|---|"]
+        for d in stats["datasets"]:
+            def g(key, d=d):
+                v = val.get(f"val_{d}/{key}")
+                return f"{v:.3g}" if v is not None else "-"
+            lines.append(f"| {d} | {g('energy_mae_meV_atom')} | {g('forces_mae_meV_A')} | {g('stress_mae_GPa')} |")
+        lines.append("")
+    if acc:
+        lines += ["## Test errors (held-out test split; `bench/accuracy.py`)", "",
+                  "| dataset | model | frames | energy MAE, offset-aligned (meV/atom) | energy MAE raw (meV/atom) "
+                  "| force MAE (meV/Å) | stress MAE (GPa) |", "|---|---|---|---|---|---|---|"]
+        for r in acc:
+            def f(key, r=r, fmt=".1f"):
+                return format(r[key], fmt) if key in r else "-"
+            lines.append(f"| {r['dataset']} | {r['model']} | {r['frames']} | {f('energy_mae_meV_atom_aligned')} | "
+                         f"{f('energy_mae_meV_atom_raw')} | {f('force_mae_meV_A')} | "
+                         f"{f('stress_mae_GPa', fmt='.3f')} |")
+        lines.append("")
+    if wbm:
+        lines += ["## WBM formation energies (972 DFT-relaxed structures; `bench/wbm.py`)", "",
+                  "| model | elemental references | MAE vs raw (meV/atom) | MAE vs MP2020-corrected (meV/atom) |",
+                  "|---|---|---|---|"]
+        lines += [f"| {r['model']} | {r['mu']} | {r['mae_raw_meV_atom']:.1f} | {r['mae_corrected_meV_atom']:.1f} |"
+                  for r in wbm]
+        lines.append("")
+    if speed:
+        lines += ["## Inference cost (`bench/speed.py`, diamond Si, energy + forces + stress, 2 threads)", "",
+                  "| model | atoms | µs per atom-step | peak memory (GiB) |", "|---|---|---|---|"]
+        lines += [f"| {r['model']} | {r['atoms']} | {r['us_per_atom_step']:.1f} | {r['peak_rss_gib']:.2f} |"
+                  for r in speed]
+        lines.append("")
+    lines += ["## Limitations", "",
+              "Pretrained on CPU within one working session (no GPU was available), on about 55k public DFT frames: "
+              "far less data and compute than MPtrj-scale models. Elements or chemistries absent from the table above "
+              "are extrapolations (the calculator warns). Heads share one representation; absolute energies are only "
+              "comparable within a head.", ""]
+    return "\n".join(lines)
+
+
+def release(run_model_dir: Path, name: str, accuracy: list, speed: list, wbm: list, aliases: list[str]) -> Path:
+    model = UniversalModel.load_dir(Path(run_model_dir))
+    model.name = name
+    stats = training_statistics(model)
+    val = last_val_metrics(Path(run_model_dir).parent)
+    evals = [{"dataset": r["dataset"], "metric": "force_mae_meV_per_A", "value": r["force_mae_meV_A"]}
+             for r in accuracy if r["model"] not in ("chgnet", "sevennet-0") and "force_mae_meV_A" in r]
+    card = {"title": name, "license": "mit", "tags": ["unihub", "interatomic-potential", "materials", "painn"],
+            "datasets": stats["datasets"], "eval_results": evals,
+            "body": card_body(name, model, stats, val, accuracy, speed, wbm)}
+    out = Path(__file__).parent / "models" / name
+    model.save(out, card=card)
+    (out / "training_stats.json").write_text(json.dumps(stats, indent=1))
+    files = {n: sha256_file(out / n) for n in ("model.safetensors", "config.json", "README.md")}
+    reg = json.loads(REGISTRY_FILE.read_text())
+    reg["models"][name] = {"location": f"package:models/{name}", "files": files, "kind": "universal",
+                           "aliases": aliases, "default_head": model.config.default_fidelity,
+                           "description": "PaiNN-style universal potential, heads "
+                                          + ", ".join(model.config.fidelities)}
+    atomic_write(REGISTRY_FILE, lambda p: Path(p).write_text(json.dumps(reg, indent=1) + "\n"))
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("run_model_dir")
+    p.add_argument("--name", required=True)
+    p.add_argument("--alias", action="append", default=[])
+    p.add_argument("--accuracy")
+    p.add_argument("--speed")
+    p.add_argument("--wbm")
+    a = p.parse_args()
+
+    def load(path):
+        return json.loads(Path(path).read_text()) if path else []
+
+    print(release(Path(a.run_model_dir), a.name, load(a.accuracy), load(a.speed), load(a.wbm), a.alias))
+
+
+if __name__ == "__main__":
+    main()
