@@ -62,7 +62,7 @@ def last_val_metrics(run_dir: Path) -> dict:
 
 def card_body(name: str, model: UniversalModel, stats: dict, val: dict, acc: list, speed: list, wbm: list) -> str:
     heads = model.config.fidelities
-    lines = [f"Universal interatomic potential `{name}` of [unihub](https://github.com/unihub): a PaiNN-style "
+    lines = [f"Universal interatomic potential `{name}` of unihub: a PaiNN-style "
              f"graph network ({model.num_parameters():,} parameters, cutoff {model.config.cutoff} Å, "
              f"{model.config.layers} interaction blocks, {model.config.features} scalar / "
              f"{model.config.vector_features} vector channels) with element embeddings for Z = 1..118 and one "

@@ -1,0 +1,61 @@
+"""The shipped universal-v1: loads offline with checksums, and is finite on every element it has seen."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.data import atomic_numbers, covalent_radii
+
+import zoo
+from zoo import list_models, load_model
+
+SHIPPED = Path(zoo.__file__).parent / "models" / "universal-v1"
+
+
+@pytest.fixture(scope="module")
+def uv1():
+    return load_model("universal-v1")
+
+
+def test_registered_and_offline(uv1, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("UNIHUB_OFFLINE", "1")
+    assert "universal-v1" in [m["name"] for m in list_models()]
+    assert load_model("universal-v1").num_parameters() == uv1.num_parameters()
+    assert sum(p.stat().st_size for p in SHIPPED.iterdir()) < 20 * 2**20  # ≤ 20 MB shipped
+
+
+def test_finite_on_every_seen_element(uv1):
+    stats = json.loads((SHIPPED / "training_stats.json").read_text())
+    elements = list(stats["frames_per_element"])
+    assert len(elements) >= 85
+    structures = []
+    for el in elements:
+        z = atomic_numbers[el]
+        d = 2 * covalent_radii[z]  # nearest-neighbour distance of an fcc crystal
+        a = d * np.sqrt(2)
+        structures.append(Atoms(el, cell=[[0, a / 2, a / 2], [a / 2, 0, a / 2], [a / 2, a / 2, 0]], pbc=True))
+    heads = {el: [h for h, ok in zip(uv1.config.fidelities, uv1.seen_elements[:, atomic_numbers[el]]) if ok]
+             for el in elements}
+    for head in uv1.config.fidelities:
+        subset = [s for s, el in zip(structures, elements) if head in heads[el]]
+        for s, r in zip(subset, uv1.predict(subset, head=head)):
+            assert np.isfinite(r["energy"]) and np.isfinite(r["forces"]).all(), (head, s.get_chemical_formula())
+            assert np.isfinite(r["stress"]).all()
+    assert all(heads[el] for el in elements)
+
+
+def test_demo_runs(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "zoo.cli", "demo", "-o", str(tmp_path / "demo"), "--md-steps", "20",
+                        "--no-progress"], capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads((tmp_path / "demo" / "results.json").read_text())
+    assert len(res["relaxations"]) == 9
+    for row in res["relaxations"]:
+        assert np.isfinite(row["energy_per_atom_relaxed"])
+        assert row["max_force_relaxed"] < max(0.05, row["max_force_initial"])
+    assert (tmp_path / "demo" / "md_si.png").stat().st_size > 1000
