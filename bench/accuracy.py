@@ -28,7 +28,7 @@ def test_frames(model, max_frames: int, seed: int = 0) -> dict:
 
     cfg = TrainConfig.from_dict(model.extra_config["training"]["config"])
     mix = open_source(cfg)
-    names = [d["name"] for d in mix.meta["datasets"]]
+    names = mix.datasets
     ds = np.asarray(mix.array("dataset"))
     test = mix.indices("test")
     rng = np.random.default_rng(seed)

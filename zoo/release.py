@@ -37,7 +37,7 @@ def training_statistics(model: UniversalModel) -> dict:
     per_element: Counter = Counter()
     for i in train:
         per_element.update(np.unique(numbers[off[i]:off[i + 1]]).tolist())
-    names = [d["name"] for d in mix.meta["datasets"]]
+    names = mix.datasets
     heads: dict[str, Counter] = {}
     for i in train:
         heads.setdefault(mix.meta["fidelities"][fid[i]], Counter())[names[ds[i]]] += 1

@@ -214,6 +214,16 @@ class PackedMix:
     def __len__(self) -> int:
         return int(self.meta["n_frames"])
 
+    @property
+    def fidelities(self) -> list[str]:
+        """Fidelity names, indexed by the ``fidelity`` column (same interface as a ``FrameSource``)."""
+        return list(self.meta["fidelities"])
+
+    @property
+    def datasets(self) -> list[str]:
+        """Dataset names, indexed by the ``dataset`` column."""
+        return [d["name"] for d in self.meta["datasets"]]
+
     def array(self, name: str) -> np.ndarray:
         """One memory-mapped array by name (e.g. ``'energy'``), for vectorised statistics."""
         return self._a[name]

@@ -112,9 +112,13 @@ class PotentialModule(pl.LightningModule):
                     self.log(f"val_{name}/{key}_mae_{units[key]}", (s[0, k] / s[1, k]).float())
 
     # -- optimisation ------------------------------------------------------------------
+    def param_groups(self, lr: float) -> list[dict]:
+        """Optimiser parameter groups; subclasses freeze or rescale parts of the model here."""
+        return [{"params": [p for p in self.model.parameters() if p.requires_grad], "lr": lr}]
+
     def configure_optimizers(self):
         cfg = self.hparams.optim
-        opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.get("lr", 2e-3),
+        opt = torch.optim.AdamW(self.param_groups(cfg.get("lr", 2e-3)), lr=cfg.get("lr", 2e-3),
                                 weight_decay=cfg.get("weight_decay", 0.0))
         total = max(int(self.trainer.estimated_stepping_batches), 1)
         warm = min(int(cfg.get("warmup_steps", 100)), max(total // 5, 1))

@@ -82,12 +82,7 @@ class _CappedSource:
 
     def __init__(self, source, cap: int | None, seed: int) -> None:
         self._s, self._cap, self._seed = source, cap, seed
-        meta = getattr(source, "meta", None)
-        if meta is not None:  # a packed mix names its fidelities/datasets in meta.json
-            self.fidelities = list(meta["fidelities"])
-            self.datasets = [d["name"] for d in meta["datasets"]]
-        else:
-            self.fidelities, self.datasets = source.fidelities, source.datasets
+        self.fidelities, self.datasets = source.fidelities, source.datasets
         self._cache: dict[str, np.ndarray] = {}
 
     def indices(self, split: str) -> np.ndarray:
@@ -102,21 +97,32 @@ class _CappedSource:
         return len(self._s)
 
 
-def train(cfg: TrainConfig, source=None, resume: bool = True) -> Path:
-    """Run (or resume) a training; returns the directory of the exported EMA model."""
+def train(cfg: TrainConfig, source=None, resume: bool = True, *, module: PotentialModule | None = None,
+          datamodule: PotentialDataModule | None = None, callbacks: tuple = ()) -> Path:
+    """Run (or resume) a training; returns the directory of the exported EMA model.
+
+    ``module`` and ``datamodule`` replace the ones built from ``cfg`` (fine-tuning passes pretrained
+    weights and its own sampling); a given module keeps its reference energies. ``callbacks`` are
+    added to the trainer's.
+    """
     pl.seed_everything(cfg.seed, workers=True)
     if cfg.trainer.threads:
         torch.set_num_threads(cfg.trainer.threads)
     out = Path(cfg.output)
-    source = source if source is not None else open_source(cfg)
-    source = _CappedSource(source, cfg.data.max_frames_per_dataset, cfg.seed)
     heads = list(cfg.model.fidelities)
-    dm = PotentialDataModule(source, heads, cfg.model.cutoff, cfg.data.batch_size, cfg.data.val_batch_size,
-                             cfg.data.num_workers, cfg.seed)
-    module = PotentialModule(cfg.model.to_dict(), cfg.loss.__dict__, cfg.optim.__dict__, list(source.datasets))
+    if datamodule is None:
+        source = source if source is not None else open_source(cfg)
+        source = _CappedSource(source, cfg.data.max_frames_per_dataset, cfg.seed)
+        dm = PotentialDataModule(source, heads, cfg.model.cutoff, cfg.data.batch_size, cfg.data.val_batch_size,
+                                 cfg.data.num_workers, cfg.seed)
+    else:
+        dm, source = datamodule, datamodule.source
+    pretrained = module is not None
+    if module is None:
+        module = PotentialModule(cfg.model.to_dict(), cfg.loss.__dict__, cfg.optim.__dict__, list(source.datasets))
     last = out / "checkpoints" / "last.ckpt"
     ckpt_path = str(last) if resume and last.exists() else None
-    if ckpt_path is None:
+    if ckpt_path is None and not pretrained:
         refs, seen, force_rms = fit_references(source, source.indices("train"), dm.fidelity_map, len(heads))
         for net in (module.model, module.ema):
             net.reference_energies.copy_(torch.as_tensor(refs))
@@ -127,6 +133,7 @@ def train(cfg: TrainConfig, source=None, resume: bool = True) -> Path:
         ModelCheckpoint(dirpath=out / "checkpoints", filename="epoch{epoch:03d}", save_last=True, save_top_k=-1,
                         every_n_epochs=1, auto_insert_metric_name=False),
         LearningRateMonitor(logging_interval="step"),
+        *callbacks,
     ]
     if t.checkpoint_every_n_steps:
         callbacks.append(ModelCheckpoint(dirpath=out / "checkpoints", filename="step{step:07d}", save_last=True,
