@@ -23,7 +23,7 @@ def batches(n: int, batch: int, cutoff: float, seed: int = 0):
 
     mix = PackedMix(sorted((cache_dir() / "packs").glob("mix-*"))[-1])
     idx = np.random.default_rng(seed).choice(mix.indices("train"), n * batch, replace=False)
-    ds = GraphDataset(mix, idx, cutoff, np.arange(len(mix.meta["fidelities"])))
+    ds = GraphDataset(mix, idx, cutoff, np.arange(len(mix.fidelities)))
     return [collate([ds[k] for k in range(i * batch, (i + 1) * batch)]) for i in range(n)]
 
 

@@ -40,7 +40,7 @@ def training_statistics(model: UniversalModel) -> dict:
     names = mix.datasets
     heads: dict[str, Counter] = {}
     for i in train:
-        heads.setdefault(mix.meta["fidelities"][fid[i]], Counter())[names[ds[i]]] += 1
+        heads.setdefault(mix.fidelities[fid[i]], Counter())[names[ds[i]]] += 1
     return {"frames_per_element": {chemical_symbols[z]: int(n) for z, n in sorted(per_element.items())},
             "datasets_per_head": {h: dict(c) for h, c in heads.items()},
             "train_frames_in_pack": int(len(train)),
