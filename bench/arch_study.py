@@ -80,11 +80,12 @@ def run_variant(name: str, kw: dict, source, cpu_seconds: float, out: str) -> di
     pl.seed_everything(0)
     dm = PotentialDataModule(source, cfg.model.fidelities, cfg.model.cutoff, batch_size=8, val_batch_size=32)
     mod = PotentialModule(cfg.model.to_dict(), cfg.loss.__dict__, cfg.optim.__dict__, list(source.datasets))
-    refs, seen, rms = fit_references(source, source.indices("train"), dm.fidelity_map, len(cfg.model.fidelities))
+    ref = fit_references(source, source.indices("train"), dm.fidelity_map, len(cfg.model.fidelities))
+    dm.energy_shift = ref.shift
     for net in (mod.model, mod.ema):
-        net.reference_energies.copy_(torch.as_tensor(refs))
-        net.seen_elements.copy_(torch.as_tensor(seen))
-        net.energy_scale.fill_(rms)
+        net.reference_energies.copy_(torch.as_tensor(ref.head))
+        net.seen_elements.copy_(torch.as_tensor(ref.seen))
+        net.energy_scale.fill_(ref.force_rms)
     trainer = pl.Trainer(max_epochs=1000, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, inference_mode=False, use_distributed_sampler=False,
                          gradient_clip_val=10.0, callbacks=[CpuBudget(cpu_seconds)], num_sanity_val_steps=0,

@@ -16,6 +16,10 @@ class DataConfig:
     pack: str | None = None  # an existing pack directory instead of ``datasets``
     # user files: paths, or {path, format, fidelity, ...reader options}; split by group hash
     files: list = field(default_factory=list)
+    # shift each (dataset, fidelity)'s energies onto its head's reference (see training/references.py)
+    align_energies: bool = True
+    # head → dataset whose per-element offsets define the head's energy zero
+    energy_anchors: dict[str, str] = field(default_factory=dict)
     max_frames_per_dataset: int | None = None
     batch_size: int = 16
     val_batch_size: int = 32

@@ -53,9 +53,12 @@ class FrameSource:
 class GraphDataset(Dataset):
     """Labelled graphs built on the fly (neighbour lists in the loader workers)."""
 
-    def __init__(self, source, indices: np.ndarray, cutoff: float, fidelity_map: np.ndarray) -> None:
+    def __init__(self, source, indices: np.ndarray, cutoff: float, fidelity_map: np.ndarray,
+                 energy_shift: np.ndarray | None = None) -> None:
         self.source, self.indices, self.cutoff = source, np.asarray(indices), cutoff
         self.fidelity_map = fidelity_map  # source fidelity index → model head index
+        # per (dataset, source fidelity) per-element label shift onto the head's reference (eV/atom)
+        self.energy_shift = energy_shift
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -65,7 +68,12 @@ class GraphDataset(Dataset):
         g = to_graph(d["numbers"], d["positions"], d["cell"], d["pbc"], self.cutoff,
                      int(self.fidelity_map[int(d["fidelity"])]), check=False)
         n = len(d["numbers"])
-        g.energy = torch.tensor([float(d["energy"]) if d["has_energy"] else 0.0], dtype=torch.float64)
+        energy = float(d["energy"]) if d["has_energy"] else 0.0
+        if self.energy_shift is not None and d["has_energy"]:
+            key = int(d["dataset"]) * len(self.source.fidelities) + int(d["fidelity"])
+            energy -= float(np.bincount(np.asarray(d["numbers"]), minlength=self.energy_shift.shape[1])
+                            @ self.energy_shift[key])
+        g.energy = torch.tensor([energy], dtype=torch.float64)
         g.forces = torch.as_tensor(np.asarray(d["forces"], dtype=np.float64)).reshape(n, 3)
         g.stress = torch.as_tensor(np.asarray(d["stress"], dtype=np.float64)).reshape(1, 3, 3)
         g.has_energy = torch.tensor([bool(d["has_energy"])])
@@ -112,6 +120,7 @@ class PotentialDataModule(pl.LightningDataModule):
                              "add them to model.fidelities in the config")
         self.fidelity_map = np.array([model_fidelities.index(f) for f in source.fidelities])
         self.max_frames = max_frames_per_split or {}
+        self.energy_shift: np.ndarray | None = None  # set from fit_references before training
 
     def _indices(self, split: str) -> np.ndarray:
         idx = self.source.indices(split)
@@ -121,7 +130,7 @@ class PotentialDataModule(pl.LightningDataModule):
         return idx
 
     def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
-        ds = GraphDataset(self.source, self._indices(split), self.cutoff, self.fidelity_map)
+        ds = GraphDataset(self.source, self._indices(split), self.cutoff, self.fidelity_map, self.energy_shift)
         rank = self.trainer.global_rank if self.trainer is not None else 0
         world = self.trainer.world_size if self.trainer is not None else 1
         sampler = EpochSampler(len(ds), shuffle, self.seed, rank, world)

@@ -97,6 +97,20 @@ class _CappedSource:
         return len(self._s)
 
 
+def _save_alignment(path: Path, source, ref) -> None:
+    """The per-(dataset, fidelity) label shifts, per element (eV/atom), for the record and for fine-tuning."""
+    from ase.data import chemical_symbols
+
+    from foundation.files import atomic_write
+
+    n_src = len(source.fidelities)
+    table = {}
+    for k in np.flatnonzero(np.abs(ref.shift).sum(axis=1) > 0):
+        key = f"{source.datasets[k // n_src]}/{source.fidelities[k % n_src]}"
+        table[key] = {chemical_symbols[z]: round(float(v), 6) for z, v in enumerate(ref.shift[k]) if v}
+    atomic_write(path, lambda p: Path(p).write_text(json.dumps(table, indent=1)))
+
+
 def train(cfg: TrainConfig, source=None, resume: bool = True, *, module: PotentialModule | None = None,
           datamodule: PotentialDataModule | None = None, callbacks: tuple = ()) -> Path:
     """Run (or resume) a training; returns the directory of the exported EMA model.
@@ -122,12 +136,18 @@ def train(cfg: TrainConfig, source=None, resume: bool = True, *, module: Potenti
         module = PotentialModule(cfg.model.to_dict(), cfg.loss.__dict__, cfg.optim.__dict__, list(source.datasets))
     last = out / "checkpoints" / "last.ckpt"
     ckpt_path = str(last) if resume and last.exists() else None
-    if ckpt_path is None and not pretrained:
-        refs, seen, force_rms = fit_references(source, source.indices("train"), dm.fidelity_map, len(heads))
-        for net in (module.model, module.ema):
-            net.reference_energies.copy_(torch.as_tensor(refs))
-            net.seen_elements.copy_(torch.as_tensor(seen))
-            net.energy_scale.fill_(force_rms)
+    ref = None
+    if not pretrained:
+        anchors = {heads.index(h): list(source.datasets).index(d) for h, d in cfg.data.energy_anchors.items()
+                   if h in heads and d in source.datasets}
+        ref = fit_references(source, source.indices("train"), dm.fidelity_map, len(heads),
+                             align=cfg.data.align_energies, anchors=anchors)
+        dm.energy_shift = ref.shift  # also on resume: the fit is deterministic and the loaders need it
+        if ckpt_path is None:
+            for net in (module.model, module.ema):
+                net.reference_energies.copy_(torch.as_tensor(ref.head))
+                net.seen_elements.copy_(torch.as_tensor(ref.seen))
+                net.energy_scale.fill_(ref.force_rms)
     t = cfg.trainer
     callbacks = [
         ModelCheckpoint(dirpath=out / "checkpoints", filename="epoch{epoch:03d}", save_last=True, save_top_k=-1,
@@ -152,6 +172,8 @@ def train(cfg: TrainConfig, source=None, resume: bool = True, *, module: Potenti
     if trainer.is_global_zero:
         from foundation.model.io import save_potential
 
+        if ref is not None:
+            _save_alignment(out / "energy_alignment.json", source, ref)
         save_potential(module.ema, model_dir, extra={"training": {"config": cfg.to_dict(),
                                                                    "global_step": trainer.global_step,
                                                                    "epochs": trainer.current_epoch}})

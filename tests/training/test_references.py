@@ -1,0 +1,42 @@
+"""Datasets with different energy zeros under one functional are aligned onto one head scale."""
+
+import copy
+
+import numpy as np
+from emt_frames import emt_frames
+
+from foundation.training.data import FrameSource, GraphDataset
+from foundation.training.references import fit_references
+
+
+def two_datasets():
+    a = emt_frames(18, seed=0)
+    b = [copy.deepcopy(f) for f in a]  # same structures, so only the energy zero differs
+    offset = {29: 1.7, 13: -0.4, 28: 0.9}  # dataset B's per-element energy zero (eV/atom)
+    for f in a:
+        f.dataset = "A"
+    for f in b:
+        f.dataset = "B"
+        f.energy += sum(offset[int(z)] for z in f.numbers)
+    return a + b, offset
+
+
+def test_alignment_removes_per_element_offsets():
+    frames, offset = two_datasets()
+    src = FrameSource(frames, splits=["train"] * len(frames))
+    ref = fit_references(src, src.indices("train"), np.array([0]), 1, anchors={0: src.datasets.index("A")})
+    key_b = src.datasets.index("B") * len(src.fidelities)
+    for z, v in offset.items():
+        assert abs(ref.shift[key_b, z] - v) < 1e-6  # B is moved onto A, the anchor
+    assert not ref.shift[src.datasets.index("A") * len(src.fidelities)].any()
+    # the aligned labels of B equal what A's scale would give: the offsets are gone
+    ds = GraphDataset(src, np.arange(len(frames)), 4.0, np.array([0]), ref.shift)
+    raw = [f.energy - sum(offset[int(z)] for z in f.numbers) if f.dataset == "B" else f.energy for f in frames]
+    np.testing.assert_allclose([float(ds[i].energy) for i in range(len(frames))], raw, atol=1e-6)
+
+
+def test_without_alignment_nothing_is_shifted():
+    frames, _ = two_datasets()
+    src = FrameSource(frames, splits=["train"] * len(frames))
+    ref = fit_references(src, src.indices("train"), np.array([0]), 1, align=False)
+    assert not ref.shift.any() and ref.head[0, 29] != 0
