@@ -10,6 +10,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements.lock
 	$(VENV)/bin/pip install -q --no-deps -e .
+	bash .ci/install_peers.sh $(VENV)
 	touch $@
 
 .PHONY: install demo test lint

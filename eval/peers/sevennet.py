@@ -1,0 +1,46 @@
+"""SevenNet-0 (11 July 2024; Park et al. 2024), through the ``sevenn`` package's own ASE calculator.
+
+The checkpoint ships inside the package (``sevenn`` maps the names ``7net-0`` and
+``SevenNet-0_11July2024`` to it). ``SevenNetCalculator`` already reports stress in eV/Å³ with
+ASE's sign and Voigt order (it negates the model's virial-sign stress), so nothing is converted
+here. sevenn unpickles the checkpoint (``weights_only=False``: its config holds numpy arrays);
+we check the file's sha256 first and hand sevenn that exact path.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from eval.peers._spec import PeerSpec
+
+if TYPE_CHECKING:
+    from ase.calculators.calculator import Calculator
+
+
+def _build(checkpoint: Path, device: str) -> Calculator:
+    # sevenn edits the global warning filters on import: keep that local.
+    with warnings.catch_warnings():
+        # The CUDA tensor-product kernels (cuEquivariance, flashTP, OpenEquivariance) do not apply
+        # to CPU runs; sevenn warns about their absence on every construction.
+        warnings.filterwarnings("ignore", message="No tensor product accelerator")
+        from sevenn.calculator import SevenNetCalculator
+
+        return SevenNetCalculator(model=str(checkpoint), file_type="checkpoint", device=device)
+
+
+SPEC = PeerSpec(
+    name="sevennet-0",
+    distribution="sevenn",
+    module="sevenn",
+    tested_version="0.13.0",
+    model_revision="SevenNet-0_11July2024",
+    checkpoint_relpath="pretrained_potentials/SevenNet_0__11Jul2024/checkpoint_sevennet_0.pth",
+    checkpoint_sha256="7052cb42b7b3be42b40b97fa0d21077a48c54b5548948fc4dcf346629f813c36",
+    training_data="MPtrj (Materials Project relaxation trajectories, 1.58M frames, 89 elements)",
+    functional="PBE / PBE+U (VASP, Materials Project settings)",
+    energy_reference="raw DFT total energies (no MP2020 corrections)",
+    citation="Park et al., J. Chem. Theory Comput. 20, 4857 (2024), doi:10.1021/acs.jctc.4c00190",
+    build=_build,
+)
