@@ -121,3 +121,29 @@ def test_relax_and_md_helpers(tiny_model):
     assert len(trace["energy"]) >= 8 and np.isfinite(trace["drift_ev_per_atom_ps"])
     with pytest.raises(ValueError, match="unknown ensemble"):
         md(atoms, 300, 1, ensemble="nph", calculator=tiny_model.calculator())
+
+
+def test_url_location_downloads_and_checks(tiny_model, tmp_path, monkeypatch):
+    """A model folder served over HTTP (a local server on 127.0.0.1) loads; a tampered file is refused."""
+    import functools
+    import http.server
+    import threading
+
+    site = tmp_path / "site"
+    tiny_model.save(site / "tiny")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("UNIHUB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("UNIHUB_OFFLINE", raising=False)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/tiny"
+        m = load_model(url)
+        np.testing.assert_allclose(energies(m, STRUCTS), energies(tiny_model, STRUCTS), rtol=1e-6)
+        (site / "tiny" / "config.json").write_text((site / "tiny" / "config.json").read_text() + " ")
+        shutil.rmtree(tmp_path / "cache")
+        with pytest.raises(ChecksumError):
+            load_model(url)
+    finally:
+        server.shutdown()
