@@ -16,91 +16,26 @@ import argparse
 import json
 import time
 
-import numpy as np
+from eval.suites.heldout import aligned_energy_mae, predict_frames, score, test_frames
 
-EV_A3_TO_GPA = 160.21766208
-
-
-def test_frames(model, max_frames: int, seed: int = 0) -> dict:
-    """{dataset: [Frame]} from the test split of the model's training pack."""
-    from foundation.training.config import TrainConfig
-    from foundation.training.run import open_source
-
-    cfg = TrainConfig.from_dict(model.extra_config["training"]["config"])
-    mix = open_source(cfg)
-    names = mix.datasets
-    ds = np.asarray(mix.array("dataset"))
-    test = mix.indices("test")
-    rng = np.random.default_rng(seed)
-    out = {}
-    for k, name in enumerate(names):
-        idx = test[ds[test] == k]
-        if len(idx) > max_frames:
-            idx = np.sort(rng.choice(idx, max_frames, replace=False))
-        if len(idx):
-            out[name] = [mix.frame(int(i)) for i in idx]
-    return out
-
-
-def aligned_energy_mae(frames, pred_e) -> float | None:
-    """MAE per atom after the best per-element offset (least squares on these frames).
-
-    None when there are fewer than three frames per fitted offset: the fit would absorb the errors.
-    """
-    zs = sorted({int(z) for f in frames for z in f.numbers})
-    if len(frames) < 3 * len(zs):
-        return None
-    a = np.array([[np.sum(f.numbers == z) for z in zs] for f in frames], dtype=float)
-    n = np.array([len(f) for f in frames], dtype=float)
-    resid = np.array(pred_e) - np.array([f.energy for f in frames])
-    coef, *_ = np.linalg.lstsq(a, resid, rcond=None)
-    return float(np.mean(np.abs((resid - a @ coef) / n)) * 1000)
-
-
-def score(frames, preds) -> dict:
-    fe = [(f, p) for f, p in zip(frames, preds) if f.energy is not None and p is not None]
-    ff = [(f, p) for f, p in zip(frames, preds) if f.forces is not None and p is not None]
-    fs = [(f, p) for f, p in zip(frames, preds)
-          if f.stress is not None and p is not None and p.get("stress") is not None]
-    out = {"frames": len(frames), "failed": sum(p is None for p in preds)}
-    if len(fe) > 1:
-        mae = aligned_energy_mae([f for f, _ in fe], [p["energy"] for _, p in fe])
-        if mae is not None:
-            out["energy_mae_meV_atom_aligned"] = mae
-        out["energy_mae_meV_atom_raw"] = 1000 * float(np.mean([abs(p["energy"] - f.energy) / len(f) for f, p in fe]))
-    if ff:
-        out["force_mae_meV_A"] = 1000 * float(np.mean(np.concatenate(
-            [np.abs(p["forces"] - f.forces).ravel() for f, p in ff])))
-    if fs:
-        out["stress_mae_GPa"] = EV_A3_TO_GPA * float(np.mean(np.concatenate(
-            [np.abs(np.asarray(p["stress"]).reshape(3, 3) - f.stress).ravel() for f, p in fs])))
-    return out
+__all__ = ["aligned_energy_mae", "main", "predict_ours", "predict_peer", "score", "test_frames"]
 
 
 def predict_ours(model, frames) -> list:
-    preds = []
-    for f in frames:
-        try:
-            preds.append(model.predict([f.to_atoms()], head=f.fidelity)[0])
-        except ValueError:
-            preds.append(None)
-    return preds
+    from eval.models import wrap_hub_model
+
+    return predict_frames(wrap_hub_model(model), frames)[0]
 
 
 def predict_peer(calc, frames) -> list:
-    preds = []
-    for f in frames:
-        atoms = f.to_atoms()
-        atoms.calc = calc
-        try:
-            r = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces()}
-            if atoms.pbc.all():
-                r["stress"] = atoms.get_stress(voigt=False)
-            preds.append(r)
-        except Exception as exc:  # a peer failing on one structure is a result, not a crash
-            print(f"#   peer failed on a {f.dataset} frame: {type(exc).__name__}: {exc}")
-            preds.append(None)
-    return preds
+    from eval.models import EvalModel
+
+    peer = EvalModel("peer", "peer", "", _calcs={None: calc})
+
+    def report(f, err):  # a peer failing on one structure is a result, not a crash
+        print(f"#   peer failed on a {f.dataset} frame: {err}")
+
+    return predict_frames(peer, frames, on_error=report)[0]
 
 
 def main() -> None:

@@ -13,36 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import defaultdict
 
 import numpy as np
 
+from eval.suites.wbm import energies, formation, model_mu, mp_polymorphs
 
-def energies(predict, structures) -> np.ndarray:
-    out = []
-    for s in structures:
-        try:
-            out.append(predict(s))
-        except Exception as exc:  # recorded as a failure, not a crash
-            print(f"#   failed: {type(exc).__name__}: {exc}")
-            out.append(np.nan)
-    return np.array(out)
-
-
-def model_mu(predict, polymorphs: dict) -> dict:
-    """Lowest predicted energy per atom over each element's MP polymorphs."""
-    return {el: float(np.nanmin(energies(predict, frames) / np.array([len(f.numbers) for f in frames])))
-            for el, frames in polymorphs.items()}
-
-
-def formation(e_total: np.ndarray, frames, mu: dict) -> np.ndarray:
-    from ase.data import chemical_symbols
-
-    out = []
-    for e, f in zip(e_total, frames):
-        ref = sum(mu.get(chemical_symbols[z], np.nan) for z in f.numbers)
-        out.append((e - ref) / len(f.numbers))
-    return np.array(out)
+__all__ = ["energies", "formation", "main", "model_mu"]
 
 
 def main() -> None:
@@ -61,14 +37,7 @@ def main() -> None:
 
     torch.set_num_threads(a.threads)
     wbm = load_dataset("wbm_random_1000")[: a.max]
-    elements = {int(z) for f in wbm for z in f.numbers}
-    from ase.data import chemical_symbols
-
-    polymorphs = defaultdict(list)
-    for f in load_dataset("matpes_element_refs"):
-        el = f.group.split("/")[0]
-        if "/mp-" in f.group and chemical_symbols.index(el) in elements:
-            polymorphs[el].append(f)
+    polymorphs = mp_polymorphs({int(z) for f in wbm for z in f.numbers})
     mu_dft = load_mp_elemental_energies()
     model = load_model(a.model)
     predictors = {a.model: lambda f: model.predict([f.to_atoms()], head="pbe", forces=False, stress=False)[0]["energy"]}
