@@ -122,6 +122,9 @@ def card_body(name: str, model: UniversalModel, stats: dict, val: dict, acc: lis
 def release(run_model_dir: Path, name: str, accuracy: list, speed: list, wbm: list, aliases: list[str]) -> Path:
     model = UniversalModel.load_dir(Path(run_model_dir))
     model.name = name
+    align = Path(run_model_dir).parent / "energy_alignment.json"
+    if "energy_alignment" not in model.extra_config and align.exists():  # runs exported before it was stored
+        model.extra_config["energy_alignment"] = json.loads(align.read_text())
     stats = training_statistics(model)
     val = last_val_metrics(Path(run_model_dir).parent)
     evals = [{"dataset": r["dataset"], "metric": "force_mae_meV_per_A", "value": r["force_mae_meV_A"]}

@@ -97,7 +97,7 @@ class _CappedSource:
         return len(self._s)
 
 
-def _save_alignment(path: Path, source, ref) -> None:
+def _save_alignment(path: Path, source, ref) -> dict:
     """The per-(dataset, fidelity) label shifts, per element (eV/atom), for the record and for fine-tuning."""
     from ase.data import chemical_symbols
 
@@ -109,6 +109,7 @@ def _save_alignment(path: Path, source, ref) -> None:
         key = f"{source.datasets[k // n_src]}/{source.fidelities[k % n_src]}"
         table[key] = {chemical_symbols[z]: round(float(v), 6) for z, v in enumerate(ref.shift[k]) if v}
     atomic_write(path, lambda p: Path(p).write_text(json.dumps(table, indent=1)))
+    return table
 
 
 def train(cfg: TrainConfig, source=None, resume: bool = True, *, module: PotentialModule | None = None,
@@ -172,9 +173,9 @@ def train(cfg: TrainConfig, source=None, resume: bool = True, *, module: Potenti
     if trainer.is_global_zero:
         from foundation.model.io import save_potential
 
-        if ref is not None:
-            _save_alignment(out / "energy_alignment.json", source, ref)
+        alignment = _save_alignment(out / "energy_alignment.json", source, ref) if ref is not None else {}
         save_potential(module.ema, model_dir, extra={"training": {"config": cfg.to_dict(),
                                                                    "global_step": trainer.global_step,
-                                                                   "epochs": trainer.current_epoch}})
+                                                                   "epochs": trainer.current_epoch},
+                                                      "energy_alignment": alignment})
     return model_dir
