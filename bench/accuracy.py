@@ -67,14 +67,13 @@ def main() -> None:
         rows.append({"dataset": ds, "model": a.model, **score(frames, predict_ours(model, frames)),
                      "seconds": time.perf_counter() - t})
         pbe = [f for f in frames if f.fidelity == "pbe"]
+        if pbe and peers and len(pbe) != len(frames):  # ours on the peers' PBE-only frames, like for like
+            rows.append({"dataset": f"{ds} (pbe frames)", "model": a.model, **score(pbe, predict_ours(model, pbe))})
         for name, calc in peers.items():
             if pbe:
                 t = time.perf_counter()
                 rows.append({"dataset": ds, "model": name, **score(pbe, predict_peer(calc, pbe)),
                              "seconds": time.perf_counter() - t})
-                if len(pbe) != len(frames):  # ours on the same PBE-only frames, for a like-for-like row
-                    rows.append({"dataset": f"{ds} (pbe frames)", "model": a.model,
-                                 **score(pbe, predict_ours(model, pbe))})
     print(f"\n{'dataset':<32}{'model':<16}{'frames':>7}{'E MAE*':>10}{'E raw':>10}{'F MAE':>10}{'S MAE':>9}")
     print(f"{'':<32}{'':<16}{'':>7}{'meV/atom':>10}{'meV/atom':>10}{'meV/Å':>10}{'GPa':>9}")
     def fmt(r, k, w, d):
