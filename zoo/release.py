@@ -115,7 +115,11 @@ def card_body(name: str, model: UniversalModel, stats: dict, val: dict, acc: lis
               "Pretrained on CPU within one working session (no GPU was available), on about 55k public DFT frames: "
               "far less data and compute than MPtrj-scale models. Elements or chemistries absent from the table above "
               "are extrapolations (the calculator warns). Heads share one representation; absolute energies are only "
-              "comparable within a head.", ""]
+              "comparable within a head. Each dataset's energies were aligned onto its head by per-element least "
+              "squares (`energy_alignment` in config.json holds the shifts; add them back to predict in a dataset's "
+              "own zero); for the diatomic curves this alignment also removed their binding energy relative to the "
+              "bulk, so only the shape of each curve was learned from them (to be fixed in v2 by anchoring them "
+              "with MatPES).", ""]
     return "\n".join(lines)
 
 
