@@ -111,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--timestep", type=float, default=1.0, help="fs")
     m.add_argument("--trajectory")
     m.set_defaults(func=_md)
+    from finetune.mtp.lammps.cli import add_lammps_parser  # `unihub lammps build`, `unihub md --engine lammps`
+
+    add_lammps_parser(sub, md_parser=m)
     return p
 
 

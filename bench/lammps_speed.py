@@ -1,0 +1,182 @@
+"""MTP students in LAMMPS: throughput on 1 and N MPI ranks, memory, and cost vs the Python-side kernel.
+
+    python bench/lammps_speed.py [--sizes 32000 1000000] [--ranks 1 2] [--steps 50 3] [--potential si16.mtp]
+
+The potential is a level-16 Si MTP (linear fit to LAMMPS' Stillinger-Weber Si on rattled 64-atom
+cells, so MD stays physical) unless ``--potential`` names one. Cells are diamond Si (a = 5.43 Å)
+built by LAMMPS' ``create_atoms``, started at 300 K, NVE, neighbour skin 1 Å. Every run is a fresh
+``mpiexec -n R lmp``; its time is LAMMPS' "Loop time" (MD steps, without setup). Peak memory is the
+max RSS of each rank's process. In the same run the Python-side kernel (``MTPModel.calculator()``,
+1 thread, neighbour list reused under small displacements) is timed on the smallest cell, so the
+per-atom-step costs are side by side. The 1-minute load average is printed with every timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+A_SI = 5.43
+# runs one rank's lmp and reports its peak RSS: the processes mpiexec starts are this wrapper
+_RANK_WRAPPER = ("import resource, subprocess, sys\n"
+                 "rc = subprocess.run(sys.argv[1:], close_fds=False).returncode\n"
+                 "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+                 "print(f'UNIHUB_PEAK_KB {peak}', file=sys.stderr, flush=True)\n"
+                 "sys.exit(rc)\n")
+
+
+def load() -> str:
+    return "load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def fit_potential(path: Path, level: int = 16) -> None:
+    """A level-``level`` Si MTP fitted (linear) to Stillinger-Weber labels computed by LAMMPS."""
+    from ase.build import bulk
+
+    from finetune.mtp import FitConfig, MTPModel, fit
+    from finetune.mtp.lammps.evaluate import evaluate
+    from finetune.mtp.lammps.runtime import find_install
+    from foundation.data.frame import Frame
+
+    sw = find_install().package / "share" / "lammps" / "potentials" / "Si.sw"
+    rng = np.random.default_rng(0)
+    structs = []
+    for k in range(24):
+        a = bulk("Si", "diamond", a=A_SI, cubic=True).repeat(2)
+        a.set_cell(a.cell[:] @ (np.eye(3) + 0.02 * rng.normal(size=(3, 3))), scale_atoms=True)
+        a.rattle(0.03 + 0.1 * rng.random(), seed=k)
+        structs.append(a)
+    labels = evaluate(structs, ["pair_style sw", f'pair_coeff * * "{sw}" Si'], ["Si"])
+    frames = [Frame(a.numbers, a.positions, a.cell[:], a.pbc, energy=r["energy"], forces=r["forces"],
+                    stress=r["stress"]) for a, r in zip(structs, labels)]
+    model = MTPModel.from_level(level, ["Si"], min_dist=2.0, max_dist=5.0, radial_basis_size=8, seed=0)
+    res = fit(model, frames, config=FitConfig(max_iter=0, progress=False))
+    print(f"fitted level-{level} Si MTP to SW: force MAE {res.train['force_mae']:.0f} meV/Å", flush=True)
+    model.save(path)
+
+
+def box_repeats(n_atoms: int) -> tuple[int, int, int]:
+    """Cubic-cell repeats (8 atoms each) giving exactly ``n_atoms``, as close to a cube as possible."""
+    cells = n_atoms // 8
+    if cells * 8 != n_atoms:
+        raise ValueError(f"{n_atoms} is not a multiple of 8 (diamond cubic cell)")
+    best = None
+    for nx in range(1, round(cells ** (1 / 3)) + 2):
+        for ny in range(nx, round((cells / nx) ** 0.5) + 2):
+            if cells % (nx * ny) == 0:
+                nz = cells // (nx * ny)
+                spread = max(nx, ny, nz) / min(nx, ny, nz)
+                if best is None or spread < best[0]:
+                    best = (spread, (nx, ny, nz))
+    return best[1]
+
+
+def lammps_input(path: Path, potential: Path, n_atoms: int, steps: int, plugin: Path) -> None:
+    nx, ny, nz = box_repeats(n_atoms)
+    path.write_text("\n".join([
+        "units metal", "atom_style atomic", "boundary p p p",
+        f"lattice diamond {A_SI}", f"region box block 0 {nx} 0 {ny} 0 {nz}", "create_box 1 box",
+        "create_atoms 1 box", "mass 1 28.0855",
+        f'plugin load "{plugin}"', "pair_style unihub/mtp", f'pair_coeff * * "{potential}" Si',
+        "neighbor 1.0 bin", "neigh_modify every 1 delay 0 check yes",
+        "velocity all create 300 4928459 mom yes rot no loop geom", "fix 1 all nve", "timestep 0.001",
+        "thermo 10", f"run {steps}"]) + "\n")
+
+
+def run_lammps(workdir: Path, ranks: int, potential: Path, n_atoms: int, steps: int) -> dict:
+    from finetune.mtp.lammps import build_plugin
+    from finetune.mtp.lammps.runtime import find_install
+
+    inst = find_install()
+    inp = workdir / f"in.{n_atoms}.{ranks}"
+    log = workdir / f"log.{n_atoms}.{ranks}"
+    lammps_input(inp, potential, n_atoms, steps, build_plugin())
+    cmd = [str(inst.mpiexec), "-n", str(ranks), sys.executable, "-c", _RANK_WRAPPER, str(inst.executable),
+           "-in", str(inp), "-log", str(log), "-screen", "none", "-nocite"]
+    before = load()
+    res = subprocess.run(cmd, env=inst.env(), capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"LAMMPS failed:\n{log.read_text()[-2000:] if log.exists() else ''}\n{res.stderr[-2000:]}")
+    text = log.read_text()
+    m = re.search(r"Loop time of ([0-9.eE+-]+) on (\d+) procs for (\d+) steps with (\d+) atoms", text)
+    seconds, n_steps, atoms = float(m.group(1)), int(m.group(3)), int(m.group(4))
+    peaks = [int(k) / 1024 for k in re.findall(r"UNIHUB_PEAK_KB (\d+)", res.stderr)]
+    return {"ranks": ranks, "atoms": atoms, "steps": n_steps, "seconds": seconds,
+            "atom_steps_per_s": atoms * n_steps / seconds, "us_per_atom_step_core": seconds * ranks / (atoms * n_steps)
+            * 1e6, "peak_MiB_per_rank": peaks, "load": f"{before} -> {load()}"}
+
+
+def python_kernel_cost(potential: Path, n_atoms: int, steps: int) -> dict:
+    """µs per atom-step of MTPModel.calculator() (1 thread, neighbour list reused), as bench/mtp_speed.py."""
+    from ase.build import bulk
+
+    from finetune.mtp.model import MTPModel
+
+    atoms = bulk("Si", "diamond", a=A_SI, cubic=True).repeat(box_repeats(n_atoms))
+    atoms.rattle(0.02, seed=1)
+    atoms.calc = MTPModel.load(potential).calculator(skin=1.0, threads=1)
+    atoms.get_forces()
+    rng = np.random.default_rng(0)
+    ts = []
+    before = load()
+    for _ in range(steps):
+        atoms.positions = atoms.positions + rng.uniform(-1e-3, 1e-3, atoms.positions.shape)
+        t = time.perf_counter()
+        atoms.get_forces()
+        atoms.get_stress()
+        ts.append(time.perf_counter() - t)
+    return {"atoms": len(atoms), "steps": steps, "us_per_atom_step": float(np.median(ts)) / len(atoms) * 1e6,
+            "neighbour_builds": atoms.calc.nlist.builds, "load": f"{before} -> {load()}"}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[32000, 1000000])
+    ap.add_argument("--steps", type=int, nargs="+", default=[50, 3], help="MD steps per size")
+    ap.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--python-steps", type=int, default=10)
+    ap.add_argument("--potential", type=Path, help="a Si .mtp (default: fit a level-16 one to SW)")
+    args = ap.parse_args()
+    steps = dict(zip(args.sizes, args.steps + [args.steps[-1]] * len(args.sizes)))
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    with tempfile.TemporaryDirectory(prefix="unihub-lammps-bench-") as d:
+        work = Path(d)
+        potential = args.potential
+        if potential is None:
+            potential = work / "si16.mtp"
+            fit_potential(potential)
+        potential = potential.resolve()
+        print(f"{'atoms':>8} {'ranks':>5} {'steps':>5} {'atom-steps/s':>13} {'µs/atom-step·core':>18} "
+              f"{'par. eff.':>9} {'peak MiB/rank':>15} {'total MiB':>9}  load (1/5/15 min) before -> after", flush=True)
+        lmp_cost = {}
+        for n in args.sizes:
+            base = None
+            for r in args.ranks:
+                res = run_lammps(work, r, potential, n, steps[n])
+                base = base or res
+                eff = res["atom_steps_per_s"] / (base["atom_steps_per_s"] * r / base["ranks"])
+                peaks = res["peak_MiB_per_rank"]
+                print(f"{res['atoms']:8d} {r:5d} {res['steps']:5d} {res['atom_steps_per_s']:13.4g} "
+                      f"{res['us_per_atom_step_core']:18.2f} {eff:9.1%} {'/'.join(f'{p:.0f}' for p in peaks):>15} "
+                      f"{sum(peaks):9.0f}  {res['load']}", flush=True)
+                if r == 1:
+                    lmp_cost[n] = res["us_per_atom_step_core"]
+        n_py = min(args.sizes)
+        py = python_kernel_cost(potential, n_py, args.python_steps)
+        print(f"\nPython-side kernel (MTPModel.calculator, 1 thread), {py['atoms']} atoms: "
+              f"{py['us_per_atom_step']:.2f} µs/atom-step (median of {py['steps']}, "
+              f"{py['neighbour_builds']} list build(s))  {py['load']}")
+        if n_py in lmp_cost:
+            print(f"LAMMPS 1 rank / Python kernel per-atom-step cost: {lmp_cost[n_py] / py['us_per_atom_step']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
