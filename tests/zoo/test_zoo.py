@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase.build import bulk
-from conftest import make_hf_cache
+from hub_cache import make_hf_cache
 
 from zoo import list_models, load_model
 from zoo.checksum import ChecksumError, read_manifest
