@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--restart", action="store_true", help="ignore an existing last.ckpt instead of resuming")
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=_train)
+    from finetune.cli import add_parser as add_finetune_parser
+
+    add_finetune_parser(sub)
 
     d = sub.add_parser("demo", help="the main job: load universal-v1, relax structures, run MD, write a report")
     d.add_argument("--model", default="universal-v1")
@@ -114,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     from finetune.mtp.lammps.cli import add_lammps_parser  # `unihub lammps build`, `unihub md --engine lammps`
 
     add_lammps_parser(sub, md_parser=m)
+    from finetune.distill.cli import add_parser as add_distill_parser
+
+    add_distill_parser(sub)
     return p
 
 

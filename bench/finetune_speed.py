@@ -1,0 +1,52 @@
+"""Wall time of one default fine-tuning run (the CLI's defaults) on 100 training frames of one mlearn element.
+
+    UNIHUB_DATA=../shared/data UNIHUB_CACHE=.cache python bench/finetune_speed.py [--element Si --threads 2]
+
+Target: under 10 minutes on 2 CPU cores. Prints the wall time, the optimiser steps and the test errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--base", default="universal-v1")
+    p.add_argument("--element", default="Si")
+    p.add_argument("--frames", type=int, default=100)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", default=str(Path(__file__).parent / "results" / "finetune_speed.json"))
+    args = p.parse_args()
+    sys.path.insert(0, str(Path(__file__).parent))
+    from finetune_study import mlearn_frames
+
+    from finetune import finetune
+    from zoo import load_model
+
+    train, test = mlearn_frames(args.element)
+    subset = [train[i] for i in np.sort(np.random.default_rng(0).permutation(len(train))[:args.frames])]
+    base = load_model(args.base)
+    t0 = time.perf_counter()
+    model = finetune(base, subset, test=test, threads=args.threads)  # every other setting: the defaults
+    wall = time.perf_counter() - t0
+    ft = model.extra_config["finetune"]
+    steps = ft["method"]["epochs"] * -(-len(subset) // ft["method"]["batch_size"])
+    rec = {"element": args.element, "frames": len(subset), "threads": args.threads, "wall_s": wall,
+           "epochs": ft["method"]["epochs"], "steps": steps, "before": ft["errors"]["before"],
+           "after": ft["errors"]["after"]}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(rec, indent=1))
+    print(f"fine-tuned {args.base} on {len(subset)} {args.element} frames: {wall:.0f} s wall "
+          f"({steps} steps, {args.threads} threads); test force MAE {rec['before']['forces_mev_a']:.1f} → "
+          f"{rec['after']['forces_mev_a']:.1f} meV/Å")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""``unihub finetune BASE DATA -o OUT [...]``: the fine-tuning subcommand (registered by ``zoo.cli``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def _lr_factors(text: str) -> dict[str, float]:
+    """``embeddings=0.1,readout=2`` → {"embeddings": 0.1, "readout": 2.0}."""
+    out = {}
+    for item in filter(None, text.split(",")):
+        stage, sep, value = item.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"expected STAGE=FACTOR, got {item!r}")
+        out[stage.strip()] = float(value)
+    return out
+
+
+def _e0(text: str):
+    return text if text in ("estimate", "keep") else json.loads(text)
+
+
+def run(args: argparse.Namespace) -> int:
+    from finetune import finetune
+
+    model = finetune(args.base, args.data, head=args.head, new_head_name=args.new_head_name, freeze=args.freeze,
+                     lr_factors=args.lr_factors, replay=args.replay, replay_ratio=args.replay_ratio,
+                     replay_select=args.replay_select, replay_filter=args.replay_filter,
+                     pseudolabel_replay=args.pseudolabel_replay, pretraining=args.pretraining, ewc=args.ewc,
+                     e0=args.e0, epochs=args.epochs, max_steps=args.max_steps, lr=args.lr, batch_size=args.batch_size,
+                     test=args.test, data_card=args.data_card, eval_pretraining=args.eval_pretraining,
+                     output=args.output, fidelity=args.fidelity, seed=args.seed, threads=args.threads,
+                     progress=not args.no_progress, resume=not args.restart)
+    err = model.extra_config["finetune"]["errors"]
+    b, a = err["before"], err["after"]
+    print(f"{args.output}: force MAE on the fine-tune {err['finetune_set']} set {b['forces_mev_a']:.1f} → "
+          f"{a['forces_mev_a']:.1f} meV/Å, energy {b['energy_mev_atom']:.1f} → {a['energy_mev_atom']:.1f} meV/atom")
+    return 0
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add ``finetune`` to ``unihub``'s subcommands."""
+    p = subparsers.add_parser("finetune", help="fine-tune a hub model on your frames (freeze, replay, EWC, new head)")
+    p.add_argument("base", help="registry name or model folder of the base model")
+    p.add_argument("data", help="labelled frames in any format the readers know (extxyz, ASE db/traj, ...)")
+    p.add_argument("-o", "--output", required=True, help="folder for the fine-tuned model (zoo format)")
+    p.add_argument("--head", help="existing head to tune, or 'new' (default: the data's fidelity label)")
+    p.add_argument("--new-head-name", dest="new_head_name", default="finetune")
+    p.add_argument("--fidelity", help="fidelity label of the data (default: the reader's)")
+    p.add_argument("--freeze", help="stages to freeze, e.g. embeddings,interaction:0")
+    p.add_argument("--lr-factors", dest="lr_factors", type=_lr_factors, help="e.g. embeddings=0.1,readout=2")
+    p.add_argument("--replay", type=int, default=0, help="pretraining frames in the replay pool")
+    p.add_argument("--replay-ratio", dest="replay_ratio", type=float,
+                   help="replay frames per fine-tune frame each epoch (default: the whole pool)")
+    p.add_argument("--replay-select", dest="replay_select", default="random", choices=["random", "fps"])
+    p.add_argument("--replay-filter", dest="replay_filter", default="combinations",
+                   choices=["none", "combinations", "inclusive", "exclusive"])
+    p.add_argument("--pseudolabel-replay", dest="pseudolabel_replay", action="store_true")
+    p.add_argument("--pretraining", help="pack folder of the pretraining mix (default: the base model's)")
+    p.add_argument("--ewc", type=float, default=0.0, help="EWC penalty weight λ (0: off)")
+    p.add_argument("--e0", type=_e0, default="estimate", help="estimate | keep | JSON {element: eV}")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--max-steps", dest="max_steps", type=int)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--batch-size", dest="batch_size", type=int, default=4)
+    p.add_argument("--test", help="held-out frames for the before/after errors")
+    p.add_argument("--data-card", dest="data_card", help="data card (name or .md) declaring the data's units")
+    p.add_argument("--eval-pretraining", dest="eval_pretraining", type=int, default=0,
+                   help="frames per pretraining validation set for the forgetting report (0: skip)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--restart", action="store_true", help="ignore a checkpoint in OUT/run instead of resuming")
+    p.add_argument("--no-progress", dest="no_progress", action="store_true")
+    p.set_defaults(func=run)
+    return p

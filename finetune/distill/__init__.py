@@ -1,0 +1,32 @@
+"""Distillation: a teacher potential -> a Moment Tensor Potential student (teacher labels only).
+
+- :func:`distill` -- the entry point (``unihub distill TEACHER --elements Si -o si.mtp``)
+- ``structures`` -- starting structures: prototypes, known phases, strains, shears, vacancies,
+  surfaces, random alloys
+- ``sampling`` -- teacher MD over a temperature ladder, rattles, batched teacher labels
+- ``active`` -- MaxVol active learning on the student's own MD
+- ``card`` -- the student's card and zoo folder
+"""
+
+import sys
+import types
+
+from .active import ActiveConfig, active_learning, active_set
+from .card import DistilledStudent, card_fields
+from .distill import distill, load_reference
+from .structures import generate_structures
+
+__all__ = ["distill", "ActiveConfig", "active_learning", "active_set", "DistilledStudent", "card_fields",
+           "generate_structures", "load_reference"]
+
+
+class _CallablePackage(types.ModuleType):
+    """``finetune.distill`` is both this package and, in ``from finetune import distill``, the
+    function: once the package is imported, that name resolves to the package, so calling the
+    package calls :func:`distill`."""
+
+    def __call__(self, *args, **kwargs):
+        return distill(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage

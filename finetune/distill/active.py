@@ -1,0 +1,223 @@
+"""Active learning of the student: its own MD, MaxVol grades, teacher labels for what it extrapolates on.
+
+One round: select the MaxVol active set of the training neighbourhoods; run the student's MD
+from every start over the temperature ladder, grading a snapshot every ``every`` steps; keep
+snapshots graded above ``threshold`` (a run ends early above ``stop_grade``, or when atoms come
+closer than ``min_distance``); label the most extrapolative of them with the teacher; refit.
+The loop stops when a whole round, whose last run is ``steps`` steps at the highest temperature,
+visits no snapshot above ``threshold`` (``converged``), or when the label budget is spent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from .sampling import label, run_md
+from .structures import min_distance
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ActiveConfig:
+    threshold: float = 2.0  # grade above which a snapshot is labelled (MLIP's select threshold)
+    stop_grade: float = 10.0  # a run ends above this grade: the student is far outside its data
+    steps: int = 1000  # steps per MD run; the stopping rule needs one clean run this long at the top rung
+    every: int = 10  # grade a snapshot every this many steps
+    max_new: int = 40  # teacher labels per round
+    per_run: int = 8  # at most this many labels from one MD run, so one bad run does not fill a round
+    max_rounds: int = 8
+    fit_iters: int = 150  # BFGS iterations of each refit (warm-started)
+    min_distance: float = 1.0  # Å; a run ends when two atoms come closer
+    tol: float = 0.02  # MaxVol tolerance of the active set (grade of training rows <= 1 + tol)
+    timestep: float = 1.0  # fs
+
+
+@dataclass
+class Round:
+    round: int
+    md_steps: int
+    max_grade: float
+    top_rung_max_grade: float
+    candidates: int
+    added: int
+    train_size: int
+    fit: dict
+    seconds: float
+    broken_runs: int = 0
+
+
+@dataclass
+class ActiveResult:
+    rounds: list[Round] = field(default_factory=list)
+    added: list[Atoms] = field(default_factory=list)
+    converged: bool = False
+    reason: str = ""
+
+    def log_dicts(self) -> list[dict]:
+        return [asdict(r) for r in self.rounds]
+
+
+@dataclass
+class SpanActiveSet:
+    """MaxVol active set in the numerical span of the training neighbourhoods.
+
+    Level-16 bases hold exactly dependent moments (one of 92 for Si: smallest singular value
+    1e-16 of 1e1), so a square active submatrix of the full basis is singular, MaxVol swaps on
+    round-off forever and training rows grade above 1. Rows are graded here in coordinates of
+    the span instead; same interface as ``finetune.mtp.maxvol.ActiveSet`` (``mode``, ``grade_rows``).
+    """
+
+    rows: np.ndarray  # (r, r) active rows in span coordinates
+    basis: np.ndarray  # (m, r) scaled basis row -> span coordinates
+    scale: np.ndarray  # (m,)
+    mode: str = "neighborhood"
+
+    def grade_rows(self, X: np.ndarray) -> np.ndarray:
+        from scipy.linalg import lu_factor, lu_solve
+
+        Z = (np.asarray(X, float) / self.scale) @ self.basis
+        return np.abs(lu_solve(lu_factor(self.rows.T), Z.T).T).max(axis=1)
+
+
+def active_set(model, frames: Sequence[Atoms], tol: float = 0.02, rcond: float = 1e-10, pool_factor: int = 8,
+               seed: int = 0) -> SpanActiveSet:
+    """The MaxVol active set of all neighbourhoods of ``frames``: MaxVol on a random pool of
+    ``pool_factor * r`` rows, every row graded against it, the worst rows above ``1 + tol`` added
+    to the pool, until none is left (a swap costs a solve over the rows MaxVol sees, so a pool
+    keeps it to seconds)."""
+    from scipy.linalg import lu_factor, lu_solve
+
+    from finetune.mtp.maxvol import maxvol
+
+    X, _, _ = model.kernel().basis_dataset(model.pack(frames), derivatives=False)
+    scale = np.linalg.norm(X, axis=0)
+    scale[scale == 0] = 1.0
+    X = X / scale
+    _, sv, vt = np.linalg.svd(X, full_matrices=False)
+    basis = vt[sv > rcond * sv[0]].T
+    Z = X @ basis
+    n, r = Z.shape
+    pool = np.sort(np.random.default_rng(seed).choice(n, min(n, pool_factor * r), replace=False))
+    while True:
+        rows = pool[maxvol(Z[pool], tol)]
+        g = np.abs(lu_solve(lu_factor(Z[rows].T), Z.T).T).max(axis=1)
+        out = np.setdiff1d(np.flatnonzero(g > 1 + tol), pool)
+        if not len(out):
+            return SpanActiveSet(Z[rows], basis, scale)
+        pool = np.union1d(pool, out[np.argsort(-g[out])[: 2 * r]])
+
+
+def explore(student, starts: Sequence[Atoms], temperatures: Sequence[float], active_set, cfg: ActiveConfig,
+            seed: int = 0) -> tuple[list[tuple[float, int, Atoms]], dict]:
+    """Student MD from every start over the ladder; returns (grade, run id, snapshot) above threshold
+    and statistics (steps, max grade overall and in the top-rung runs, broken runs)."""
+    found: list[tuple[float, int, Atoms]] = []
+    stats = {"steps": 0, "max_grade": 0.0, "top_max_grade": 0.0, "broken": 0}
+    run_id = 0
+    for i, start in enumerate(starts):
+        for k, T in enumerate(temperatures):
+            atoms = start.copy()
+            top = k == len(temperatures) - 1
+            ensemble = ("nvt", "npt")[k % 2] if atoms.pbc.all() else "nvt"
+            state = {"broken": False}
+            where = f"{start.info.get('name', '')}@{T:.0f}K"
+
+            def observe(a: Atoms, step: int, run_id=run_id, top=top, state=state, where=where) -> bool:
+                g = float(student.grade([a], active_set)[0])
+                stats["max_grade"] = max(stats["max_grade"], g)
+                if top:
+                    stats["top_max_grade"] = max(stats["top_max_grade"], g)
+                close = min_distance(a) < cfg.min_distance
+                if g > cfg.threshold and not close:
+                    b = Atoms(a.numbers, a.positions, cell=a.cell, pbc=a.pbc)
+                    b.info.update(source="active", name=f"{where}:{step}", grade=g)
+                    found.append((g, run_id, b))
+                if g > cfg.stop_grade or close:
+                    state["broken"] = True
+                    return False
+                return True
+
+            try:
+                stats["steps"] += run_md(atoms, student.calculator(), T, cfg.steps, ensemble, cfg.every, observe,
+                                         timestep=cfg.timestep, seed=seed + 7919 * i + k)
+            except (ValueError, FloatingPointError, np.linalg.LinAlgError) as err:
+                # a student far outside its data can produce a degenerate cell; that run is over
+                log.info("student MD from %s at %.0f K failed: %s", start.info.get("name"), T, err)
+                state["broken"] = True
+                if top:
+                    stats["top_max_grade"] = float("inf")
+            stats["broken"] += int(state["broken"])
+            if top and state["broken"]:
+                stats["top_max_grade"] = max(stats["top_max_grade"], cfg.stop_grade)
+            run_id += 1
+    return found, stats
+
+
+def pick(found: list[tuple[float, int, Atoms]], max_new: int, per_run: int) -> list[Atoms]:
+    """The highest-graded snapshots, at most ``per_run`` from any one run and ``max_new`` in all."""
+    taken: dict[int, int] = {}
+    out = []
+    for _g, run, atoms in sorted(found, key=lambda t: -t[0]):
+        if len(out) >= max_new:
+            break
+        if taken.get(run, 0) >= per_run:
+            continue
+        taken[run] = taken.get(run, 0) + 1
+        out.append(atoms)
+    return out
+
+
+def active_learning(student, teacher, train: list[Atoms], starts: Sequence[Atoms], temperatures: Sequence[float],
+                    refit: Callable[[list[Atoms], int], dict], cfg: ActiveConfig | None = None,
+                    budget: int | None = None, head: str | None = None, log_path: str | Path | None = None,
+                    seed: int = 0, progress: bool = True) -> ActiveResult:
+    """Run rounds until converged or ``budget`` teacher labels have been added; ``train`` grows in place.
+
+    ``student`` is an ``MTPModel``; ``refit(train, iters)`` refits it in place and returns train errors.
+    Every round is logged (``logging`` and, when ``log_path`` is given, one JSON line per round)."""
+    cfg = cfg or ActiveConfig()
+    temperatures = sorted(temperatures)
+    res = ActiveResult()
+    left = budget if budget is not None else 10 ** 9
+    for r in range(1, cfg.max_rounds + 1):
+        t0 = time.perf_counter()
+        aset = active_set(student, train, tol=cfg.tol, seed=seed + r)
+        found, st = explore(student, starts, temperatures, aset, cfg, seed=seed + 100 * r)
+        new = pick(found, min(cfg.max_new, left), cfg.per_run)
+        if new:
+            labelled = label(teacher, new, head=head)
+            train.extend(labelled)
+            res.added.extend(labelled)
+            left -= len(labelled)
+            fit_err = refit(train, cfg.fit_iters)
+        else:
+            fit_err = {}
+        rec = Round(r, st["steps"], st["max_grade"], st["top_max_grade"], len(found), len(new), len(train),
+                    fit_err, time.perf_counter() - t0, st["broken"])
+        res.rounds.append(rec)
+        msg = (f"active round {r}: {st['steps']} MD steps, max grade {st['max_grade']:.2f} "
+               f"(top rung {st['top_max_grade']:.2f}), {len(found)} above {cfg.threshold}, {len(new)} labelled, "
+               f"{st['broken']} runs stopped, train {len(train)}, {rec.seconds:.0f} s")
+        log.info(msg)
+        if progress:
+            print(msg, flush=True)
+        if log_path is not None:
+            with open(log_path, "a") as fh:
+                fh.write(json.dumps(asdict(rec)) + "\n")
+        if not found:
+            res.converged, res.reason = True, f"round {r} visited nothing above grade {cfg.threshold}"
+            return res
+        if left <= 0:
+            res.reason = "label budget spent"
+            return res
+    res.reason = f"max_rounds={cfg.max_rounds} reached"
+    return res

@@ -1,0 +1,263 @@
+"""``distill(teacher, ...)``: a teacher potential -> an MTP student that saw only teacher labels.
+
+Steps: starting structures (given, or generated for the elements and relaxed by the teacher);
+teacher labels of those, of rattled copies and of teacher MD up a temperature ladder past
+melting; a held-out tenth of those labels for student-vs-teacher errors; a first fit; active
+learning on the student's own MD (``active.py``); the ``.mtp`` file and a zoo folder with the card.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from . import structures as st
+from .active import ActiveConfig, active_learning
+from .card import DistilledStudent
+from .sampling import label, rattled, teacher_md, temperature_ladder
+
+log = logging.getLogger(__name__)
+
+
+def teacher_revision(teacher) -> str:
+    """First 12 hex digits of the sha256 of the teacher's parameters and buffers (stable across saves)."""
+    h = hashlib.sha256()
+    if not hasattr(teacher, "state_dict"):  # a non-torch teacher (e.g. a wrapped ASE calculator)
+        h.update(repr(teacher).encode())
+        return h.hexdigest()[:12]
+    for k, v in sorted(teacher.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:12]
+
+
+def _teacher(teacher):
+    if isinstance(teacher, (str, os.PathLike)):
+        from zoo import load_model
+
+        return load_model(teacher)
+    return teacher
+
+
+def _check_teacher_elements(teacher, elements: list[str], head: str | None) -> None:
+    """Refuse elements the teacher's head never saw in training (its labels there are guesses)."""
+    seen = getattr(teacher, "seen_elements", None)
+    if seen is None:
+        return
+    row = seen[teacher.fidelity_index(head)].cpu().numpy()
+    if not row.any():
+        return  # an untrained teacher records nothing; nothing to check against
+    from ase.data import atomic_numbers
+
+    unseen = [e for e in elements if not row[atomic_numbers[e]]]
+    if unseen:
+        raise ValueError(f"the teacher never saw {unseen} for head {head or 'default'}: its labels there are "
+                         "extrapolations; fine-tune it on those elements first or choose another teacher")
+
+
+def _relax_prototypes(teacher, elements: list[str], head: str | None) -> dict[str, Atoms]:
+    """Each prototype cell relaxed (positions and cell) by the teacher, keyed by name."""
+    from zoo.simulate import relax
+
+    out = {}
+    for e in elements:
+        for p in st.prototypes(e):
+            a = p.copy()
+            try:
+                relax(a, fmax=0.02, cell=True, steps=150, calculator=teacher.calculator(head=head), progress=False)
+            except (ValueError, RuntimeError) as err:
+                log.info("teacher relaxation of %s failed (%s); keeping the guessed cell", p.info["name"], err)
+                continue
+            # a prototype the teacher finds unstable may collapse; keep the guess then
+            if np.isfinite(a.cell.volume) and st.min_distance(a) > 0.7 * st.min_distance(p):
+                a.calc = None
+                a.info.update(p.info)
+                out[p.info["name"]] = a
+    return out
+
+
+def _md_starts(elements: list[str], relaxed: dict[str, Atoms], user: list[Atoms] | None, max_atoms: int,
+               seed: int) -> list[Atoms]:
+    """Where MD starts: the user's structures, else each element's lowest-energy-per-atom prototype
+    (by the teacher) and the same cell with a vacancy, and, for several elements, a random bcc alloy."""
+    if user:
+        return [st.supercell(a, max_atoms) for a in user]
+    starts = []
+    for e in elements:
+        cands = [a for n, a in relaxed.items() if n.startswith(f"{e}-")]
+        if not cands:
+            cands = [st.prototypes(e)[0]]
+        best = st.supercell(min(cands, key=lambda a: a.info.get("energy_per_atom", 0.0)), max_atoms)
+        starts += [best, st.with_vacancy(best, np.random.default_rng(seed))]
+    if len(elements) > 1:
+        starts.append(st.random_alloys(elements, np.random.default_rng(seed), max_atoms, n=1)[0])
+    return starts
+
+
+def _pick_r_min(structures: Sequence[Atoms]) -> float:
+    """Lower edge of the radial basis: 0.1 Å below the shortest distance in the data, on a 0.1 Å grid."""
+    d = min(st.min_distance(a) for a in structures)
+    return float(max(0.5, np.floor((d - 0.1) * 10) / 10))
+
+
+def load_reference(spec: str, elements: Sequence[str]) -> tuple[str, list]:
+    """DFT frames to judge the student by: ``dataset[:split]`` (e.g. ``mlearn:test``), keeping frames
+    made only of ``elements``. Returns a display name and the frames."""
+    from ase.data import atomic_numbers
+
+    from foundation.data import load_dataset
+
+    name, _, split = spec.partition(":")
+    zs = {atomic_numbers[e] for e in elements}
+    frames = [f for f in load_dataset(name, split=split or None) if set(f.numbers.tolist()) <= zs]
+    if not frames:
+        raise ValueError(f"dataset {name!r} has no {split or 'any'} frames made of {list(elements)}")
+    return f"{name} ({'-'.join(elements)}, {split or 'all'})", frames
+
+
+def distill(teacher, *, elements: Sequence[str] | None = None,
+            structures: str | os.PathLike | Sequence[Atoms] | None = None,
+            level: int = 16, r_cut: float = 5.0, r_min: float | None = None, head: str | None = None,
+            temperatures: Sequence[float] | None = None, budget: int = 1500, output: str | os.PathLike | None = None,
+            md_steps: int = 400, md_every: int = 20, rattles: int = 1, fit_iters: int = 300,
+            active: ActiveConfig | bool = True, reference: dict[str, Sequence] | None = None,
+            max_atoms: int = 64, radial_basis_size: int = 8, seed: int = 0, threads: int | None = None,
+            name: str | None = None, progress: bool = True) -> DistilledStudent:
+    """Distil ``teacher`` (a hub model, name or path) into a level-``level`` MTP over ``elements``.
+
+    ``structures`` (a file or ``Atoms``) replaces the generated starting structures;
+    ``temperatures`` default to 0.2-1.25x the highest melting point among the elements;
+    ``budget`` caps the teacher-labelled configurations (initial sampling + active learning);
+    ``reference`` maps a name to DFT frames (``foundation.data.Frame``) to report student-vs-DFT
+    errors on the card. With ``output`` ``x.mtp``, writes ``x.mtp`` and the zoo folder ``x/``
+    (student.mtp, config.json, README.md card, distillation.json, checksums.json) next to it.
+    """
+    t_start = time.perf_counter()
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    teacher = _teacher(teacher)
+    rng = np.random.default_rng(seed)
+    user = None
+    if structures is not None:
+        user = st.read_structures(structures) if isinstance(structures, (str, os.PathLike)) else list(structures)
+        if not user:
+            raise ValueError("structures is empty: give at least one starting structure or leave it out")
+        for i, a in enumerate(user):
+            a.info.setdefault("source", "user")
+            a.info.setdefault("name", f"user[{i}]")
+    elements = st.check_elements(elements if elements is not None else st.elements_of(user or []))
+    if user and set(st.elements_of(user)) - set(elements):
+        raise ValueError(f"structures contain {sorted(set(st.elements_of(user)) - set(elements))}, "
+                         f"not in elements={elements}")
+    _check_teacher_elements(teacher, elements, head)
+    temperatures = sorted(temperatures) if temperatures is not None else temperature_ladder(elements)
+    say = print if progress else log.info
+
+    # 1. starting structures
+    relaxed = _relax_prototypes(teacher, elements, head)
+    for a in relaxed.values():  # energies rank the MD starts; one cheap batched call
+        a.info["energy_per_atom"] = 0.0
+    if relaxed:
+        for a, r in zip(relaxed.values(), teacher.predict(list(relaxed.values()), head=head)):
+            a.info["energy_per_atom"] = r["energy"] / len(a)
+    if user:
+        base = []
+        for a in user:
+            base += [a, *st.derive(a, rng, max_atoms, surfaces_too=False)]
+    else:
+        base = st.generate_structures(elements, seed=seed, max_atoms=max_atoms, relaxed=relaxed)
+    starts = _md_starts(elements, relaxed, user, max_atoms, seed)
+
+    # 2. teacher sampling
+    say(f"distill: {len(base)} starting structures; teacher MD from {len(starts)} starts at {temperatures} K")
+    snaps = teacher_md(teacher, starts, temperatures, md_steps, md_every, head=head, seed=seed, progress=progress)
+    pool = base + rattled(base, rng, n=rattles) + snaps
+    cfg = active if isinstance(active, ActiveConfig) else ActiveConfig()
+    reserve = min(cfg.max_new * cfg.max_rounds, budget // 3) if active else 0  # kept for active learning
+    if len(pool) > budget - reserve:
+        pool = [pool[i] for i in sorted(rng.choice(len(pool), budget - reserve, replace=False))]
+    labelled = label(teacher, pool, head=head, progress=progress)
+    order = rng.permutation(len(labelled))
+    n_val = max(1, len(labelled) // 10)
+    held_out = [labelled[i] for i in order[:n_val]]
+    train = [labelled[i] for i in order[n_val:]]
+    say(f"distill: {len(labelled)} teacher labels ({dict(Counter(a.info['source'] for a in labelled))}), "
+        f"{n_val} held out; {time.perf_counter() - t_start:.0f} s")
+
+    # 3. first fit
+    from finetune.mtp import FitConfig, MTPModel, fit
+
+    r_min = r_min if r_min is not None else _pick_r_min(labelled)
+    mtp = MTPModel.from_level(level, elements, min_dist=r_min, max_dist=r_cut, radial_basis_size=radial_basis_size,
+                              seed=seed)
+
+    def refit(frames: list[Atoms], iters: int) -> dict:
+        return fit(mtp, frames, None, FitConfig(max_iter=iters, threads=threads, seed=seed, progress=progress)).train
+
+    first = refit(train, fit_iters)
+    say(f"distill: first fit F MAE {first['force_mae']:.1f} meV/Å on {len(train)} configurations; "
+        f"{time.perf_counter() - t_start:.0f} s")
+
+    # 4. active learning on the student's own MD
+    out_dir = _out_dir(output)
+    log_path = None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        log_path = out_dir / "active_log.jsonl"
+        log_path.unlink(missing_ok=True)
+    active_rec: dict = {"reason": "not run", "rounds": []}
+    if active:
+        res = active_learning(mtp, teacher, train, starts, temperatures, refit, cfg,
+                              budget=budget - len(labelled), head=head, log_path=log_path, seed=seed,
+                              progress=progress)
+        active_rec = {"reason": res.reason, "converged": res.converged, "rounds": res.log_dicts(),
+                      "config": asdict(cfg)}
+
+    # 5. errors and the card
+    from finetune.mtp.fit import errors, prepare
+
+    errs = {"teacher (held-out)": errors(mtp, *prepare(mtp, held_out), threads)}
+    for ref_name, frames in (reference or {}).items():
+        errs[ref_name] = errors(mtp, *prepare(mtp, frames), threads)
+    record = {
+        "teacher": getattr(teacher, "name", "") or str(type(teacher).__name__),
+        "teacher_revision": teacher_revision(teacher),
+        "head": head or getattr(getattr(teacher, "config", None), "default_fidelity", None),
+        "elements": elements, "level": level, "cutoff": r_cut, "r_min": r_min,
+        "radial_basis_size": radial_basis_size, "temperatures": list(temperatures),
+        "counts": dict(Counter(a.info.get("source", "?") for a in train + held_out)),
+        "train_size": len(train), "held_out": len(held_out), "errors": errs, "active": active_rec,
+        "seconds": time.perf_counter() - t_start,
+    }
+    student = DistilledStudent(mtp, name or f"{'-'.join(elements)}-mtp{level}", record)
+    if output is not None:
+        _write(student, Path(output), out_dir)
+    say(f"distill: student vs teacher F MAE {errs['teacher (held-out)']['force_mae']:.1f} meV/Å; "
+        f"{record['seconds']:.0f} s in all")
+    return student
+
+
+def _out_dir(output: str | os.PathLike | None) -> Path | None:
+    if output is None:
+        return None
+    p = Path(output)
+    return p.with_suffix("") if p.suffix == ".mtp" else p
+
+
+def _write(student: DistilledStudent, output: Path, folder: Path) -> None:
+    student.save(folder)
+    if output.suffix == ".mtp":
+        from foundation.files import atomic_write
+
+        atomic_write(output, lambda p: student.mtp.save(p))

@@ -1,0 +1,151 @@
+"""Teacher-driven sampling: rattled snapshots, MD over a temperature ladder, batched teacher labels."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from ase import Atoms, units
+from ase.calculators.singlepoint import SinglePointCalculator
+
+from .structures import min_distance
+
+log = logging.getLogger(__name__)
+
+
+def label(teacher, structures: Sequence[Atoms], head: str | None = None, max_atoms: int = 2048,
+          progress: bool = False) -> list[Atoms]:
+    """Copies of ``structures`` carrying the teacher's energy, forces and (periodic cells) stress.
+
+    Evaluated with ``teacher.predict`` in batches of at most ``max_atoms`` atoms."""
+    from tqdm.auto import tqdm
+
+    structures = list(structures)
+    out: list[Atoms] = []
+    chunks: list[list[Atoms]] = [[]]
+    for a in structures:
+        if chunks[-1] and sum(map(len, chunks[-1])) + len(a) > max_atoms:
+            chunks.append([])
+        chunks[-1].append(a)
+    with tqdm(total=len(structures), desc="teacher labels", disable=not progress, leave=False) as bar:
+        for chunk in chunks:
+            for a, r in zip(chunk, teacher.predict(chunk, head=head, max_atoms=max_atoms)):
+                b = Atoms(a.numbers, a.positions, cell=a.cell, pbc=a.pbc, info=dict(a.info))
+                res = {"energy": float(r["energy"]), "forces": np.asarray(r["forces"], float)}
+                if r.get("stress") is not None and a.pbc.all():
+                    s = np.asarray(r["stress"], float)
+                    res["stress"] = s.flat[[0, 4, 8, 5, 2, 1]] if s.shape == (3, 3) else s
+                b.calc = SinglePointCalculator(b, **res)
+                out.append(b)
+            bar.update(len(chunk))
+    return out
+
+
+def rattled(structures: Sequence[Atoms], rng: np.random.Generator, n: int = 2, sigma: float = 0.05,
+            min_fraction: float = 0.75) -> list[Atoms]:
+    """``n`` copies of each structure with Gaussian displacements (``sigma`` Å), tagged ``rattle``.
+
+    Copies whose shortest distance fell below ``min_fraction`` of the original's are redrawn once,
+    then dropped: a rattle should probe the well, not fuse atoms."""
+    out = []
+    for a in structures:
+        d0 = min_distance(a)
+        for k in range(n):
+            for _ in range(2):
+                b = a.copy()
+                b.positions += rng.normal(0.0, sigma, b.positions.shape)
+                if min_distance(b) >= min_fraction * d0:
+                    b.info.update(source="rattle", name=f"{a.info.get('name', '')}~{k}")
+                    out.append(b)
+                    break
+    return out
+
+
+def run_md(atoms: Atoms, calculator, temperature: float, steps: int, ensemble: str = "nvt",
+           every: int = 10, observe: Callable[[Atoms, int], bool] | None = None, timestep: float = 1.0,
+           friction: float = 0.02, seed: int = 0) -> int:
+    """Langevin NVT or Berendsen NPT (0 GPa) on ``atoms`` in place; ``observe(atoms, step)`` every
+    ``every`` steps may return False to stop the run. Returns the number of steps taken.
+
+    (``zoo.simulate.md`` has no per-step hook; this is the same integrator choice with one.)"""
+    from ase.md.langevin import Langevin
+    from ase.md.nptberendsen import NPTBerendsen
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+
+    rng = np.random.default_rng(seed)
+    atoms.calc = calculator
+    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
+    Stationary(atoms)
+    dt = timestep * units.fs
+    if ensemble == "npt" and atoms.pbc.all():
+        dyn = NPTBerendsen(atoms, dt, temperature_K=temperature, pressure_au=0.0, taut=100 * units.fs,
+                           taup=500 * units.fs, compressibility_au=4.57e-5 / units.bar)
+    else:
+        dyn = Langevin(atoms, dt, temperature_K=temperature, friction=friction / units.fs, rng=rng, fixcm=False)
+    done = 0
+    while done < steps:
+        n = min(every, steps - done)
+        dyn.run(n)
+        done += n
+        if observe is not None and observe(atoms, done) is False:
+            break
+    return done
+
+
+def teacher_md(teacher, starts: Sequence[Atoms], temperatures: Sequence[float], steps: int, every: int = 20,
+               head: str | None = None, seed: int = 0, progress: bool = False) -> list[Atoms]:
+    """Snapshots (unlabelled) of teacher MD heating each start up the ladder, NVT and NPT alternating.
+
+    Each start is carried from one temperature to the next, so the high rungs begin from an
+    equilibrated lower one. A run stops when two atoms come closer than 0.6x the start's shortest
+    distance: the teacher has left physical ground and its snapshots would teach nonsense."""
+    from tqdm.auto import tqdm
+
+    snaps: list[Atoms] = []
+    total = len(starts) * len(temperatures) * steps
+    with tqdm(total=total, desc="teacher MD", disable=not progress, leave=False) as bar:
+        for i, start in enumerate(starts):
+            atoms = start.copy()
+            floor = 0.6 * min_distance(start)
+            calc = teacher.calculator(head=head)
+            for k, T in enumerate(temperatures):
+                ensemble = ("nvt", "npt")[k % 2] if atoms.pbc.all() else "nvt"
+                name = f"{start.info.get('name', '')}@{T:.0f}K-{ensemble}"
+                ok = [True]
+
+                def keep(a: Atoms, step: int, name=name, ensemble=ensemble, ok=ok, floor=floor) -> bool:
+                    bar.update(every)
+                    if min_distance(a) < floor:
+                        ok[0] = False
+                        return False
+                    b = Atoms(a.numbers, a.positions, cell=a.cell, pbc=a.pbc)
+                    b.info.update(source=f"md-{ensemble}", name=f"{name}:{step}")
+                    snaps.append(b)
+                    return True
+
+                run_md(atoms, calc, T, steps, ensemble, every, keep, seed=seed + 1000 * i + k)
+                if not ok[0]:
+                    log.warning("teacher MD of %s stopped at %.0f K: atoms too close", start.info.get("name"), T)
+                    break
+    return snaps
+
+
+def melting_point(elements: Sequence[str]) -> float:
+    """Highest elemental melting point (K) among ``elements`` (pymatgen's table; 1500 K if unknown)."""
+    from pymatgen.core import Element
+
+    tm = []
+    for e in elements:
+        try:
+            v = Element(e).melting_point
+            tm.append(float(v) if v else 1500.0)
+        except (ValueError, TypeError, AttributeError):
+            tm.append(1500.0)
+    return max(tm)
+
+
+def temperature_ladder(elements: Sequence[str], fractions: Sequence[float] = (0.2, 0.5, 0.8, 1.0, 1.25)) -> list[float]:
+    """Temperatures as fractions of the melting point, ending above melting."""
+    tm = melting_point(elements)
+    return [round(f * tm) for f in fractions]

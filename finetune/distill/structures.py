@@ -1,0 +1,207 @@
+"""Starting structures for distillation: prototypes and known phases, and what is derived from them.
+
+Every structure carries ``atoms.info["source"]`` (``prototype``, ``strain``, ``shear``, ``vacancy``,
+``surface``, ``alloy``, ``user``), which the student card counts.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from ase import Atoms
+from ase.build import bulk, surface
+from ase.data import atomic_numbers, chemical_symbols, covalent_radii, reference_states
+
+PROTOTYPES = ("fcc", "bcc", "hcp", "sc", "diamond")
+# nearest-neighbour distance d -> cubic lattice constant a (hcp: a = d)
+_A_OVER_D = {"fcc": np.sqrt(2.0), "bcc": 2.0 / np.sqrt(3.0), "sc": 1.0, "diamond": 4.0 / np.sqrt(3.0), "hcp": 1.0}
+
+
+def check_elements(elements: Iterable[str]) -> list[str]:
+    """Element symbols, validated and de-duplicated in order; unknown symbols are refused."""
+    out: list[str] = []
+    for e in elements:
+        s = str(e).strip()
+        if s not in atomic_numbers or s == "X":
+            raise ValueError(f"unknown element {e!r}: give chemical symbols such as 'Si' or 'W' "
+                             "(case matters: 'Si', not 'SI')")
+        if s not in out:
+            out.append(s)
+    if not out:
+        raise ValueError("no elements given: pass elements=['Si', ...] or starting structures")
+    return out
+
+
+def nearest_neighbour_distance(element: str) -> float:
+    """Nearest-neighbour distance of the element's known ASE phase, else twice its covalent radius."""
+    try:
+        a = bulk(element)
+    except (ValueError, KeyError, RuntimeError):
+        return 2.0 * float(covalent_radii[atomic_numbers[element]])
+    return min_distance(a * (2, 2, 2))
+
+
+def min_distance(atoms: Atoms) -> float:
+    """Shortest interatomic distance (minimum image), inf for a single isolated atom."""
+    if len(atoms) < 2:
+        if not atoms.pbc.any():
+            return float("inf")
+        atoms = atoms * (2, 2, 2)
+    d = atoms.get_all_distances(mic=bool(atoms.pbc.any()))
+    np.fill_diagonal(d, np.inf)
+    return float(d.min())
+
+
+def _tag(atoms: Atoms, source: str, name: str) -> Atoms:
+    atoms.info["source"] = source
+    atoms.info["name"] = name
+    return atoms
+
+
+def prototypes(element: str) -> list[Atoms]:
+    """fcc/bcc/hcp/sc/diamond at the nearest-neighbour distance of the element's known ASE phase
+    (which appears with its own lattice constants), plus that phase if it is none of the five."""
+    d = nearest_neighbour_distance(element)
+    known = (reference_states[atomic_numbers[element]] or {}).get("symmetry")
+    out = []
+    if known and known not in PROTOTYPES:
+        try:  # a known phase outside the five prototypes (e.g. rhombohedral, orthorhombic)
+            out.append(_tag(bulk(element), "prototype", f"{element}-{known}"))
+        except (ValueError, KeyError, RuntimeError):
+            pass
+    for kind in PROTOTYPES:
+        if kind == known:  # the known phase with ASE's lattice constants (and c/a)
+            atoms = bulk(element)
+        else:
+            a = d * _A_OVER_D[kind]
+            atoms = bulk(element, kind, a=a, c=a * np.sqrt(8 / 3) if kind == "hcp" else None)
+        out.append(_tag(atoms, "prototype", f"{element}-{kind}"))
+    return out
+
+
+def supercell(atoms: Atoms, max_atoms: int) -> Atoms:
+    """The most cube-like repetition of ``atoms`` with at most ``max_atoms`` atoms (at least 1x1x1)."""
+    lengths = atoms.cell.lengths()
+    best, best_score = (1, 1, 1), -1.0
+    for n1 in range(1, 7):
+        for n2 in range(1, 7):
+            for n3 in range(1, 7):
+                if len(atoms) * n1 * n2 * n3 > max_atoms:
+                    continue
+                edges = lengths * (n1, n2, n3)
+                score = edges.min() + 1e-3 * n1 * n2 * n3  # shortest edge first, then size
+                if score > best_score:
+                    best, best_score = (n1, n2, n3), score
+    out = atoms * best
+    out.info.update(atoms.info)
+    return out
+
+
+def strained(atoms: Atoms, strains: Sequence[float] = (-0.1, -0.05, 0.05, 0.1)) -> list[Atoms]:
+    """Isotropic linear strains (±10 % by default) of ``atoms``."""
+    out = []
+    for s in strains:
+        a = atoms.copy()
+        a.set_cell(atoms.cell * (1 + s), scale_atoms=True)
+        out.append(_tag(a, "strain", f"{atoms.info.get('name', '')}@{s:+.2f}"))
+    return out
+
+
+def sheared(atoms: Atoms, rng: np.random.Generator, n: int = 2, size: float = 0.08) -> list[Atoms]:
+    """Random symmetric strains of magnitude up to ``size`` (shear and normal components)."""
+    out = []
+    for k in range(n):
+        e = rng.uniform(-size, size, (3, 3))
+        e = 0.5 * (e + e.T)
+        a = atoms.copy()
+        a.set_cell(atoms.cell @ (np.eye(3) + e), scale_atoms=True)
+        out.append(_tag(a, "shear", f"{atoms.info.get('name', '')}#shear{k}"))
+    return out
+
+
+def with_vacancy(atoms: Atoms, rng: np.random.Generator) -> Atoms:
+    a = atoms.copy()
+    del a[int(rng.integers(len(a)))]
+    return _tag(a, "vacancy", f"{atoms.info.get('name', '')}-vac")
+
+
+def surfaces(atoms: Atoms, max_atoms: int, layers: int = 4, vacuum: float = 6.0) -> list[Atoms]:
+    """(100), (110) and (111) slabs of a bulk cell, periodic in-plane with ``vacuum`` Å on each side."""
+    out = []
+    for hkl in ((1, 0, 0), (1, 1, 0), (1, 1, 1)):
+        try:
+            s = surface(atoms, hkl, layers, vacuum=vacuum, periodic=True)
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        if len(s) > max_atoms:
+            continue
+        reps = max(1, int(np.sqrt(max_atoms // len(s))))
+        s = s * (reps, reps, 1)
+        out.append(_tag(s, "surface", f"{atoms.info.get('name', '')}({''.join(map(str, hkl))})"))
+    return out
+
+
+def random_alloys(elements: Sequence[str], rng: np.random.Generator, max_atoms: int, n: int = 4) -> list[Atoms]:
+    """Random substitutional alloys on bcc and fcc supercells, lattice constant by Vegard's law."""
+    out = []
+    d = {e: nearest_neighbour_distance(e) for e in elements}
+    for k in range(n):
+        kind = ("bcc", "fcc")[k % 2]
+        x = rng.dirichlet(np.ones(len(elements)))
+        dmean = float(sum(x[i] * d[e] for i, e in enumerate(elements)))
+        base = bulk("Cu", kind, a=dmean * _A_OVER_D[kind], cubic=True)
+        cell = supercell(base, max_atoms)
+        symbols = rng.choice(list(elements), size=len(cell), p=x)
+        symbols[: len(elements)] = list(elements)  # every element present at least once
+        cell.set_chemical_symbols(list(symbols))
+        out.append(_tag(cell, "alloy", f"{''.join(elements)}-{kind}-random{k}"))
+    return out
+
+
+def derive(base: Atoms, rng: np.random.Generator, max_atoms: int = 64, surfaces_too: bool = True) -> list[Atoms]:
+    """A base cell's supercell plus its strains, shears, a vacancy and (optionally) surfaces."""
+    sc = supercell(base, max_atoms)
+    out = [sc, *strained(sc), *sheared(sc, rng)]
+    if len(sc) > 4:
+        out.append(with_vacancy(sc, rng))
+    if surfaces_too:
+        out += surfaces(base, max_atoms)
+    return out
+
+
+def generate_structures(elements: Sequence[str], seed: int = 0, max_atoms: int = 64,
+                        relaxed: dict[str, Atoms] | None = None) -> list[Atoms]:
+    """Starting structures for ``elements``: prototypes, known phases and everything derived from them,
+    plus random alloys when there are several elements. ``relaxed`` maps a prototype ``name`` to its
+    relaxed cell (e.g. by the teacher), used instead of the guessed one."""
+    elements = check_elements(elements)
+    rng = np.random.default_rng(seed)
+    out: list[Atoms] = []
+    for e in elements:
+        for p in prototypes(e):
+            p = (relaxed or {}).get(p.info["name"], p)
+            out.append(p)
+            out += derive(p, rng, max_atoms)
+    if len(elements) > 1:
+        for alloy in random_alloys(elements, rng, max_atoms):
+            out.append(alloy)
+            out += strained(alloy, (-0.05, 0.05)) + sheared(alloy, rng, n=1)
+    return out
+
+
+def read_structures(path: str | os.PathLike) -> list[Atoms]:
+    """Every structure in a file ASE can read (extxyz, cif, POSCAR, ...), tagged ``user``."""
+    from ase.io import read
+
+    atoms = read(path, index=":")
+    if not atoms:
+        raise ValueError(f"{path} holds no structures")
+    return [_tag(a, "user", f"{os.path.basename(str(path))}[{i}]") for i, a in enumerate(atoms)]
+
+
+def elements_of(structures: Iterable[Atoms]) -> list[str]:
+    """Element symbols present in ``structures``, in order of atomic number."""
+    zs = sorted({int(z) for a in structures for z in a.numbers})
+    return [chemical_symbols[z] for z in zs]

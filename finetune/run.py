@@ -1,0 +1,251 @@
+"""``finetune(model, data, ...)``: adapt a universal model to new data with foundation's training loop,
+optionally freezing stages, replaying pretraining frames and penalising drift (EWC); writes a zoo model."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from finetune import data as ftdata
+from finetune.ewc import EWCPenalty, fisher_diagonal
+from finetune.forgetting import errors, measure, pretraining_val_sets, write_report
+from finetune.heads import add_head, apply_e0, closest_head, predict_frames
+from finetune.module import FinetuneDataModule, FinetuneModule
+from finetune.replay import align_labels, label_alignment, pseudolabel, select_replay
+from foundation.data.frame import Frame
+from foundation.graph import collate
+from foundation.training.config import LossConfig, OptimConfig, TrainConfig, TrainerConfig
+from foundation.training.data import FrameSource, GraphDataset
+
+
+def _base(model):
+    if isinstance(model, (str, os.PathLike)):
+        from zoo import load_model
+
+        return load_model(model)
+    return model
+
+
+def pretraining_source(model, pretraining=None):
+    """The frames a model was pretrained on: ``pretraining`` (a pack path, a ``PackedMix``/``FrameSource`` or a
+    list of frames) or else the pack its training config names."""
+    if pretraining is None:
+        from foundation.training.run import open_source
+
+        cfg = (getattr(model, "extra_config", None) or {}).get("training", {}).get("config")
+        if cfg is None:
+            raise ValueError("the base model does not record its training data; pass pretraining=<pack folder>")
+        return open_source(TrainConfig.from_dict(cfg))
+    if isinstance(pretraining, (str, os.PathLike)):
+        from foundation.data import PackedMix
+
+        return PackedMix(pretraining)
+    if isinstance(pretraining, (list, tuple)):
+        return FrameSource(pretraining, [f.split or "train" for f in pretraining])
+    return pretraining
+
+
+def _frame_of(source, i: int) -> Frame:
+    return source.frame(i) if hasattr(source, "frame") else source.frames[i]
+
+
+def _target_head(base, frames: Sequence[Frame], head: str | None, new_head_name: str, init_head: str | None):
+    """(model to train, head name, head the new one starts from)."""
+    if head == "new":
+        init = init_head or closest_head(base, frames)
+        return add_head(base, new_head_name, init), new_head_name.lower(), init
+    if head is None:
+        labels = sorted({f.fidelity for f in frames})
+        if len(labels) != 1:
+            raise ValueError(f"fine-tune frames carry several fidelities {labels}; "
+                             "pass head=<one of the model's heads> or head='new'")
+        head = labels[0]
+    name = base.config.fidelities[base.fidelity_index(head)]
+    return copy.deepcopy(base), name, name
+
+
+def _fisher(module: FinetuneModule, source, indices: np.ndarray, cutoff: float, fidelity_map) -> dict:
+    ds = GraphDataset(source, indices, cutoff, fidelity_map)
+
+    def loss(k):
+        batch = collate([ds[int(k)]])
+        e, f, s = module._errors(module.model, batch, create_graph=True)
+        return module._loss(batch, e, f, s)
+
+    module.model.train()
+    return fisher_diagonal(module.model, range(len(ds)), loss)
+
+
+def finetune(model, data, *, head: str | None = None, new_head_name: str = "finetune", init_head: str | None = None,
+             freeze=None, lr_factors: dict | None = None, replay: int = 0, replay_ratio: float | None = None,
+             replay_select: str = "random", replay_filter: str = "combinations", pseudolabel_replay: bool = False,
+             pretraining=None, ewc: float = 0.0, ewc_frames: int = 64, e0="estimate", epochs: int = 30,
+             max_steps: int | None = None, lr: float = 1e-3, batch_size: int = 4, ema_decay: float = 0.99,
+             loss: dict | None = None, test=None, data_card=None, check_units: bool = True,
+             eval_pretraining: int = 0, output: str | os.PathLike | None = None, fidelity: str | None = None,
+             read_options: dict | None = None, seed: int = 0, threads: int | None = 1, progress: bool = False,
+             resume: bool = True):
+    """Fine-tune ``model`` (a zoo model or its name/path) on ``data`` and return the fine-tuned model.
+
+    data: a file any reader knows, or a list of ASE ``Atoms``/``Frame``s; frames whose source split is
+      'test' (and ``test``, if given) are held out for the before/after errors, 'val' frames validate.
+    head: None (the head named by the data's fidelity), an existing head, or 'new' (a head
+      ``new_head_name`` initialised from ``init_head`` or the closest head by force error).
+    freeze / lr_factors: stages (see ``finetune.freeze``) to keep fixed / to scale the learning rate of.
+    replay: number of pretraining frames in the replay pool (chosen by ``replay_select`` 'random' | 'fps'
+      among those passing ``replay_filter`` 'none' | 'combinations' | 'inclusive' | 'exclusive');
+      ``replay_ratio`` replay frames per fine-tune frame are drawn afresh each epoch (default: the whole pool).
+      ``pseudolabel_replay`` relabels replay frames of another functional than the fine-tune head with the base model.
+    ewc: λ of an EWC penalty with a diagonal Fisher from ``ewc_frames`` pretraining frames.
+    e0: 'estimate' (least squares on the base model's residuals), 'keep', or {element: eV}.
+    eval_pretraining: frames per pretraining validation set for the forgetting numbers (0: skip).
+    output: a folder to write the model (zoo format, card with base, data sha256, method, errors) into.
+    """
+    base = _base(model)
+    base.eval()
+    frames, origin = ftdata.as_frames(data, fidelity, **(read_options or {}))
+    data_sha = ftdata.file_sha256(data) if isinstance(data, (str, os.PathLike)) else ftdata.frames_sha256(frames)
+    if data_card is not None:
+        ftdata.check_units(ftdata.declared_units(data_card), f"data card {data_card}")
+    for f in frames:  # a user's extxyz/Atoms can declare units in its info
+        if "units" in f.info and isinstance(f.info["units"], dict):
+            ftdata.check_units(f.info["units"], f"frame info of {origin}")
+            break
+    ftdata.check_frames(frames, base)
+    held = [f for f in frames if f.split == "test"]
+    if test is not None:
+        held += ftdata.as_frames(test, fidelity, **(read_options or {}))[0]
+    train_frames = [f for f in frames if f.split not in ("test", "val")]
+    val_frames = [f for f in frames if f.split == "val"]
+    if not train_frames:
+        raise ValueError("every fine-tune frame is marked val/test; nothing is left to train on")
+
+    work, head_name, init = _target_head(base, train_frames, head, new_head_name, init_head)
+    relabel = lambda fs: [dataclasses.replace(f, fidelity=head_name, dataset="finetune") for f in fs]  # noqa: E731
+    train_frames, val_frames, held = relabel(train_frames), relabel(val_frames), relabel(held)
+    if check_units:
+        sample = train_frames[:64]
+        ftdata.check_force_scale(sample, predict_frames(work, sample, head_name))
+    old_refs = work.reference_energies[work.fidelity_index(head_name)].clone()
+    e0_set = apply_e0(work, head_name, e0, train_frames)
+    e0_moves = {z: v - float(old_refs[z]) for z, v in e0_set.items()}
+
+    elements = sorted({int(z) for f in train_frames for z in f.numbers})
+    replay_frames: list[Frame] = []
+    source_pt = None
+    if replay or ewc or eval_pretraining:
+        source_pt = pretraining_source(base, pretraining)
+    if replay:
+        idx = select_replay(source_pt, int(replay), elements, select=replay_select, filter=replay_filter,
+                            model=work, seed=seed)
+        replay_frames = [_frame_of(source_pt, int(i)) for i in idx]
+        # DFT labels onto the head scale pretraining used, and onto the moved E0 of a tuned existing head
+        replay_frames = align_labels(replay_frames, label_alignment(base, source_pt), {head_name: e0_moves})
+        if pseudolabel_replay:
+            replay_frames = pseudolabel(base, replay_frames, keep_fidelity=None if head == "new" else head_name)
+    per_epoch = len(replay_frames) if replay_ratio is None else int(round(replay_ratio * len(train_frames)))
+
+    tmp = None
+    if output is None:
+        tmp = Path(tempfile.mkdtemp(prefix="unihub-finetune-"))
+    run_dir = Path(output) / "run" if output is not None else tmp
+    base_train = (getattr(base, "extra_config", None) or {}).get("training", {}).get("config", {})
+    loss_cfg = LossConfig(**{**base_train.get("loss", {}), **(loss or {})})
+    n_train = len(train_frames) + per_epoch
+    cfg = TrainConfig(
+        model=copy.deepcopy(work.config), loss=loss_cfg,
+        optim=OptimConfig(lr=lr, warmup_steps=10, ema_decay=ema_decay, min_lr_factor=0.05),
+        trainer=TrainerConfig(max_epochs=epochs, max_steps=max_steps or -1, threads=threads, progress=progress,
+                              log_every_n_steps=max(1, min(10, n_train // batch_size))),
+        output=str(run_dir), seed=seed)
+    cfg.data.batch_size = batch_size
+
+    frames_all = train_frames + replay_frames + val_frames
+    splits = ["train"] * (len(train_frames) + len(replay_frames)) + ["val"] * len(val_frames)
+    source = FrameSource(frames_all, splits)
+    dm = FinetuneDataModule(source, list(work.config.fidelities), work.config.cutoff, batch_size, 32, 0, seed,
+                            n_ft=len(train_frames), n_pool=len(replay_frames), per_epoch=per_epoch)
+    module = FinetuneModule(cfg.model.to_dict(), cfg.loss.__dict__, cfg.optim.__dict__, list(source.datasets))
+    frozen = module.setup_finetune(work.state_dict(), freeze, lr_factors)
+    if ewc:
+        pool = source_pt.indices("train")
+        pick = np.random.default_rng(seed).choice(pool, min(ewc_frames, len(pool)), replace=False)
+        fsrc = FrameSource([_frame_of(source_pt, int(i)) for i in pick], ["train"] * len(pick))
+        fmap = np.array([work.config.fidelities.index(f) for f in fsrc.fidelities])
+        fisher = _fisher(module, fsrc, np.arange(len(fsrc)), work.config.cutoff, fmap)
+        module.set_ewc(EWCPenalty(module.model, fisher, ewc))
+
+    from foundation.training.run import train
+
+    try:
+        model_dir = train(cfg, resume=resume, module=module, datamodule=dm)
+        from zoo.models import UniversalModel
+
+        tuned = UniversalModel.load_dir(Path(model_dir))
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    method = {"head": head_name, "new_head": head == "new", "init_head": init, "freeze": sorted(frozen),
+              "lr": lr, "lr_factors": lr_factors or {}, "epochs": epochs, "max_steps": max_steps,
+              "batch_size": batch_size, "replay": len(replay_frames), "replay_per_epoch": per_epoch if replay_frames
+              else 0, "replay_select": replay_select, "replay_filter": replay_filter,
+              "pseudolabel_replay": pseudolabel_replay, "ewc": ewc, "e0": e0 if isinstance(e0, str) else "given",
+              "e0_values": {str(z): v for z, v in e0_set.items()}, "train_frames": len(train_frames)}
+    report = {"test_frames": len(held)}
+    eval_set, label = (held, "test") if held else ((val_frames, "val") if val_frames else (train_frames, "train"))
+    report["finetune_set"] = label
+    report["before"] = errors(base, [dataclasses.replace(f, fidelity=init) for f in eval_set], init)
+    report["after"] = errors(tuned, eval_set, head_name)
+    if eval_pretraining and source_pt is not None:
+        sets = pretraining_val_sets(source_pt, eval_pretraining, seed)
+        res = {"base": measure(base, [dataclasses.replace(f, fidelity=init) for f in eval_set], init, sets),
+               "finetuned": measure(tuned, eval_set, head_name, sets)}
+        report["pretrain_before"] = {k: v for k, v in res["base"]["pretrain"].items()}
+        report["pretrain_after"] = {k: v for k, v in res["finetuned"]["pretrain"].items()}
+        if output is not None:
+            write_report(res, Path(output) / "report", title=f"Forgetting of {base_label(base)}")
+    tuned.name = f"{base_label(base)}-ft"
+    tuned.extra_config = {**(getattr(base, "extra_config", None) or {}),
+                          "finetune": {"base_model": base_label(base), "data": origin, "data_sha256": data_sha,
+                                       "method": method, "errors": report, "config": cfg.to_dict()}}
+    tuned.card = finetune_card(base, origin, data_sha, method, report)
+    if output is not None:
+        tuned.save(output)
+    return tuned.eval()
+
+
+def base_label(model) -> str:
+    return getattr(model, "name", "") or "unnamed-base"
+
+
+def finetune_card(base, origin: str, sha: str, method: dict, report: dict) -> dict:
+    """Card metadata (zoo ``write_card``) naming base model, data + sha256, method and before/after errors."""
+    b, a, label = report["before"], report["after"], report["finetune_set"]
+    lines = [f"Fine-tuned from `{base_label(base)}` on `{origin}` (sha256 `{sha}`), "
+             f"{method['train_frames']} training frames, head `{method['head']}`"
+             + (f" (new, initialised from `{method['init_head']}`)" if method["new_head"] else "") + ".", "",
+             "## Method", "", *(f"- {k}: {v}" for k, v in method.items()), "",
+             f"## Errors on the fine-tune {label} set ({report['test_frames'] or 'no'} held-out frames)", "",
+             "| | energy MAE (meV/atom) | force MAE (meV/Å) |", "|---|---|---|",
+             f"| before ({base_label(base)}, head {method['init_head']}) | {b['energy_mev_atom']:.1f} | "
+             f"{b['forces_mev_a']:.1f} |",
+             f"| after | {a['energy_mev_atom']:.1f} | {a['forces_mev_a']:.1f} |"]
+    if "pretrain_before" in report:
+        lines += ["", "## Pretraining validation sets (force MAE, meV/Å)", "", "| set | before | after |",
+                  "|---|---|---|"]
+        for k, v in report["pretrain_before"].items():
+            lines.append(f"| {k} | {v['forces_mev_a']:.1f} | {report['pretrain_after'][k]['forces_mev_a']:.1f} |")
+    evals = [{"dataset": f"finetune-{label}", "metric": f"{w}_{q}", "value": r[q], "split": label}
+             for w, r in (("before", b), ("after", a)) for q in ("energy_mev_atom", "forces_mev_a")
+             if np.isfinite(r[q])]
+    return {"title": f"{base_label(base)} fine-tuned on {Path(origin).name}", "base_model": base_label(base),
+            "license": (getattr(base, "card", None) or {}).get("license", "mit"), "tags": ["unihub", "finetuned"],
+            "eval_results": evals, "body": "\n".join(lines)}

@@ -1,0 +1,111 @@
+"""Replay: element filters as MACE defines them, random/FPS selection, the per-epoch ratio, pseudo-labels."""
+
+import numpy as np
+import pytest
+import torch
+
+from finetune.replay import (
+    ReplaySampler,
+    farthest_point_sampling,
+    filter_indices,
+    keep_by_elements,
+    pseudolabel,
+    select_replay,
+)
+
+CU, NI, AL = 29, 28, 13
+
+
+@pytest.mark.parametrize("mode, expected", [
+    ("none", {"cu", "cuni", "alni", "cunial"}),
+    ("combinations", {"cu", "cuni"}),      # only Cu and/or Ni
+    ("inclusive", {"cuni", "cunial"}),     # both Cu and Ni, maybe more
+    ("exclusive", {"cuni"}),               # exactly Cu and Ni
+])
+def test_filters(pretrain, mode, expected):
+    idx = filter_indices(pretrain, pretrain.indices("train"), [CU, NI], mode)
+    assert {pretrain.frames[i].dataset for i in idx} == expected
+    assert keep_by_elements(frozenset({CU}), frozenset({CU, NI}), "combinations")
+    assert not keep_by_elements(frozenset({CU}), frozenset({CU, NI}), "inclusive")
+    with pytest.raises(ValueError, match="replay_filter must be one of"):
+        filter_indices(pretrain, pretrain.indices("train"), [CU], "subset")
+
+
+@pytest.mark.parametrize("select", ["random", "fps"])
+def test_selection_obeys_filter_and_count(pretrain, base, select):
+    idx = select_replay(pretrain, 5, [CU, NI], select=select, filter="combinations", model=base, seed=1)
+    assert len(idx) == len(set(idx.tolist())) == 5
+    assert set(idx) <= set(pretrain.indices("train"))
+    assert all(set(pretrain.frames[i].numbers) <= {CU, NI} for i in idx)
+    with pytest.raises(ValueError, match="no pretraining frame passes"):
+        select_replay(pretrain, 3, [AL], filter="exclusive")
+
+
+def test_fps_takes_the_extremes():
+    x = np.array([[0.0], [0.1], [0.2], [5.0], [10.0], [9.9]])
+    for seed in range(5):
+        a, b, c = farthest_point_sampling(x, 3, seed=seed)
+        assert b == np.argmax(np.abs(x[:, 0] - x[a, 0]))
+        assert c == np.argmax(np.minimum(np.abs(x[:, 0] - x[a, 0]), np.abs(x[:, 0] - x[b, 0])))
+        assert {b, c} & {0, 4}  # an extreme is always among them in 1D
+
+
+def test_sampler_ratio_and_fresh_draws():
+    s = ReplaySampler(n_ft=10, n_pool=40, per_epoch=5, seed=0)
+    epochs = []
+    for e in range(3):
+        s.set_epoch(e)
+        order = list(s)
+        assert len(order) == len(s) == 15
+        assert sorted(k for k in order if k < 10) == list(range(10))  # every fine-tune frame, once
+        replay = sorted(k for k in order if k >= 10)
+        assert len(replay) == len(set(replay)) == 5 and all(10 <= k < 50 for k in replay)
+        epochs.append(replay)
+    assert epochs[0] != epochs[1] or epochs[1] != epochs[2]
+
+
+def test_finetune_replay_mixes_ratio(base, ft_frames, pretrain, monkeypatch):
+    from finetune import module
+
+    seen = {}
+    real = module.FinetuneDataModule.train_dataloader
+
+    def spy(self):
+        loader = real(self)
+        seen["n"], seen["pool"] = len(loader.sampler), self.n_pool
+        seen["fids"] = sorted({self.source.frames[i].fidelity for i in self.source.indices("train")})
+        return loader
+
+    monkeypatch.setattr(module.FinetuneDataModule, "train_dataloader", spy)
+    from finetune import finetune
+
+    tuned = finetune(base, ft_frames, replay=8, replay_ratio=0.5, replay_filter="none", pretraining=pretrain,
+                     epochs=1, check_units=False)
+    assert seen["pool"] == 8 and seen["n"] == len(ft_frames) + len(ft_frames) // 2
+    assert "pbesol" in seen["fids"]  # replay frames keep their own fidelity head
+    assert tuned.extra_config["finetune"]["method"]["replay"] == 8
+
+
+def test_pseudolabels_come_from_the_model(base, pretrain):
+    frames = [pretrain.frames[i] for i in (0, 13)]  # a pbe and a pbesol frame
+    other = [f.__class__(f.numbers, f.positions, f.cell, f.pbc, energy=f.energy + 1.0, forces=f.forces + 0.5,
+                         fidelity=f.fidelity, dataset=f.dataset) for f in frames]
+    out = pseudolabel(base, other, keep_fidelity="pbe")
+    assert out[0] is other[0]  # same functional as the fine-tune head: DFT labels kept
+    assert out[1].info["pseudolabel"] and out[1].energy == pytest.approx(frames[1].energy, abs=1e-4)
+    torch.testing.assert_close(torch.as_tensor(out[1].forces), torch.as_tensor(frames[1].forces), atol=1e-4, rtol=0)
+
+
+def test_replay_labels_follow_pretraining_alignment(pretrain):
+    from finetune.replay import align_labels
+
+    frames = [pretrain.frames[0], pretrain.frames[13]]  # a Cu 'cu' pbe frame and an Al/Ni 'alni' pbesol frame
+    shift = np.zeros((len(pretrain.datasets) * len(pretrain.fidelities), 119))
+    key = pretrain.datasets.index("cu") * len(pretrain.fidelities) + pretrain.fidelities.index("pbe")
+    shift[key, CU] = 0.25
+    out = align_labels(frames, (shift, pretrain.datasets, pretrain.fidelities), {"pbesol": {NI: -0.1}})
+    n_cu = int((frames[0].numbers == CU).sum())
+    n_ni = int((frames[1].numbers == NI).sum())
+    assert out[0].energy == pytest.approx(frames[0].energy - 0.25 * n_cu)
+    assert out[1].energy == pytest.approx(frames[1].energy - 0.1 * n_ni)
+    assert np.array_equal(out[0].forces, frames[0].forces)  # forces untouched
