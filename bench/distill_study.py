@@ -1,0 +1,283 @@
+"""Distillation study: a teacher -> level-16 MTP student with no DFT labels seen by the student.
+
+    python bench/distill_study.py si  --teacher universal-v1 [--threads 2] [--out .cache/bench/distill]
+    python bench/distill_study.py wbe --teacher universal-v1 --budget 600
+
+``si``: the student is made by ``unihub distill`` (run as ``python -m finetune.distill.cli`` in a
+subprocess, timed from start to the validated student: its card carries its mlearn Si DFT test
+errors). Then, in this one run: teacher and student errors on the mlearn Si test frames next to an
+MTP fitted directly on the mlearn Si DFT training frames (same level, cutoff, iterations);
+physical checks of student vs teacher (lattice constant and bulk modulus from an E(V) fit,
+Gamma-point vibrational DOS of a 64-atom cell by finite differences, relaxed vacancy formation
+energy, 20 ps NVT at 1.2x melting with the student: shortest pair distance); speed of student vs
+teacher on the same cells and threads. ``wbe``: the same distillation for W-Be, errors against
+the FitSNAP W-Be DFT test frames and the W lattice constant / bulk modulus.
+
+Results go to ``OUT/<system>.json`` and are printed as a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from ase.build import bulk
+
+SYSTEMS = {
+    "si": {"elements": ["Si"], "dft": "mlearn:test", "train": "mlearn:train", "tm": 1687.0,
+           "phase": ("Si", "diamond", 5.43)},
+    "wbe": {"elements": ["W", "Be"], "dft": "fitsnap_WBe:test", "train": "fitsnap_WBe:train", "tm": 3695.0,
+            "phase": ("W", "bcc", 3.17)},
+}
+
+
+def errors_of(model, frames) -> dict:
+    """Energy MAE (meV/atom), force MAE (meV/Å) of any hub model on labelled frames."""
+    preds = model.predict([f.to_atoms() for f in frames])
+    de = [abs(p["energy"] - f.energy) / len(f) * 1e3 for p, f in zip(preds, frames)]
+    df = np.concatenate([np.abs(p["forces"] - f.forces).ravel() for p, f in zip(preds, frames) if f.forces is not None])
+    return {"energy_mae": float(np.mean(de)), "force_mae": float(np.mean(df) * 1e3)}
+
+
+def eos(calc, phase) -> dict:
+    """Lattice constant (Å) and bulk modulus (GPa) from a relaxed cell and an E(V) fit over ±4 % volume."""
+    from ase.eos import EquationOfState
+    from ase.units import GPa
+
+    from zoo.simulate import relax
+
+    el, kind, a0 = phase
+    atoms = bulk(el, kind, a=a0, cubic=True)
+    relax(atoms, fmax=1e-3, cell=True, steps=300, calculator=calc, progress=False)
+    vols, ens = [], []
+    for s in np.linspace(0.96, 1.04, 9) ** (1 / 3):
+        b = atoms.copy()
+        b.set_cell(atoms.cell * s, scale_atoms=True)
+        b.calc = calc
+        vols.append(b.get_volume())
+        ens.append(b.get_potential_energy())
+    v0, _, B = EquationOfState(vols, ens).fit()
+    return {"a": float(np.cbrt(v0)), "B_GPa": float(B / GPa), "relaxed": atoms}
+
+
+def gamma_vdos(model, cell, delta: float = 0.01) -> np.ndarray:
+    """Frequencies (THz) at Gamma of ``cell`` from central finite differences, evaluated in one batch."""
+    from ase.units import _amu, _e
+
+    n = len(cell)
+    disp = []
+    for i in range(n):
+        for k in range(3):
+            for sgn in (1, -1):
+                b = cell.copy()
+                b.positions[i, k] += sgn * delta
+                disp.append(b)
+    preds = model.predict(disp)
+    H = np.zeros((3 * n, 3 * n))
+    for c in range(3 * n):
+        fp, fm = preds[2 * c]["forces"], preds[2 * c + 1]["forces"]
+        H[c] = -(fp - fm).ravel() / (2 * delta)
+    H = 0.5 * (H + H.T)
+    m = np.repeat(cell.get_masses(), 3)
+    w2 = np.linalg.eigvalsh(H / np.sqrt(np.outer(m, m)))  # eV/Å²/amu
+    w = np.sign(w2) * np.sqrt(np.abs(w2) * _e / _amu) * 1e10 / (2 * np.pi) / 1e12
+    return np.sort(w)
+
+
+def vacancy_energy(calc, relaxed, reps: int = 2) -> float:
+    """Relaxed (positions, fixed cell) vacancy formation energy in a 2x2x2 conventional cell, eV."""
+    from zoo.simulate import relax
+
+    perfect = relaxed * (reps, reps, reps)
+    perfect.calc = calc
+    e0 = perfect.get_potential_energy()
+    vac = perfect.copy()
+    del vac[0]
+    relax(vac, fmax=0.01, cell=False, steps=300, calculator=calc, progress=False)
+    return float(vac.get_potential_energy() - e0 * (len(vac)) / len(perfect))
+
+
+def hot_nvt(student, relaxed, temperature: float, ps: float = 20.0, reps: int = 2) -> dict:
+    """``ps`` of Langevin NVT with the student; shortest pair distance seen every 10 fs."""
+    from finetune.distill.sampling import run_md
+    from finetune.distill.structures import min_distance
+
+    atoms = relaxed * (reps, reps, reps)
+    seen = [min_distance(atoms)]
+    temps = []
+
+    def watch(a, step):
+        seen.append(min_distance(a))
+        temps.append(a.get_temperature())
+        return True
+
+    t0 = time.perf_counter()
+    steps = run_md(atoms, student.calculator(), temperature, int(ps * 1000), "nvt", every=10, observe=watch)
+    return {"steps": steps, "atoms": len(atoms), "min_pair_A": float(min(seen)),
+            "mean_T": float(np.mean(temps[len(temps) // 5:])), "seconds": time.perf_counter() - t0}
+
+
+def speed(teacher, student, phase, threads: int) -> dict:
+    """Seconds per MD-like step (energy, forces, stress after a small move) of each model on the
+    same cells, same threads, same run."""
+    import torch
+
+    torch.set_num_threads(threads)
+    out = {}
+    el, kind, a0 = phase
+    for reps in (2, 4):
+        atoms = bulk(el, kind, a=a0, cubic=True) * (reps, reps, reps)
+        atoms.rattle(0.01, seed=0)
+        row = {}
+        calcs = (("teacher", teacher.calculator(), 5), ("student", student.calculator(threads=threads), 100))
+        for name, calc, n in calcs:
+            atoms.calc = calc
+            atoms.get_forces()
+            t0 = time.perf_counter()
+            for _ in range(n):
+                atoms.positions += 1e-4
+                atoms.get_forces()
+                atoms.get_stress()
+            row[name] = (time.perf_counter() - t0) / n
+        row["ratio"] = row["teacher"] / row["student"]
+        out[str(len(atoms))] = row
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("system", choices=sorted(SYSTEMS))
+    ap.add_argument("--teacher", default="universal-v1")
+    ap.add_argument("--out", default=".cache/bench/distill")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--budget", type=int, default=1500)
+    ap.add_argument("--md-steps", type=int, default=400)
+    ap.add_argument("--fit-iters", type=int, default=300)
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--al-steps", type=int, default=1000)
+    ap.add_argument("--refit-iters", type=int, default=150)
+    ap.add_argument("--direct-iters", type=int, default=None, help="default: --fit-iters")
+    ap.add_argument("--direct-frames", type=int, default=None,
+                    help="fit the direct DFT MTP on a random subset of this many training frames (default: all)")
+    ap.add_argument("--skip-distill", action="store_true", help="reuse OUT/<system>.mtp")
+    ap.add_argument("--nvt-ps", type=float, default=20.0)
+    ap.add_argument("--finetune-epochs", type=int, default=0,
+                    help="first fine-tune --teacher on the system's DFT training frames (finetune.finetune)")
+    ap.add_argument("--finetune-steps", type=int, default=None)
+    args = ap.parse_args()
+    spec = SYSTEMS[args.system]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    mtp_path = out / f"{args.system}.mtp"
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    res: dict = {"system": args.system, "teacher": args.teacher, "threads": args.threads,
+                 "uptime_before": os.getloadavg()}
+
+    # 0. the teacher: optionally fine-tuned on the system's DFT training frames
+    if args.finetune_epochs and not args.skip_distill:
+        import torch
+
+        from finetune import finetune
+        from finetune.distill.distill import load_reference
+
+        torch.set_num_threads(args.threads)
+        _, ft_train = load_reference(spec["train"], spec["elements"])
+        _, ft_test = load_reference(spec["dft"], spec["elements"])
+        t0 = time.perf_counter()
+        tuned = finetune(args.teacher, ft_train, test=ft_test, epochs=args.finetune_epochs,
+                         max_steps=args.finetune_steps, threads=args.threads, output=out / f"{args.system}-teacher",
+                         progress=False)
+        res["finetune"] = {"base": args.teacher, "seconds": time.perf_counter() - t0, "frames": len(ft_train),
+                           "epochs": args.finetune_epochs, "card_body": tuned.card.get("body", "")}
+        print(f"fine-tuned teacher in {res['finetune']['seconds']:.0f} s", flush=True)
+    if args.finetune_epochs:
+        args.teacher = str(out / f"{args.system}-teacher")
+        res["teacher"] = args.teacher
+
+    # 1. unihub distill, timed to the validated student
+    cmd = [sys.executable, "-m", "finetune.distill.cli", args.teacher, "--elements", *spec["elements"],
+           "--level", "16", "--dft", spec["dft"], "--threads", str(args.threads), "--budget", str(args.budget),
+           "--md-steps", str(args.md_steps), "--fit-iters", str(args.fit_iters), "--rounds", str(args.rounds),
+           "--al-steps", str(args.al_steps), "--refit-iters", str(args.refit_iters), "--no-progress",
+           "-o", str(mtp_path)]
+    res["command"] = " ".join(cmd)
+    if not args.skip_distill:
+        print("$", res["command"], flush=True)
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, env=env)
+        res["distill_wall_s"] = time.perf_counter() - t0
+        print(f"distill wall time {res['distill_wall_s']:.0f} s", flush=True)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from finetune.distill import card_fields
+    from finetune.distill.distill import load_reference
+    from zoo import load_model
+
+    teacher = load_model(args.teacher)
+    student = load_model(mtp_path.with_suffix(""))
+    record = json.loads((mtp_path.with_suffix("") / "distillation.json").read_text())
+    res["card"] = card_fields(student.card)
+    res["record"] = {k: record[k] for k in ("counts", "train_size", "held_out", "errors", "seconds", "r_min")}
+    res["active_rounds"] = record["active"]["rounds"]
+    res["active_reason"] = record["active"]["reason"]
+
+    # 2. errors against DFT: teacher, student, MTP fitted on DFT directly
+    name, test = load_reference(spec["dft"], spec["elements"])
+    _, train = load_reference(spec["train"], spec["elements"])
+    if args.direct_frames and len(train) > args.direct_frames:
+        pick = np.random.default_rng(0).choice(len(train), args.direct_frames, replace=False)
+        train = [train[i] for i in sorted(pick)]
+    res["dft_test"] = {"name": name, "frames": len(test)}
+    res["errors_vs_dft"] = {"teacher": errors_of(teacher, test), "student": errors_of(student, test)}
+    from finetune.mtp import FitConfig, MTPModel, fit
+
+    direct = MTPModel.from_level(16, spec["elements"], min_dist=record["r_min"], max_dist=5.0, seed=0)
+    iters = args.direct_iters or args.fit_iters
+    t0 = time.perf_counter()
+    fr = fit(direct, train, test, FitConfig(max_iter=iters, threads=args.threads, progress=False))
+    res["direct_dft_fit"] = {"train_frames": len(train), "iters": iters, "seconds": time.perf_counter() - t0}
+    res["errors_vs_dft"]["mtp_on_dft"] = {"energy_mae": fr.valid["energy_mae"], "force_mae": fr.valid["force_mae"]}
+    e = res["errors_vs_dft"]
+    res["student_over_teacher_force_mae"] = e["student"]["force_mae"] / e["teacher"]["force_mae"]
+    print(json.dumps(res["errors_vs_dft"], indent=1), flush=True)
+
+    # 3. physics, student vs teacher
+    phys: dict = {}
+    tcalc, scalc = teacher.calculator(), student.calculator(threads=args.threads)
+    for who, calc in (("teacher", tcalc), ("student", scalc)):
+        r = eos(calc, spec["phase"])
+        phys[who] = {"a_A": r["a"], "B_GPa": r["B_GPa"]}
+        if args.system == "si":
+            relaxed = r["relaxed"]
+            phys[who]["vacancy_eV"] = vacancy_energy(calc, relaxed)
+            model = teacher if who == "teacher" else student
+            w = gamma_vdos(model, relaxed * (2, 2, 2))
+            phys[who]["gamma_THz"] = w.tolist()
+            phys[who]["relaxed_cell"] = relaxed
+    if args.system == "si":
+        wt, ws = np.array(phys["teacher"]["gamma_THz"]), np.array(phys["student"]["gamma_THz"])
+        phys["gamma_mode_mae_THz"] = float(np.mean(np.abs(wt[3:] - ws[3:])))
+        phys["gamma_max_THz"] = {"teacher": float(wt.max()), "student": float(ws.max())}
+        hist = [np.histogram(w[3:], bins=30, range=(0, max(wt.max(), ws.max()) * 1.05))[0] for w in (wt, ws)]
+        phys["vdos_overlap"] = float(np.minimum(*hist).sum() / hist[0].sum())
+        phys["nvt_1.2Tm"] = hot_nvt(student, phys["student"].pop("relaxed_cell"), 1.2 * spec["tm"], args.nvt_ps)
+        phys["teacher"].pop("relaxed_cell")
+        for who in ("teacher", "student"):
+            phys[who].pop("gamma_THz")
+    res["physics"] = phys
+    res["speed"] = speed(teacher, student, spec["phase"], args.threads)
+    res["uptime_after"] = os.getloadavg()
+    (out / f"{args.system}.json").write_text(json.dumps(res, indent=1, default=float))
+    print(json.dumps({k: v for k, v in res.items() if k not in ("record", "active_rounds")}, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""Active learning: configurations graded above the threshold are labelled by the teacher and
+added; the loop stops by its rule (a clean round, or the label budget)."""
+
+import json
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.calculators.emt import EMT
+
+from finetune.distill.active import ActiveConfig, active_learning, active_set, pick
+from finetune.distill.sampling import label, rattled
+from finetune.mtp import FitConfig, MTPModel, fit
+
+
+@pytest.fixture
+def cold_student(emt_teacher, rng):
+    """A level-6 Cu student that has only seen a cold, slightly rattled fcc crystal."""
+    start = bulk("Cu", "fcc", 3.6, cubic=True) * (2, 2, 2)
+    start.info.update(source="prototype", name="Cu-fcc")
+    train = label(emt_teacher, [start] + rattled([start], rng, n=6, sigma=0.03))
+    mtp = MTPModel.from_level(6, ["Cu"], min_dist=1.9, max_dist=4.5, seed=0)
+
+    def refit(frames, iters):
+        return fit(mtp, frames, None, FitConfig(max_iter=iters, threads=1, progress=False)).train
+
+    refit(train, 30)
+    return mtp, train, start, refit
+
+
+def test_extrapolating_configurations_are_labelled_and_added(cold_student, emt_teacher, tmp_path):
+    mtp, train, start, refit = cold_student
+    n0, calls0 = len(train), emt_teacher.calls
+    cfg = ActiveConfig(threshold=1.2, steps=200, every=10, max_new=6, per_run=3, max_rounds=2, fit_iters=10)
+    res = active_learning(mtp, emt_teacher, train, [start], [300, 1400], refit, cfg, log_path=tmp_path / "log.jsonl",
+                          progress=False)
+    r1 = res.rounds[0]
+    assert r1.max_grade > cfg.threshold and r1.candidates >= r1.added > 0 and r1.added <= cfg.max_new
+    assert len(train) == n0 + len(res.added) and emt_teacher.calls == calls0 + len(res.added)
+    for a in res.added:
+        assert a.info["source"] == "active" and a.info["grade"] > cfg.threshold
+        b = a.copy()
+        b.calc = EMT()
+        assert a.get_potential_energy() == pytest.approx(b.get_potential_energy(), abs=1e-10)
+        np.testing.assert_allclose(a.get_forces(), b.get_forces(), atol=1e-10)
+    lines = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [x["round"] for x in lines] == [r.round for r in res.rounds]
+    assert lines[0]["fit"]["force_mae"] > 0  # the refit ran and reported its errors
+    # what was added is no longer extrapolation for the refitted student's active set
+    aset = active_set(mtp, train, tol=cfg.tol)
+    assert mtp.grade(res.added, aset).max() <= 1 + 2 * cfg.tol
+
+
+def test_stops_when_a_round_visits_nothing_above_threshold(cold_student, emt_teacher):
+    mtp, train, start, refit = cold_student
+    cfg = ActiveConfig(threshold=1e6, stop_grade=1e7, steps=100, every=10, max_rounds=5)
+    res = active_learning(mtp, emt_teacher, train, [start], [300, 600], refit, cfg, progress=False)
+    assert res.converged and len(res.rounds) == 1 and not res.added
+    assert res.rounds[0].md_steps == 200  # both runs went the full N steps
+
+
+def test_stops_when_the_budget_is_spent(cold_student, emt_teacher):
+    mtp, train, start, refit = cold_student
+    cfg = ActiveConfig(threshold=1.0, steps=150, every=10, max_new=4, per_run=4, max_rounds=10, fit_iters=5)
+    res = active_learning(mtp, emt_teacher, train, [start], [1400], refit, cfg, budget=7, progress=False)
+    assert not res.converged and res.reason == "label budget spent"
+    assert len(res.added) == sum(r.added for r in res.rounds) == 7 and all(r.added <= 4 for r in res.rounds)
+
+
+def test_pick_takes_the_worst_spread_over_runs():
+    from ase import Atoms
+
+    found = [(g, run, Atoms("H")) for g, run in [(5, 0), (4, 0), (3, 0), (2.5, 1), (2, 1)]]
+    got = pick(found, max_new=3, per_run=2)
+    assert [f[0] for f in found if any(f[2] is a for a in got)] == [5, 4, 2.5]

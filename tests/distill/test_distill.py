@@ -1,0 +1,102 @@
+"""End to end: ``distill`` writes a .mtp and a zoo folder whose card loads through ``load_model``."""
+
+import json
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.calculators.emt import EMT
+
+from finetune.distill import ActiveConfig, card_fields, distill
+from zoo import load_model
+
+
+def _dft_like(n=4):
+    """EMT-labelled frames standing in for a DFT test set."""
+    from foundation.data.frame import Frame
+
+    out = []
+    for k in range(n):
+        a = bulk("Cu", "fcc", 3.6 + 0.02 * k, cubic=True) * (2, 1, 1)
+        a.rattle(0.04, seed=k)
+        a.calc = EMT()
+        a.get_potential_energy(), a.get_stress()
+        out.append(Frame.from_atoms(a))
+    return out
+
+
+def test_distill_writes_a_loadable_student_with_its_card(emt_teacher, tmp_path):
+    out = tmp_path / "cu.mtp"
+    cfg = ActiveConfig(threshold=1.5, steps=60, every=10, max_new=4, max_rounds=2, fit_iters=5)
+    s = distill(emt_teacher, elements=["Cu"], level=6, r_cut=4.5, temperatures=[300, 1500], budget=120,
+                output=out, md_steps=40, md_every=10, fit_iters=20, active=cfg, max_atoms=8,
+                reference={"emt-as-dft": _dft_like()}, threads=1, progress=False)
+    rec = s.record
+    assert rec["teacher"] == "emt" and rec["elements"] == ["Cu"] and rec["level"] == 6 and rec["cutoff"] == 4.5
+    assert {"prototype", "strain", "shear", "surface", "rattle", "md-nvt", "md-npt"} <= set(rec["counts"])
+    assert sum(rec["counts"].values()) == rec["train_size"] + rec["held_out"] <= 120
+    assert rec["active"]["rounds"] and rec["active"]["reason"]
+    assert set(rec["errors"]) == {"teacher (held-out)", "emt-as-dft"}
+
+    folder = tmp_path / "cu"
+    manifest = json.loads((folder / "checksums.json").read_text())
+    assert {"student.mtp", "config.json", "README.md", "distillation.json"} <= set(manifest)
+    loaded = load_model(folder)
+    f = card_fields(loaded.card)
+    assert f["teacher"] == "emt" and f["teacher_revision"] == rec["teacher_revision"]
+    assert f["elements"] == ["Cu"] and f["level"] == 6 and f["cutoff"] == 4.5
+    assert f["errors"]["emt-as-dft"]["force_mae"] == pytest.approx(rec["errors"]["emt-as-dft"]["force_mae"])
+    assert "md-npt" in loaded.card["body"]  # counts per source are in the readable card too
+
+    atoms = bulk("Cu", "fcc", 3.6, cubic=True) * (2, 2, 2)
+    atoms.rattle(0.05, seed=1)
+    e_file = load_model(out).predict([atoms])[0]
+    e_dir = loaded.predict([atoms])[0]
+    assert e_file["energy"] == e_dir["energy"] and np.isfinite(e_file["energy"])
+    atoms.calc = EMT()  # a distilled student is in the teacher's ballpark (EMT cohesive scale ~ 0.1 eV/atom)
+    assert abs(e_file["energy"] - atoms.get_potential_energy()) / len(atoms) < 0.05
+
+
+def test_distill_refuses_unknown_and_unseen_elements(emt_teacher, tiny_universal):
+    import finetune.distill as package
+
+    for entry in (distill, package):  # the package is callable too (see finetune/distill/__init__.py)
+        with pytest.raises(ValueError, match="unknown element"):
+            entry(emt_teacher, elements=["Qq"])
+    seen = tiny_universal.seen_elements.clone()
+    try:
+        tiny_universal.seen_elements[:, 14] = True  # a teacher trained on Si only
+        with pytest.raises(ValueError, match=r"never saw \['Ge'\]"):
+            distill(tiny_universal, elements=["Si", "Ge"])
+    finally:
+        tiny_universal.seen_elements.copy_(seen)
+
+
+def test_cli_runs_distill(tiny_universal, tmp_path, capsys):
+    import argparse
+
+    from finetune.distill.cli import add_parser
+
+    teacher_dir = tiny_universal.save(tmp_path / "teacher")
+    p = argparse.ArgumentParser()
+    add_parser(p.add_subparsers(dest="command"))
+    args = p.parse_args(["distill", str(teacher_dir), "--elements", "Si", "--level", "4", "-T", "300", "900",
+                         "--md-steps", "10", "--fit-iters", "5", "--rounds", "0", "--budget", "60", "--threads", "1",
+                         "--no-progress", "-o", str(tmp_path / "si.mtp")])
+    assert args.func(args) == 0
+    assert "student vs teacher (held-out)" in capsys.readouterr().out
+    s = load_model(tmp_path / "si")
+    assert s.elements == ["Si"] and card_fields(s.card)["teacher"] == "tiny"
+
+
+def test_user_structures_replace_the_generated_ones(emt_teacher, tmp_path):
+    from ase.io import write
+
+    write(tmp_path / "start.extxyz", [bulk("Cu", "fcc", 3.6, cubic=True), bulk("Cu", "bcc", 2.9, cubic=True)])
+    s = distill(emt_teacher, structures=tmp_path / "start.extxyz", level=4, r_cut=4.5, temperatures=[300, 900],
+                md_steps=20, md_every=10, fit_iters=5, active=False, max_atoms=8, threads=1, progress=False)
+    counts = s.record["counts"]
+    assert s.record["elements"] == ["Cu"] and "surface" not in counts and "prototype" not in counts
+    # user: the 2 cells and their supercells; MD: 2 starts x 2 rungs x 2 snapshots
+    assert counts["user"] == 4 and counts["md-nvt"] + counts["md-npt"] == 8
+    assert s.record["active"]["reason"] == "not run"

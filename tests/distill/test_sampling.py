@@ -1,0 +1,55 @@
+"""Teacher sampling: labels are the teacher's own values; MD walks the ladder in NVT and NPT."""
+
+import numpy as np
+from ase.build import bulk
+from ase.calculators.emt import EMT
+
+from finetune.distill.sampling import label, rattled, teacher_md, temperature_ladder
+from finetune.distill.structures import generate_structures
+
+
+def test_labels_are_the_teachers_values_in_batches(tiny_universal, rng):
+    structs = generate_structures(["Si"], max_atoms=16)[:12]
+    structs += rattled(structs[:3], rng, n=1, sigma=0.05)
+    got = label(tiny_universal, structs, head="pbesol", max_atoms=40)  # several batches
+    ref = tiny_universal.predict(structs, head="pbesol")
+    other = tiny_universal.predict(structs[:1], head="pbe")[0]
+    assert other["energy"] != ref[0]["energy"]  # the head matters, so the check below means something
+    for a, b, r in zip(structs, got, ref):
+        assert b.info["source"] == a.info["source"] and np.array_equal(b.positions, a.positions)
+        # batches of different composition change only the summation order (float64 round-off)
+        assert abs(b.get_potential_energy() - r["energy"]) < 1e-10
+        np.testing.assert_allclose(b.get_forces(), r["forces"], atol=1e-10)
+        if a.pbc.all():
+            np.testing.assert_allclose(b.get_stress(voigt=False), r["stress"], atol=1e-10)
+
+
+def test_rattles_move_atoms_but_keep_them_apart(rng):
+    a = bulk("Cu", "fcc", 3.6, cubic=True) * (2, 2, 2)
+    a.info.update(source="prototype", name="Cu")
+    r = rattled([a], rng, n=3, sigma=0.05)
+    assert len(r) == 3 and {x.info["source"] for x in r} == {"rattle"}
+    for x in r:
+        d = np.linalg.norm(x.positions - a.positions, axis=1)
+        assert 0.02 < d.mean() < 0.15
+
+
+def test_teacher_md_climbs_the_ladder_in_nvt_and_npt(emt_teacher):
+    start = bulk("Cu", "fcc", 3.6, cubic=True) * (2, 2, 2)
+    start.info.update(source="prototype", name="Cu")
+    snaps = teacher_md(emt_teacher, [start], [300, 1500], steps=40, every=10)
+    assert {s.info["source"] for s in snaps} == {"md-nvt", "md-npt"}
+    assert len(snaps) == 8 and all(s.calc is None for s in snaps)  # unlabelled until ``label``
+    npt = [s for s in snaps if s.info["source"] == "md-npt"]
+    assert len({round(s.get_volume(), 6) for s in npt}) > 1  # the barostat moved the cell
+    # positions really came from EMT dynamics: hot snapshots are displaced from the lattice
+    assert np.abs(snaps[-1].get_scaled_positions() - start.get_scaled_positions()).max() > 1e-3
+    lab = label(emt_teacher, snaps[:2])
+    b = snaps[0].copy()
+    b.calc = EMT()
+    assert lab[0].get_potential_energy() == b.get_potential_energy()
+
+
+def test_ladder_goes_past_melting():
+    t = temperature_ladder(["Si"])
+    assert t == sorted(t) and t[-1] > 1687 > t[0]
