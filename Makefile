@@ -11,6 +11,8 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(VENV)/bin/pip install -q -r requirements.lock
 	$(VENV)/bin/pip install -q --no-deps -e .
 	bash .ci/install_peers.sh $(VENV)
+	# matbench-discovery's metric functions only: its import pulls plotting stacks, so no deps
+	$(VENV)/bin/pip install -q --no-deps matbench-discovery==1.3.1
 	touch $@
 
 .PHONY: install demo test lint

@@ -120,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     from finetune.distill.cli import add_parser as add_distill_parser
 
     add_distill_parser(sub)
+    from eval.cli import add_parser as add_report_parser
+
+    add_report_parser(sub)
     return p
 
 

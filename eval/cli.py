@@ -1,0 +1,53 @@
+"""``unihub report MODEL [MODEL ...]``: the OOD report from the command line (hooked into ``zoo.cli``).
+
+Also runs on its own: ``python -m eval report universal-v1 chgnet --quick -o report/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _report(args: argparse.Namespace) -> int:
+    from eval import ood_report
+
+    suites = "all" if not args.suites else [s for chunk in args.suites for s in chunk.split(",") if s]
+    size = "quick" if args.quick else "full" if args.full else "default"
+    rep = ood_report(args.models, suites=suites, out=args.output, size=size, threads=args.threads, seed=args.seed,
+                     progress=not args.no_progress)
+    print(f"report: {args.output}/report.html ({rep['wall_seconds']:.0f} s)")
+    return 0
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``report`` subcommand to an ``argparse`` subparsers object."""
+    from eval.suites import ORDER
+
+    r = subparsers.add_parser("report", help="OOD benchmark report: every model side by side (HTML, Markdown, JSON)")
+    r.add_argument("models", nargs="+", help="registry names, model folders, .mtp files, or peers (chgnet, sevennet-0)")
+    r.add_argument("--suites", nargs="+", help=f"subset of: {', '.join(ORDER)} (default: all)")
+    size = r.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="a small fixed subset of every suite (minutes)")
+    size.add_argument("--full", action="store_true", help="whole datasets (hours)")
+    r.add_argument("-o", "--output", default="report", help="output folder (default: report)")
+    r.add_argument("--threads", type=int, default=None, help="torch threads for every model (default: torch's)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the fixed subsets")
+    r.add_argument("--no-progress", action="store_true")
+    r.set_defaults(func=_report)
+    return r
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m eval")
+    add_parser(p.add_subparsers(dest="command", required=True))
+    args = p.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"report: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""Equations of state on the ACWF verification set (unaries and oxides) against the all-electron references.
+
+For each crystal the reference structure is scaled isotropically to 7 volumes within ±6 % of the
+all-electron V0 (the ACWF protocol), single-point energies are fitted with a Birch-Murnaghan EOS (a cubic in
+V^(-2/3), as the ACWF scripts do) and V0 (per atom), B0 and B' are compared with the AE-average fits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from eval.metrics import EV_A3_TO_GPA, mae
+from eval.models import attempt
+from eval.suites import Context, Headline, SuiteResult, Timer, column, dataset_info, footer, pick
+
+NAME = "eos"
+TITLE = "Equations of state (ACWF unaries + oxides, all-electron references)"
+DATASETS = ("acwf_eos",)
+SIZES = {"quick": 4, "default": 40, "full": None}  # crystals
+STRAINS = np.linspace(0.94, 1.06, 7)  # volume factors, as in the ACWF verification
+
+
+def reference_crystals() -> list:
+    """Frames at the all-electron V0 (one per crystal), each with its fit in ``info['bm_fit']``."""
+    from foundation.data import load_card, resolve_file
+    from foundation.data.readers import READERS
+
+    card = load_card("acwf_eos")
+    out = []
+    for f in card.files:
+        if "AE-average" not in f.path:
+            continue
+        key, options = card.reader_for(f)
+        path = resolve_file(card, f)
+        for name in {g.path for g in card.files if g.path.startswith("xsfs-")}:
+            resolve_file(card, name)  # the reader finds the structures next to the results
+        out += [fr for fr in READERS[key](path, {**options, "dataset": card.name}) if fr.info.get("bm_fit")]
+    return sorted(out, key=lambda fr: fr.group)
+
+
+def birch_murnaghan(volumes, energies) -> dict:
+    """V0 (Å³, same normalisation as ``volumes``), E0, B0 (eV/Å³) and B' from a cubic fit in x = V^(-2/3)."""
+    v = np.asarray(volumes, float)
+    p = np.poly1d(np.polyfit(v ** (-2 / 3), np.asarray(energies, float), 3))
+    d1, d2, d3 = p.deriv(1), p.deriv(2), p.deriv(3)
+    roots = [r.real for r in d1.roots if abs(r.imag) < 1e-12 and r.real > 0 and d2(r.real) > 0]
+    if not roots:
+        raise ValueError("no energy minimum in the fitted E(V): the curve is not convex around the reference")
+    x0 = min(roots, key=lambda r: abs(r ** (-1.5) - v.mean()))
+    v0 = x0 ** (-1.5)
+    # derivatives of E(V) through x(V) = V^(-2/3); p'(x0) = 0 drops the other terms
+    xp, xpp = -2 / 3 * v0 ** (-5 / 3), 10 / 9 * v0 ** (-8 / 3)
+    e2 = d2(x0) * xp**2
+    e3 = d3(x0) * xp**3 + 3 * d2(x0) * xp * xpp
+    b0 = v0 * e2
+    return {"V0": float(v0), "E0": float(p(x0)), "B0": float(b0), "B1": float(-1 - v0**2 * e3 / b0)}
+
+
+def model_eos(model, frame) -> dict:
+    """The model's Birch-Murnaghan fit around the reference V0 (volumes per atom)."""
+    atoms = frame.to_atoms()
+    atoms.calc = None
+    cell0, n = atoms.get_cell().array, len(atoms)
+    vols, es = [], []
+    for s in STRAINS:
+        a = atoms.copy()
+        a.set_cell(cell0 * s ** (1 / 3), scale_atoms=True)
+        es.append(model.single_point(a, "pbe", forces=False, stress=False)["energy"] / n)
+        vols.append(a.get_volume() / n)
+    return birch_murnaghan(vols, es)
+
+
+def run(ctx: Context) -> SuiteResult:
+    from eval import plots
+
+    crystals = pick(reference_crystals(), ctx.n(SIZES), ctx.seed)
+    datasets = [dataset_info(n) for n in DATASETS]
+    res = SuiteResult(NAME, TITLE, datasets, len(crystals), [
+        Headline("v0_mae_percent", "V0 MAE %"), Headline("b0_mae_GPa", "B0 MAE GPa"),
+    ])
+    res.notes.append(f"{len(crystals)} crystals; 7 volumes within ±6 % of the AE V0; Birch-Murnaghan fits.")
+    timer, parity = Timer(res), {}
+    for m in ctx.models:
+        ctx.log(f"eos: {m.name}")
+        rows = []
+        with timer(m):
+            for fr in ctx.track(crystals, f"eos {m.name}"):
+                if not m.covers(fr.numbers):
+                    continue
+                fit = fr.info["bm_fit"]
+                v0_ref = abs(np.linalg.det(fr.cell)) / len(fr)
+                b0_ref, b1_ref = fit["bulk_modulus_ev_ang3"] * EV_A3_TO_GPA, fit["bulk_deriv"]
+                a = attempt(model_eos, m, fr)
+                row = {"v0_ref_A3_atom": v0_ref, "b0_ref_GPa": b0_ref, "b1_ref": b1_ref}
+                if a.ok:
+                    row |= {"v0_A3_atom": a.value["V0"], "b0_GPa": a.value["B0"] * EV_A3_TO_GPA, "b1": a.value["B1"],
+                            "v0_err_percent": 100 * (a.value["V0"] / v0_ref - 1)}
+                rows.append(res.record(m, fr.group, a.error, **row))
+        if not rows:
+            res.skipped[m.name] = "no crystal within the model's elements"
+            continue
+        ok = [r for r in rows if r["error"] is None]
+        res.summary[m.name] = {"n": len(ok), "v0_mae_percent": mae(column(ok, "v0_err_percent"), 0),
+                               "b0_mae_GPa": mae(column(ok, "b0_GPa"), column(ok, "b0_ref_GPa")),
+                               "b1_mae": mae(column(ok, "b1"), column(ok, "b1_ref"))} if ok else {"n": 0}
+        if ok:
+            parity[m.name] = (column(ok, "b0_ref_GPa"), column(ok, "b0_GPa"))
+    if parity:
+        res.figures.append(("EOS bulk modulus parity", plots.parity(
+            parity, "all-electron B0 (GPa)", "model B0 (GPa)", "ACWF bulk moduli", footer(datasets, ctx.models))))
+    return res

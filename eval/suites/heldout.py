@@ -1,0 +1,229 @@
+"""Held-out DFT frames of every training dataset: energy, force and stress errors, parity plots, errors by element.
+
+The frames are the ``test`` split of the pack the first hub model in the report was trained on (its
+config names the pack; the pack key covers the cards). Without such a model, the ``test`` split of
+every training card is read instead (same group-hash splits as ``pack_mix``). Peers are scored on the
+PBE frames only. Forces (meV/Å) and stress (GPa) are compared directly; energies (meV/atom) after a
+per-element offset fitted on the same frames, per model and per dataset (see
+:func:`eval.metrics.aligned_energy_residuals`); hub models that ship their training alignment also get
+the error of their energies put back on each dataset's own zero (``energy_mae_meV_atom_own_zero``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from eval.metrics import EV_A3_TO_GPA, aligned_energy_residuals, mae, rmse
+from eval.models import EvalModel, attempt
+from eval.suites import Context, Headline, SuiteResult, Timer, footer
+
+NAME = "heldout"
+TITLE = "Held-out DFT frames (test split of every training dataset)"
+SIZES = {"quick": 3, "default": 10, "full": None}  # frames per dataset
+DATASETS: tuple[str, ...] = ()  # the training mix: known only once a model names its pack
+
+
+def test_frames(model, max_frames: int | None, seed: int = 0) -> dict:
+    """{dataset: [Frame]} from the test split of ``model``'s training pack, at most ``max_frames`` each."""
+    from foundation.training.config import TrainConfig
+    from foundation.training.run import open_source
+
+    cfg = TrainConfig.from_dict(model.extra_config["training"]["config"])
+    mix = open_source(cfg)
+    names = [d["name"] for d in mix.meta["datasets"]]
+    ds = np.asarray(mix.array("dataset"))
+    test = mix.indices("test")
+    rng = np.random.default_rng(seed)
+    out = {}
+    for k, name in enumerate(names):
+        idx = test[ds[test] == k]
+        if max_frames is not None and len(idx) > max_frames:
+            idx = np.sort(rng.choice(idx, max_frames, replace=False))
+        if len(idx):
+            out[name] = [mix.frame(int(i)) for i in idx]
+    return out
+
+
+def card_test_frames(datasets, max_frames: int | None, seed: int = 0) -> dict:
+    """{dataset: [Frame]} from the ``test`` split of the named cards (no training pack needed)."""
+    from foundation.data import load_dataset
+
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name in datasets:
+        frames = load_dataset(name, split="test")
+        if max_frames is not None and len(frames) > max_frames:
+            frames = [frames[i] for i in np.sort(rng.choice(len(frames), max_frames, replace=False))]
+        if frames:
+            out[name] = frames
+    return out
+
+
+def aligned_energy_mae(frames, pred_e) -> float | None:
+    """MAE per atom (meV/atom) after the best per-element offset; None with too few frames per offset."""
+    zs = sorted({int(z) for f in frames for z in f.numbers})
+    counts = np.array([[np.sum(f.numbers == z) for z in zs] for f in frames], dtype=float)
+    res = aligned_energy_residuals(counts, np.asarray(pred_e), np.array([f.energy for f in frames]))
+    if res is None:
+        return None
+    return float(np.mean(np.abs(res / np.array([len(f) for f in frames])))) * 1000
+
+
+def score(frames, preds) -> dict:
+    """Errors of one model on one dataset's frames; ``preds`` holds None where the model failed."""
+    fe = [(f, p) for f, p in zip(frames, preds) if f.energy is not None and p is not None]
+    ff = [(f, p) for f, p in zip(frames, preds) if f.forces is not None and p is not None and "forces" in p]
+    fs = [(f, p) for f, p in zip(frames, preds)
+          if f.stress is not None and p is not None and p.get("stress") is not None]
+    out = {"frames": len(frames), "failed": sum(p is None for p in preds)}
+    if len(fe) > 1:
+        aligned = aligned_energy_mae([f for f, _ in fe], [p["energy"] for _, p in fe])
+        if aligned is not None:
+            out["energy_mae_meV_atom_aligned"] = aligned
+        out["energy_mae_meV_atom_raw"] = 1000 * float(np.mean([abs(p["energy"] - f.energy) / len(f) for f, p in fe]))
+        own = [(f, p) for f, p in fe if "energy_own_zero" in p]
+        if own:  # the model's energies put back on the dataset's zero with the alignment it shipped
+            out["energy_mae_meV_atom_own_zero"] = 1000 * float(np.mean(
+                [abs(p["energy_own_zero"] - f.energy) / len(f) for f, p in own]))
+    if ff:
+        out["force_mae_meV_A"] = 1000 * float(np.mean(np.concatenate(
+            [np.abs(p["forces"] - f.forces).ravel() for f, p in ff])))
+    if fs:
+        out["stress_mae_GPa"] = EV_A3_TO_GPA * float(np.mean(np.concatenate(
+            [np.abs(np.asarray(p["stress"]).reshape(3, 3) - f.stress).ravel() for f, p in fs])))
+    return out
+
+
+def predict_frames(model: EvalModel, frames, on_error=None) -> tuple[list, list]:
+    """Single points on every frame (the frame's own head); failures are None with their error message."""
+    preds, errors = [], []
+    for f in frames:
+        a = attempt(model.single_point, f.to_atoms(), f.fidelity)
+        shift = model.energy_shift(f) if a.ok else None
+        if shift is not None:
+            a.value["energy_own_zero"] = a.value["energy"] + shift
+        preds.append(a.value)
+        errors.append(a.error)
+        if a.error and on_error:
+            on_error(f, a.error)
+    return preds, errors
+
+
+def _frames_for(ctx: Context) -> tuple[dict, str]:
+    opts = ctx.cache.get("options", {}).get(NAME, {})
+    n = opts.get("frames", ctx.n(SIZES))
+    if "datasets" in opts:
+        return card_test_frames(opts["datasets"], n, ctx.seed), "test split of the named cards"
+    for m in ctx.models:
+        cfg = getattr(m.model, "extra_config", {}).get("training", {}).get("config") if m.model is not None else None
+        if cfg:
+            try:
+                return test_frames(m.model, n, ctx.seed), f"test split of {m.name}'s training pack"
+            except Exception as err:  # noqa: BLE001 - e.g. a fine-tune on user files: try the next model
+                ctx.log(f"heldout: {m.name}'s training pack is unavailable ({err}); reading the cards")
+    from foundation.data import list_cards
+
+    names = [c.name for c in list_cards() if c.role == "train"]
+    return card_test_frames(names, n, ctx.seed), "test split of every training card"
+
+
+def run(ctx: Context) -> SuiteResult:
+    from ase.data import chemical_symbols
+
+    from eval import plots
+    from eval.suites import dataset_info
+
+    data, source = _frames_for(ctx)
+    datasets = [dataset_info(name) for name in data]
+    res = SuiteResult(NAME, TITLE, datasets, sum(len(v) for v in data.values()), [
+        Headline("energy_mae_meV_atom_aligned", "E MAE (aligned) meV/atom"),
+        Headline("force_mae_meV_A", "F MAE meV/Å"),
+        Headline("force_mae_pbe_meV_A", "F MAE, PBE frames meV/Å"),
+        Headline("stress_mae_GPa", "S MAE GPa"),
+    ])
+    most = max(map(len, data.values()), default=0)
+    res.notes.append(f"Frames: {source}; at most {most} per dataset. Energies compared after a per-element offset "
+                     "fitted per model and dataset; peers scored on PBE frames only.")
+    timer = Timer(res)
+    e_parity, f_parity, f_by_element = {}, {}, {}
+    for m in ctx.models:
+        ctx.log(f"heldout: {m.name}")
+        e_res, e_ref, f_err, f_err_pbe, s_err = [], [], [], [], []
+        by_z: dict[int, list] = defaultdict(list)
+        f_pairs: list = []
+        per_ds = {}
+        with timer(m):
+            for ds, frames in ctx.track(list(data.items()), f"heldout {m.name}"):
+                frames = [f for f in frames if m.covers(f.numbers) and (m.kind != "peer" or f.fidelity == "pbe")]
+                if not frames:
+                    continue
+                preds, errors = predict_frames(m, frames)
+                per_ds[ds] = score(frames, preds)
+                ok = [(f, p) for f, p in zip(frames, preds) if p is not None and f.energy is not None]
+                if len(ok) > 1:
+                    zs = sorted({int(z) for f, _ in ok for z in f.numbers})
+                    counts = np.array([[np.sum(f.numbers == z) for z in zs] for f, _ in ok], dtype=float)
+                    r = aligned_energy_residuals(counts, np.array([p["energy"] for _, p in ok]),
+                                                 np.array([f.energy for f, _ in ok]))
+                    if r is not None:
+                        n_at = np.array([len(f) for f, _ in ok])
+                        e_res.append(r / n_at)
+                        per_atom = np.array([f.energy for f, _ in ok]) / n_at
+                        # datasets use different zeros (totals, cohesive energies): centre each on its mean
+                        e_ref.append(per_atom - per_atom.mean())
+                for k, (f, p, err) in enumerate(zip(frames, preds, errors)):
+                    row = {"dataset": ds, "natoms": len(f), "fidelity": f.fidelity, "e_ref_eV": f.energy}
+                    if p is not None:
+                        row["e_pred_eV"] = p["energy"]
+                        if "energy_own_zero" in p and f.energy is not None:
+                            row["e_own_zero_eV"] = p["energy_own_zero"]
+                        if f.forces is not None and "forces" in p:
+                            d = p["forces"] - f.forces
+                            f_err.append(np.abs(d).ravel())
+                            if f.fidelity == "pbe":
+                                f_err_pbe.append(np.abs(d).ravel())
+                            f_pairs.append((f.forces.ravel(), p["forces"].ravel()))
+                            for z, dz in zip(f.numbers, np.abs(d).mean(axis=1)):
+                                by_z[int(z)].append(dz)
+                            row["force_mae_meV_A"] = 1000 * float(np.abs(d).mean())
+                        if f.stress is not None and p.get("stress") is not None:
+                            s_err.append(np.abs(np.asarray(p["stress"]).reshape(3, 3) - f.stress).ravel())
+                            row["stress_mae_GPa"] = EV_A3_TO_GPA * float(s_err[-1].mean())
+                    res.record(m, f"{ds}:{k}", err, **row)
+        s = {"frames": sum(v["frames"] for v in per_ds.values()), "per_dataset": per_ds}
+        own = [r for r in res.records if r["model"] == m.name and r.get("e_own_zero_eV") is not None]
+        if own:
+            s["energy_mae_meV_atom_own_zero"] = 1000 * float(np.mean(
+                [abs(r["e_own_zero_eV"] - r["e_ref_eV"]) / r["natoms"] for r in own]))
+        if e_res:
+            r = np.concatenate(e_res) * 1000
+            s["energy_mae_meV_atom_aligned"], s["energy_rmse_meV_atom_aligned"] = mae(r, 0), rmse(r, 0)
+            e_parity[m.name] = (np.concatenate(e_ref), np.concatenate(e_ref) + np.concatenate(e_res))
+        if f_err:
+            f = np.concatenate(f_err) * 1000
+            s["force_mae_meV_A"], s["force_rmse_meV_A"] = float(f.mean()), float(np.sqrt((f**2).mean()))
+            ref, pred = (np.concatenate(x) for x in zip(*f_pairs))
+            f_parity[m.name] = (ref, pred)
+            f_by_element[m.name] = {chemical_symbols[z]: 1000 * float(np.mean(v)) for z, v in by_z.items()}
+        if f_err_pbe:
+            s["force_mae_pbe_meV_A"] = 1000 * float(np.concatenate(f_err_pbe).mean())
+        if s_err:
+            st = np.concatenate(s_err) * EV_A3_TO_GPA
+            s["stress_mae_GPa"], s["stress_rmse_GPa"] = float(st.mean()), float(np.sqrt((st**2).mean()))
+        res.summary[m.name] = s
+    foot = footer(datasets, ctx.models)
+    if e_parity:
+        res.figures.append(("Held-out energy parity (per-element offsets removed)", plots.parity(
+            e_parity, "DFT energy − dataset mean (eV/atom)", "model, aligned (eV/atom)", "Energy parity, held-out",
+            foot)))
+    if f_parity:
+        res.figures.append(("Held-out force parity", plots.parity(
+            f_parity, "DFT force component (eV/Å)", "model (eV/Å)", "Force parity, held-out", foot)))
+    for name, values in f_by_element.items():
+        m = next(x for x in ctx.models if x.name == name)
+        res.figures.append((f"Force MAE by element, {name}", plots.periodic_table(
+            values, "force MAE (meV/Å)", f"Held-out force MAE per element: {name}", footer(datasets, [m]))))
+    ctx.cache["heldout_summary"] = res.summary
+    return res

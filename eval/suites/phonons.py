@@ -1,0 +1,95 @@
+"""Phonons of Alexandria binaries: constant-volume heat capacity at 300 K via phonopy, against DFT.
+
+Each structure is relaxed with the model (FIRE + FrechetCellFilter), then phonopy builds finite displacements
+(0.01 Å) in a diagonal supercell at least ``MIN_LENGTH`` Å along each axis; C_v(300 K) is in J/(K mol of
+stored cells), the card's unit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from eval.metrics import mae
+from eval.models import attempt
+from eval.suites import Context, Headline, SuiteResult, Timer, dataset_info, footer, pick, relax_near
+
+NAME = "phonons"
+TITLE = "Phonon heat capacity at 300 K (Alexandria binaries)"
+DATASETS = ("alexandria_phonon",)
+SIZES = {"quick": 1, "default": 6, "full": None}  # structures
+MAX_ATOMS = {"quick": 4, "default": 8, "full": None}
+MIN_LENGTH = 7.0  # Å, supercell edge
+RELAX_STEPS = 60
+
+
+def heat_capacity(model, frame, temperature: float = 300.0) -> dict:
+    """Relax with the model, then C_v(T) from phonopy (J/(K mol of cells)) and the number of displacements."""
+    from phonopy import Phonopy
+    from phonopy.structure.atoms import PhonopyAtoms
+
+    atoms = frame.to_atoms()
+    r = relax_near(model, atoms, fmax=0.02, steps=RELAX_STEPS)
+    lengths = np.linalg.norm(atoms.cell.array, axis=1)
+    sc = np.diag(np.maximum(1, np.ceil(MIN_LENGTH / lengths)).astype(int))
+    unit = PhonopyAtoms(symbols=atoms.get_chemical_symbols(), cell=atoms.cell.array,
+                        scaled_positions=atoms.get_scaled_positions())
+    ph = Phonopy(unit, supercell_matrix=sc, primitive_matrix="P")  # C_v per stored cell, the card's unit
+    ph.generate_displacements(distance=0.01)
+    forces = []
+    for s in ph.supercells_with_displacements:
+        from ase import Atoms
+
+        a = Atoms(s.symbols, cell=s.cell, scaled_positions=s.scaled_positions, pbc=True)
+        forces.append(model.single_point(a, "pbe", stress=False)["forces"])
+    ph.forces = np.array(forces)
+    ph.produce_force_constants()
+    ph.run_mesh([12, 12, 12], is_gamma_center=True)  # keeps the point-group reduction
+    ph.run_thermal_properties(temperatures=[temperature], exclude_gamma_acoustic=True)  # Γ: zero modes
+    cv = float(ph.thermal_properties.heat_capacity[0])
+    return {"cv_J_K_mol": cv, "displacements": len(forces), "supercell_atoms": int(len(atoms) * np.prod(np.diag(sc))),
+            "relaxed": r["converged"]}
+
+
+def run(ctx: Context) -> SuiteResult:
+    from eval import plots
+    from foundation.data import load_dataset
+
+    cap = MAX_ATOMS[ctx.size]
+    frames = pick([f for f in load_dataset("alexandria_phonon") if cap is None or len(f) <= cap],
+                  ctx.n(SIZES), ctx.seed)
+    datasets = [dataset_info(n) for n in DATASETS]
+    res = SuiteResult(NAME, TITLE, datasets, len(frames), [Headline("cv_mae_J_K_mol", "C_v(300 K) MAE J/K/mol")])
+    res.notes.append(f"{len(frames)} structures (≤ {cap or 'any'} atoms); phonopy {_phonopy_version()}, "
+                     f"supercells ≥ {MIN_LENGTH} Å, 12³ mesh.")
+    timer, parity = Timer(res), {}
+    for m in ctx.models:
+        ctx.log(f"phonons: {m.name}")
+        rows = []
+        with timer(m):
+            for f in ctx.track(frames, f"phonons {m.name}"):
+                if not m.covers(f.numbers):
+                    continue
+                a = attempt(heat_capacity, m, f)
+                rows.append(res.record(m, f.group, a.error, formula=f.info.get("formula"),
+                                       cv_ref_J_K_mol=f.info["heat_capacity"], **(a.value or {})))
+        if not rows:
+            res.skipped[m.name] = "no structure within the model's elements"
+            continue
+        ok = [r for r in rows if r["error"] is None]
+        ref, pred = np.array([r["cv_ref_J_K_mol"] for r in ok]), np.array([r["cv_J_K_mol"] for r in ok])
+        res.summary[m.name] = {"n": len(ok), "cv_mae_J_K_mol": mae(pred, ref),
+                               "cv_mae_percent": mae(100 * pred / ref, 100) if ok else float("nan")}
+        parity[m.name] = (ref, pred)
+    if parity:
+        res.figures.append(("Heat capacity parity", plots.parity(
+            parity, "DFT C_v (J/K/mol)", "model C_v (J/K/mol)", "C_v at 300 K", footer(datasets, ctx.models))))
+    return res
+
+
+def _phonopy_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("phonopy")
+    except Exception:  # noqa: BLE001 - only a label
+        return "?"

@@ -1,0 +1,161 @@
+"""OOD suites and the report, end to end on tiny subsets with a small random model and an MTP student."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from ase.calculators.calculator import Calculator, all_changes
+
+from eval.models import EvalModel, resolve_models, wrap_hub_model
+from eval.suites import ORDER, Context, suite_module
+
+ROOT = Path(__file__).resolve().parents[2]
+HELDOUT = {"heldout": {"datasets": ["mlearn"], "frames": 20}}  # PBE, few elements: energies can be aligned
+
+
+@pytest.fixture(autouse=True)
+def _data(monkeypatch):
+    if not os.environ.get("UNIHUB_DATA"):
+        shared = ROOT.parent / "shared" / "data"
+        if not shared.is_dir():
+            pytest.skip("no DFT data: set UNIHUB_DATA (CI uses ../shared/data)")
+        monkeypatch.setenv("UNIHUB_DATA", str(shared))
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from foundation.model.config import ModelConfig
+    from zoo.models import UniversalModel
+
+    torch.manual_seed(0)
+    m = UniversalModel(ModelConfig(features=8, vector_features=4, layers=1, cutoff=4.0))
+    with torch.no_grad():
+        m.reference_energies.uniform_(-3, -1)
+    m.name = "tiny"
+    return wrap_hub_model(m.eval())
+
+
+@pytest.fixture(scope="module")
+def student():
+    from finetune.mtp import MTPModel
+    from zoo.students import StudentModel
+
+    mtp = MTPModel.from_level(8, ["Si", "Ge"], seed=1)
+    mtp.params.moment_coeffs = np.random.default_rng(0).normal(0, 0.1, len(mtp.params.moment_coeffs))
+    mtp.params.species_coeffs = np.array([-4.0, -3.5])
+    return wrap_hub_model(StudentModel(mtp, name="si-ge-student"))
+
+
+class Flaky(Calculator):
+    """Fails on every structure with more than four atoms; a harmonic toy elsewhere."""
+
+    implemented_properties = ["energy", "forces", "stress"]
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        if len(self.atoms) > 4:
+            raise RuntimeError("too many atoms for this toy")
+        self.results = {"energy": float(np.sum(self.atoms.positions**2)) * 1e-3,
+                        "forces": -2e-3 * self.atoms.positions, "stress": np.zeros(6)}
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+@pytest.mark.parametrize("name", ORDER)
+def test_suite_on_tiny_subset(name, tiny):
+    ctx = Context([tiny], size="quick", cache={"options": HELDOUT})
+    res = suite_module(name).run(ctx)
+    summary = res.summary["tiny"]
+    for h in res.headlines:
+        assert _finite(summary.get(h.key)), f"{name}: headline {h.key} = {summary.get(h.key)!r}"
+    assert res.records and all(r["model"] == "tiny" and "error" in r for r in res.records)
+    assert res.seconds["tiny"] > 0
+    assert res.datasets or name == "cost"
+    for title, png in res.figures:
+        assert png[:8] == b"\x89PNG\r\n\x1a\n", title
+
+
+def test_student_only_judged_within_its_elements(student):
+    ctx = Context([student], size="full")
+    res = suite_module("diatomics").run(ctx)
+    assert {r["id"] for r in res.records} == {"Si-Si", "Ge-Ge"}
+    assert _finite(res.summary["si-ge-student"]["r_min_mae_A"])
+    res = suite_module("wbm").run(Context([student], size="quick"))
+    assert not res.records and "elements" in res.skipped["si-ge-student"]
+    cost = suite_module("cost").run(Context([student], size="quick"))
+    assert _finite(cost.summary["si-ge-student"]["us_per_atom_step"])
+
+
+def test_failing_model_is_recorded_not_raised():
+    flaky = EvalModel("flaky", "peer", "toy", _calcs={None: Flaky()})
+    res = suite_module("wbm").run(Context([flaky], size="quick"))
+    failed = [r for r in res.records if r["error"]]
+    assert failed and res.failures["flaky"] == len(failed)
+    assert all("too many atoms" in r["error"] for r in failed)
+
+
+def test_unavailable_peer_is_skipped_with_a_message(monkeypatch):
+    import eval.peers
+
+    monkeypatch.setattr(eval.peers, "peer_available", lambda name: False)
+    models, skipped = resolve_models(["chgnet"])
+    assert models == [] and len(skipped) == 1
+    assert "chgnet" in skipped[0] and "not installed" in skipped[0] and "pip install" in skipped[0]
+
+
+def test_report_end_to_end(tmp_path, tiny, monkeypatch):
+    import eval.peers
+    from eval import ood_report
+
+    monkeypatch.setattr(eval.peers, "peer_available", lambda name: False)
+    flaky = EvalModel("flaky", "peer", "toy", _calcs={None: Flaky()})
+    rep = ood_report([tiny, flaky, "sevennet-0"], suites=["heldout", "vacancies", "cost"], out=tmp_path, size="quick",
+                     progress=False, options=HELDOUT)
+    for f in ("report.html", "report.md", "report.json", "raw/heldout.csv", "raw/vacancies.csv", "raw/cost.csv"):
+        assert (tmp_path / f).is_file(), f
+    on_disk = json.loads((tmp_path / "report.json").read_text())
+    assert on_disk == json.loads(json.dumps(rep))
+    assert [m["name"] for m in rep["models"]] == ["tiny", "flaky"]
+    assert all(m["revision"] for m in rep["models"])
+    assert any("sevennet-0" in s and "not installed" in s for s in rep["skipped_models"])
+    assert rep["suites"]["vacancies"]["failures"]["flaky"] > 0
+    assert set(rep["suites"]) == {"heldout", "vacancies", "cost"}
+    assert all(s["wall_seconds"] > 0 for s in rep["suites"].values())
+    page = (tmp_path / "report.html").read_text()
+    assert "data:image/png;base64," in page and "Summary" in page and "sevennet-0" in page
+    assert "tiny@" in (tmp_path / "report.md").read_text() or "rev " in (tmp_path / "report.md").read_text()
+    pngs = list((tmp_path / "figures").glob("*.png"))
+    assert pngs and all(p.read_bytes()[:4] == b"\x89PNG" for p in pngs)
+
+
+def test_unknown_suite_is_refused_before_loading_models(tmp_path):
+    from eval import ood_report
+
+    with pytest.raises(ValueError, match="unknown suite 'phonon'"):
+        ood_report(["no-such-model"], suites=["phonon"], out=tmp_path)
+
+
+def test_cli_parser_builds_the_report_call(monkeypatch, tmp_path):
+    import argparse
+
+    from eval import cli
+
+    seen = {}
+    monkeypatch.setattr("eval.ood_report", lambda models, **kw: seen.update(models=models, **kw) or {"wall_seconds": 1})
+    p = argparse.ArgumentParser()
+    cli.add_parser(p.add_subparsers(dest="command"))
+    args = p.parse_args(["report", "universal-v1", "chgnet", "--suites", "eos,cost", "wbm", "--quick",
+                         "-o", str(tmp_path)])
+    assert args.func(args) == 0
+    assert seen["models"] == ["universal-v1", "chgnet"] and seen["suites"] == ["eos", "cost", "wbm"]
+    assert seen["size"] == "quick" and seen["out"] == str(tmp_path)
+    with pytest.raises(SystemExit):
+        p.parse_args(["report", "m", "--quick", "--full"])
