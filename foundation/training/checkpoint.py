@@ -21,3 +21,22 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+        _sweep_stale(path)
+
+
+def _sweep_stale(path: Path) -> None:
+    """Remove checkpoint temporaries in ``path``'s folder whose writer was killed (its pid no longer runs)."""
+    for tmp in path.parent.glob(".*.tmp*"):
+        pid = tmp.name.rsplit(".tmp", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
