@@ -45,13 +45,15 @@ class PotentialModule(pl.LightningModule):
     def _loss(self, batch, e_err, f_err, s_err):
         cfg = self.hparams.loss
         delta = cfg.get("huber_delta", 0.01)
+        d_e, d_f, d_s = ((delta.get("energy", 0.01), delta.get("forces", 0.01), delta.get("stress", 0.01))
+                         if isinstance(delta, dict) else (delta, delta, delta))
         w_graph = self.fidelity_weights[batch.fidelity]
         w_atom = w_graph[batch.batch] * batch.has_forces[batch.batch]
         we = w_graph * batch.has_energy
         ws = w_graph * batch.has_stress
-        le = (we * F.huber_loss(e_err, torch.zeros_like(e_err), reduction="none", delta=delta)).sum()
-        lf = (w_atom * F.huber_loss(f_err, torch.zeros_like(f_err), reduction="none", delta=delta).mean(-1)).sum()
-        ls = (ws * F.huber_loss(s_err, torch.zeros_like(s_err), reduction="none", delta=delta).mean((1, 2))).sum()
+        le = (we * F.huber_loss(e_err, torch.zeros_like(e_err), reduction="none", delta=d_e)).sum()
+        lf = (w_atom * F.huber_loss(f_err, torch.zeros_like(f_err), reduction="none", delta=d_f).mean(-1)).sum()
+        ls = (ws * F.huber_loss(s_err, torch.zeros_like(s_err), reduction="none", delta=d_s).mean((1, 2))).sum()
         loss = (cfg.get("energy", 1.0) * le / we.sum().clamp(min=1e-9)
                 + cfg.get("forces", 10.0) * lf / w_atom.sum().clamp(min=1e-9)
                 + cfg.get("stress", 10.0) * ls / ws.sum().clamp(min=1e-9))

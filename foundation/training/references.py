@@ -36,11 +36,13 @@ def _lsq(counts: np.ndarray, energies: np.ndarray, ridge: float) -> tuple[np.nda
 
 def fit_references(source, indices: np.ndarray, fidelity_map: np.ndarray, n_heads: int,
                    align: bool = True, anchors: dict[int, int] | None = None, max_z: int = 118,
-                   ridge: float = 1e-6) -> EnergyReferences:
+                   ridge: float = 1e-6, unaligned: set[int] | None = None) -> EnergyReferences:
     """Fit per-(dataset, fidelity) offsets and per-head references on the frames ``indices``.
 
     ``anchors`` maps a head index to a dataset index whose offsets define that head's zero for the
-    elements it has; other elements take the atom-weighted mean over the head's datasets. With
+    elements it has; other elements take the atom-weighted mean over the head's datasets. Datasets in
+    ``unaligned`` are taken as already on their head's zero: never shifted, and they set no reference
+    except for elements no other dataset of the head has. With
     ``align=False`` every head is one least-squares fit over its pooled frames and nothing is shifted.
     """
     n_src = len(source.fidelities)
@@ -76,12 +78,14 @@ def fit_references(source, indices: np.ndarray, fidelity_map: np.ndarray, n_head
         cols, sol = _lsq(counts, np.array([e for _, e in rs]), ridge)
         offsets[k, cols] = sol
         atoms[k] = counts.sum(axis=0)
+    fixed = {k for k in rows if k // n_src in (unaligned or set())}
     for h in range(n_heads):
-        keys = [k for k in rows if head_of[k] == h]
-        if not keys:
-            continue
+        keys = [k for k in rows if head_of[k] == h and k not in fixed]
         w = atoms[keys]
         refs[h] = (w * offsets[keys]).sum(axis=0) / np.maximum(w.sum(axis=0), 1)
+        for k in (k for k in fixed if head_of[k] == h):
+            only = (atoms[k] > 0) & (w.sum(axis=0) == 0)
+            refs[h, only] = offsets[k, only]
         anchor = (anchors or {}).get(h)
         if anchor is not None:
             for k in keys:

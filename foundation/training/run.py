@@ -112,6 +112,18 @@ def _save_alignment(path: Path, source, ref) -> dict:
     return table
 
 
+def _init_network(module: PotentialModule, directory: str) -> None:
+    """Start ``module`` from a saved potential's network weights (its fitted reference buffers are not taken)."""
+    from foundation.model.io import load_potential
+
+    base = load_potential(directory)
+    if base.config.to_dict() != module.model.config.to_dict():
+        raise ValueError(f"init_from {directory}: its model config differs from this run's model section")
+    state = {k: v for k, v in base.state_dict().items() if k not in ("reference_energies", "seen_elements")}
+    for net in (module.model, module.ema):
+        net.load_state_dict(state, strict=False)
+
+
 def train(cfg: TrainConfig, source=None, resume: bool = True, *, module: PotentialModule | None = None,
           datamodule: PotentialDataModule | None = None, callbacks: tuple = ()) -> Path:
     """Run (or resume) a training; returns the directory of the exported EMA model.
@@ -141,14 +153,18 @@ def train(cfg: TrainConfig, source=None, resume: bool = True, *, module: Potenti
     if not pretrained:
         anchors = {heads.index(h): list(source.datasets).index(d) for h, d in cfg.data.energy_anchors.items()
                    if h in heads and d in source.datasets}
+        unaligned = {list(source.datasets).index(d) for d in cfg.data.unaligned if d in source.datasets}
         ref = fit_references(source, source.indices("train"), dm.fidelity_map, len(heads),
-                             align=cfg.data.align_energies, anchors=anchors)
+                             align=cfg.data.align_energies, anchors=anchors, unaligned=unaligned)
         dm.energy_shift = ref.shift  # also on resume: the fit is deterministic and the loaders need it
         if ckpt_path is None:
+            if cfg.init_from:
+                _init_network(module, cfg.init_from)
             for net in (module.model, module.ema):
                 net.reference_energies.copy_(torch.as_tensor(ref.head))
                 net.seen_elements.copy_(torch.as_tensor(ref.seen))
-                net.energy_scale.fill_(ref.force_rms)
+                if not cfg.init_from:  # a started network keeps the scale its weights were trained with
+                    net.energy_scale.fill_(ref.force_rms)
     t = cfg.trainer
     callbacks = [
         ModelCheckpoint(dirpath=out / "checkpoints", filename="epoch{epoch:03d}", save_last=True, save_top_k=-1,

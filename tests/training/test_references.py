@@ -40,3 +40,19 @@ def test_without_alignment_nothing_is_shifted():
     src = FrameSource(frames, splits=["train"] * len(frames))
     ref = fit_references(src, src.indices("train"), np.array([0]), 1, align=False)
     assert not ref.shift.any() and ref.head[0, 29] != 0
+
+
+def test_unaligned_dataset_is_never_shifted_and_sets_no_reference():
+    frames, offset = two_datasets()
+    src = FrameSource(frames, splits=["train"] * len(frames))
+    a, b = src.datasets.index("A"), src.datasets.index("B")
+    ref = fit_references(src, src.indices("train"), np.array([0]), 1, unaligned={b})
+    n_src = len(src.fidelities)
+    assert not ref.shift[b * n_src].any() and not ref.shift[a * n_src].any()
+    # the head's zero is A's alone: B's +1.7 eV Cu offset does not leak into the average
+    alone = fit_references(src, np.array([i for i, f in enumerate(frames) if f.dataset == "A"]),
+                           np.array([0]), 1)
+    np.testing.assert_allclose(ref.head[0, [13, 28, 29]], alone.head[0, [13, 28, 29]], atol=1e-6)
+    # with alignment, the same B would have pulled the reference halfway
+    pooled = fit_references(src, src.indices("train"), np.array([0]), 1)
+    assert abs(pooled.head[0, 29] - alone.head[0, 29] - offset[29] / 2) < 1e-6

@@ -69,3 +69,29 @@ def test_loss_falls_and_model_reloads(tmp_path):
     atoms.calc = model.calculator()
     assert np.isfinite(atoms.get_forces()).all()
     assert model.seen_elements[model.fidelity_index("pbe")][[13, 28, 29]].all()
+
+
+def test_second_stage_starts_from_the_first(tmp_path):
+    """``init_from`` starts a run from saved network weights; a changed architecture is refused."""
+    import pytest
+    from emt_frames import emt_frames
+
+    from foundation.model.io import load_potential
+    from foundation.training import TrainConfig, train
+    from foundation.training.data import FrameSource
+
+    run_script(tmp_path / "s1", 1)
+    base = {"model": {"features": 16, "vector_features": 4, "layers": 2, "cutoff": 4.0},
+            "data": {"batch_size": 4}, "optim": {"warmup_steps": 1, "lr": 1e-9},
+            "loss": {"huber_delta": {"energy": 0.01, "forces": 0.05, "stress": 0.002}},
+            "trainer": {"max_steps": 1, "progress": False, "log_every_n_steps": 1},
+            "init_from": str(tmp_path / "s1" / "model"), "output": str(tmp_path / "s2"), "seed": 1}
+    source = FrameSource(emt_frames())
+    s1 = load_potential(tmp_path / "s1" / "model").state_dict()
+    s2 = load_potential(train(TrainConfig.from_dict(base), source=source)).state_dict()
+    # one step at lr 1e-9 leaves the network where stage 1 left it
+    for k in s1:
+        torch.testing.assert_close(s2[k], s1[k], atol=1e-6, rtol=0, msg=k)
+    other = dict(base, model=dict(base["model"], features=8), output=str(tmp_path / "s3"))
+    with pytest.raises(ValueError, match="model config differs"):
+        train(TrainConfig.from_dict(other), source=source)
