@@ -60,6 +60,11 @@ def last_val_metrics(run_dir: Path) -> dict:
     return last
 
 
+def _weights(training: dict) -> str:
+    loss = training.get("config", {}).get("loss", {})
+    return ":".join(f"{loss.get(k, '?'):g}" for k in ("energy", "forces", "stress"))
+
+
 def card_body(name: str, model: UniversalModel, stats: dict, val: dict, acc: list, speed: list, wbm: list) -> str:
     heads = model.config.fidelities
     lines = [f"Universal interatomic potential `{name}` of unihub: a PaiNN-style "
@@ -72,10 +77,19 @@ def card_body(name: str, model: UniversalModel, stats: dict, val: dict, acc: lis
     for h, c in stats["datasets_per_head"].items():
         lines.append(f"| {h} | " + ", ".join(f"{d} ({n})" for d, n in sorted(c.items())) + " |")
     t = model.extra_config.get("training", {})
-    batch = t.get("config", {}).get("data", {}).get("batch_size", "?")
-    lines += ["", f"Training: {t.get('global_step', '?')} optimiser steps of {batch} frames on CPU, "
-              f"at most {stats['cap_per_dataset']} frames per dataset per epoch; config "
-              "`foundation/configs/universal-v1.yaml`, command `unihub train foundation/configs/universal-v1.yaml`.",
+    tcfg = t.get("config", {})
+    batch = tcfg.get("data", {}).get("batch_size", "?")
+    run = (f"{t.get('global_step', '?')} optimiser steps of {batch} frames on CPU, at most "
+           f"{stats['cap_per_dataset']} frames per dataset per epoch")
+    stage1 = Path(tcfg["init_from"]) / "config.json" if tcfg.get("init_from") else None
+    if stage1 is not None and stage1.exists():
+        s1 = json.loads(stage1.read_text()).get("training", {})
+        run = (f"two stages on CPU. Stage 1 (`foundation/configs/universal-v1-stage1.yaml`): "
+               f"{s1.get('global_step', '?')} steps from random weights, loss weights energy:forces:stress = "
+               f"{_weights(s1)}. Stage 2 (`foundation/configs/universal-v1.yaml`): {run}, starting from stage 1's "
+               f"network, weights {_weights(t)}, per-property Huber deltas, diatomic curves kept on MatPES's zero")
+    lines += ["", f"Training: {run}. Commands: `unihub train foundation/configs/universal-v1-stage1.yaml` then "
+              "`unihub train foundation/configs/universal-v1.yaml`.",
               "", "## Elements seen in training (training frames containing the element)", "",
               ", ".join(f"{el} {n}" for el, n in stats["frames_per_element"].items()), ""]
     if val:
@@ -117,9 +131,8 @@ def card_body(name: str, model: UniversalModel, stats: dict, val: dict, acc: lis
               "are extrapolations (the calculator warns). Heads share one representation; absolute energies are only "
               "comparable within a head. Each dataset's energies were aligned onto its head by per-element least "
               "squares (`energy_alignment` in config.json holds the shifts; add them back to predict in a dataset's "
-              "own zero); for the diatomic curves this alignment also removed their binding energy relative to the "
-              "bulk, so only the shape of each curve was learned from them (to be fixed in v2 by anchoring them "
-              "with MatPES).", ""]
+              "own zero). The diatomic curves are not aligned: they share MatPES's zero, so their dissociation limits "
+              "are isolated-atom energies on the PBE and r2SCAN heads.", ""]
     return "\n".join(lines)
 
 
