@@ -141,7 +141,7 @@ def run_study(args) -> None:
     for el in args.elements:
         plan += [(el, None, "base"), (el, None, "chgnet"), (el, 50, "finetune"), (el, 50, "scratch")]
     for el in args.elements:
-        plan += [(el, 50, v) for v in VARIANTS if v != "finetune"]
+        plan += [(el, 50, v) for v in args.variants if v != "finetune"]
         plan += [(el, n, m) for n in args.sizes if n != "50" for m in ("finetune", "scratch")]
     data = {}
     for el, n, method in plan:
@@ -298,7 +298,9 @@ def main() -> None:
     p.add_argument("--checkpoint", help="use the EMA weights of this pretraining checkpoint as the base instead")
     p.add_argument("--elements", nargs="+", default=ELEMENTS)
     p.add_argument("--sizes", nargs="+", default=["25", "50", "100", "all"])
-    p.add_argument("--steps", type=int, default=100, help="optimiser steps of 4 frames per run")
+    p.add_argument("--steps", type=int, default=300, help="optimiser steps of 4 frames per run")
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS),
+                   help="fine-tuning variants compared at 50 frames")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--val-per-set", dest="val_per_set", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
