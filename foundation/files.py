@@ -62,6 +62,15 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Non
             os.unlink(tmp)
 
 
+def cache_dir() -> Path:
+    """unihub's cache for derived artefacts (packs, compiled kernels, checksum records):
+    ``$UNIHUB_CACHE``, else ``$XDG_CACHE_HOME/unihub`` or ``~/.cache/unihub``. Nothing is created."""
+    env = os.environ.get("UNIHUB_CACHE")
+    if env:
+        return Path(env).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "unihub"
+
+
 def offline() -> bool:
     """True when downloads are switched off (``UNIHUB_OFFLINE=1`` or ``HF_HUB_OFFLINE=1``), read at call time."""
     return any(os.environ.get(k, "").strip().lower() in _TRUE for k in ("UNIHUB_OFFLINE", "HF_HUB_OFFLINE"))

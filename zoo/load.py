@@ -16,8 +16,9 @@ PACKAGE_DIR = Path(__file__).parent
 
 
 def models_cache() -> Path:
-    base = os.environ.get("UNIHUB_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "unihub"
-    return Path(base) / "models"
+    from foundation.files import cache_dir
+
+    return cache_dir() / "models"
 
 
 def _fetch_url(base: str, name: str, expected: str | None) -> Path:

@@ -132,8 +132,9 @@ def card_body(name: str, model: UniversalModel, stats: dict, val: dict, acc: lis
               "comparable within a head. Each dataset's energies were aligned onto its head by per-element least "
               "squares (`energy_alignment` in config.json holds the shifts; add them back to predict in a dataset's "
               "own zero). The diatomic curves are not aligned: they share MatPES's zero, so their dissociation limits "
-              "are isolated-atom energies on the PBE and r2SCAN heads. Compound energetics are weak (see the WBM table): "
-              "the PBE head's training data are elements, alloys and dimers, compounds reach it only through the "
+              "are isolated-atom energies on the PBE and r2SCAN heads. "
+              "Compound energetics are weak (see the WBM table): the PBE head's training data are elements, "
+              "alloys and dimers, compounds reach it only through the "
               "representation shared with the PBEsol head (about 900 MAD frames), so formation energies and "
               "equilibrium volumes of ionic crystals are not reliable in this version; use it for metals, alloys and "
               "covalent elemental systems, or fine-tune.", ""]

@@ -5,14 +5,14 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
-import shutil
-import subprocess
-import tempfile
 import threading
 from pathlib import Path
 
 import numpy as np
 
+from foundation.files import cache_dir as _cache_root
+
+from .cxx import build_shared, compiler
 from .mtpfile import MTPParams
 
 _SRC = Path(__file__).parent / "kernel"
@@ -27,36 +27,19 @@ _i64 = ctypes.POINTER(ctypes.c_int64)
 
 
 def cache_dir() -> Path:
-    """Where compiled kernels live: ``$UNIHUB_CACHE/mtp`` or ``~/.cache/unihub/mtp``."""
-    root = os.environ.get("UNIHUB_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "unihub")
-    return Path(root) / "mtp"
+    """Where compiled kernels and plugins live: ``<unihub cache>/mtp``."""
+    return _cache_root() / "mtp"
 
 
 def _build() -> Path:
-    compiler = os.environ.get("CXX", "g++")
     h = hashlib.sha256()
     for name in _SOURCES:
         h.update((_SRC / name).read_bytes())
-    h.update(" ".join([compiler, *_FLAGS]).encode())
+    h.update(" ".join([compiler(), *_FLAGS]).encode())
     target = cache_dir() / f"libmtp-{h.hexdigest()[:16]}.so"
     if target.exists():
         return target
-    if shutil.which(compiler) is None:
-        raise RuntimeError(f"the MTP kernel needs a C++ compiler with OpenMP; '{compiler}' was not found "
-                           "(install g++ or set CXX)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".so.tmp")
-    os.close(fd)
-    cmd = [compiler, *_FLAGS, str(_SRC / "mtp_capi.cpp"), "-o", tmp]
-    try:
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        if res.returncode != 0:
-            raise RuntimeError(f"building the MTP kernel failed:\n{' '.join(cmd)}\n{res.stderr[-4000:]}")
-        os.replace(tmp, target)  # atomic: concurrent builders never see a half-written library
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return target
+    return build_shared([*_FLAGS, str(_SRC / "mtp_capi.cpp")], target, "the MTP kernel (C++ with OpenMP)")
 
 
 def library() -> ctypes.CDLL:

@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from foundation.files import ChecksumError, offline, sha256_file  # noqa: F401  (re-exported)
+from foundation.files import ChecksumError, cache_dir, offline, sha256_file  # noqa: F401  (re-exported)
 
 from .archive import repack_folder, tarball_tree_id
 from .cards import Card, CardFile
@@ -25,12 +25,6 @@ class MissingDataError(FileNotFoundError):
     """A dataset file is absent and cannot be downloaded (offline, or the download failed)."""
 
 
-
-
-def cache_dir() -> Path:
-    """unihub's user cache: ``$XDG_CACHE_HOME/unihub`` or ``~/.cache/unihub``."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "unihub"
 
 
 def data_root(override: str | os.PathLike | None = None) -> Path:

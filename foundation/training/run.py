@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -13,20 +12,12 @@ import torch
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
+from foundation.files import cache_dir
 from foundation.training.checkpoint import AtomicCheckpointIO
 from foundation.training.config import TrainConfig
 from foundation.training.data import FrameSource, PotentialDataModule
 from foundation.training.module import PotentialModule
 from foundation.training.references import fit_references
-
-
-def cache_dir() -> Path:
-    """Where derived artefacts (packed mixes) live: ``UNIHUB_CACHE`` or the user cache."""
-    env = os.environ.get("UNIHUB_CACHE")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "unihub"
 
 
 def open_source(cfg: TrainConfig):

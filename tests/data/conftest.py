@@ -15,6 +15,7 @@ def _isolated_cache(tmp_path_factory):
     """Keep the verified-files ledger (and any download) out of the user's real cache."""
     mp = pytest.MonkeyPatch()
     mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+    mp.setenv("UNIHUB_CACHE", str(tmp_path_factory.mktemp("unihub-cache")))
     mp.delenv("UNIHUB_OFFLINE", raising=False)
     yield
     mp.undo()

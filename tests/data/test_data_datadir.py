@@ -157,11 +157,15 @@ def test_shared_folder_repacks_have_the_github_tree_ids(shared_data):
 
 def test_data_root_and_no_import_side_effects(tmp_path, monkeypatch):
     monkeypatch.delenv("UNIHUB_DATA", raising=False)
+    monkeypatch.delenv("UNIHUB_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert datadir.data_root() == tmp_path / "xdg" / "unihub" / "data"
+    monkeypatch.setenv("UNIHUB_CACHE", str(tmp_path / "uc"))
+    assert datadir.data_root() == tmp_path / "uc" / "data"
+    monkeypatch.delenv("UNIHUB_CACHE")
     monkeypatch.setenv("UNIHUB_DATA", str(tmp_path / "d"))
     assert datadir.data_root() == (tmp_path / "d").resolve()
-    env = {k: v for k, v in os.environ.items() if k != "UNIHUB_DATA"}
+    env = {k: v for k, v in os.environ.items() if k not in ("UNIHUB_DATA", "UNIHUB_CACHE")}
     env.update(HOME=str(tmp_path / "home"), XDG_CACHE_HOME=str(tmp_path / "cache"))
     code = "import foundation.data, foundation.data.pack; foundation.data.list_cards()"
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=Path(__file__).resolve().parents[2])

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
+from ..cxx import build_shared, compiler
 from ..kernel import cache_dir
 from .runtime import find_install
 
@@ -33,33 +30,18 @@ def _digest(compiler: str, inst) -> str:
 
 def plugin_path() -> Path:
     """Where the plugin for the current sources and LAMMPS lives (it may not be built yet)."""
-    compiler = os.environ.get("CXX", "g++")
-    return cache_dir() / "lammps" / f"unihub_mtp-{_digest(compiler, find_install())}.so"
+    return cache_dir() / "lammps" / f"unihub_mtp-{_digest(compiler(), find_install())}.so"
 
 
 def build_plugin(force: bool = False) -> Path:
     """Build (once per source hash) and return the plugin's path, for ``plugin load``."""
-    compiler = os.environ.get("CXX", "g++")
     inst = find_install()
     target = plugin_path()
     if target.exists() and not force:
         return target
-    if shutil.which(compiler) is None:
-        raise RuntimeError(f"building the LAMMPS plugin needs a C++17 compiler; '{compiler}' was not found "
-                           "(install g++ or set CXX)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".so.tmp")
-    os.close(fd)
-    cmd = [compiler, *_FLAGS, f"-I{_HERE}", f"-I{_KERNEL}", f"-I{inst.include}", f"-I{inst.mpi_include}",
-           *(str(_HERE / n) for n in _SOURCES), "-o", tmp,
-           # link the wheel's libraries so a missing symbol fails here, not at 'plugin load'
-           str(inst.library), str(inst.mpi_lib / "libmpi.so.12"), "-Wl,--no-undefined",
-           f"-Wl,-rpath,{inst.library.parent}:{inst.mpi_lib}"]
-    try:
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        if res.returncode != 0:
-            raise RuntimeError(f"building the LAMMPS plugin failed:\n{' '.join(cmd)}\n{res.stderr[-4000:]}")
-        os.replace(tmp, target)  # atomic: a concurrent builder or loader never sees a partial file
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return target
+    args = [*_FLAGS, f"-I{_HERE}", f"-I{_KERNEL}", f"-I{inst.include}", f"-I{inst.mpi_include}",
+            *(str(_HERE / n) for n in _SOURCES),
+            # link the wheel's libraries so a missing symbol fails here, not at 'plugin load'
+            str(inst.library), str(inst.mpi_lib / "libmpi.so.12"), "-Wl,--no-undefined",
+            f"-Wl,-rpath,{inst.library.parent}:{inst.mpi_lib}"]
+    return build_shared(args, target, "the LAMMPS plugin")
