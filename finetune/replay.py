@@ -167,8 +167,7 @@ def label_alignment(model, source):
 
     Refitted with foundation's ``fit_references`` on the same capped training split, so it is the very
     table pretraining used (the fit is deterministic)."""
-    from foundation.training.references import fit_references
-    from foundation.training.run import _CappedSource
+    from foundation.training.run import _CappedSource, run_references
 
     cfg = (getattr(model, "extra_config", None) or {}).get("training", {}).get("config")
     if not cfg or not cfg.get("data", {}).get("align_energies"):
@@ -179,10 +178,7 @@ def label_alignment(model, source):
     capped = _CappedSource(source, tc.data.max_frames_per_dataset, tc.seed)
     heads = list(tc.model.fidelities)
     datasets, fids = list(capped.datasets), list(capped.fidelities)
-    fmap = np.array([heads.index(f) for f in fids])
-    anchors = {heads.index(h): datasets.index(d) for h, d in tc.data.energy_anchors.items()
-               if h in heads and d in datasets}
-    ref = fit_references(capped, capped.indices("train"), fmap, len(heads), align=True, anchors=anchors)
+    ref = run_references(tc, capped, np.array([heads.index(f) for f in fids]))
     return ref.shift, datasets, fids
 
 

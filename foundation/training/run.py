@@ -103,6 +103,18 @@ def _save_alignment(path: Path, source, ref) -> dict:
     return table
 
 
+def run_references(cfg: TrainConfig, source, fidelity_map: np.ndarray):
+    """The reference energies and label shifts a run with ``cfg`` fits on ``source``'s train split
+    (deterministic: fine-tuning refits them to put replayed labels where pretraining had them)."""
+    heads = list(cfg.model.fidelities)
+    datasets = list(source.datasets)
+    anchors = {heads.index(h): datasets.index(d) for h, d in cfg.data.energy_anchors.items()
+               if h in heads and d in datasets}
+    unaligned = {datasets.index(d) for d in cfg.data.unaligned if d in datasets}
+    return fit_references(source, source.indices("train"), fidelity_map, len(heads),
+                          align=cfg.data.align_energies, anchors=anchors, unaligned=unaligned)
+
+
 def _init_network(module: PotentialModule, directory: str) -> None:
     """Start ``module`` from a saved potential's network weights (its fitted reference buffers are not taken)."""
     from foundation.model.io import load_potential
@@ -142,11 +154,7 @@ def train(cfg: TrainConfig, source=None, resume: bool = True, *, module: Potenti
     ckpt_path = str(last) if resume and last.exists() else None
     ref = None
     if not pretrained:
-        anchors = {heads.index(h): list(source.datasets).index(d) for h, d in cfg.data.energy_anchors.items()
-                   if h in heads and d in source.datasets}
-        unaligned = {list(source.datasets).index(d) for d in cfg.data.unaligned if d in source.datasets}
-        ref = fit_references(source, source.indices("train"), dm.fidelity_map, len(heads),
-                             align=cfg.data.align_energies, anchors=anchors, unaligned=unaligned)
+        ref = run_references(cfg, source, dm.fidelity_map)
         dm.energy_shift = ref.shift  # also on resume: the fit is deterministic and the loaders need it
         if ckpt_path is None:
             if cfg.init_from:

@@ -56,3 +56,30 @@ def test_unaligned_dataset_is_never_shifted_and_sets_no_reference():
     # with alignment, the same B would have pulled the reference halfway
     pooled = fit_references(src, src.indices("train"), np.array([0]), 1)
     assert abs(pooled.head[0, 29] - alone.head[0, 29] - offset[29] / 2) < 1e-6
+
+
+def test_replay_alignment_is_the_one_pretraining_used(tmp_path):
+    """Fine-tuning's replay refits the pretraining label shifts; they must equal the run's own table."""
+    from ase.data import chemical_symbols
+
+    from finetune.replay import label_alignment
+    from foundation.training import TrainConfig, train
+    from zoo.models import UniversalModel
+
+    frames, _ = two_datasets()
+    c = copy.deepcopy(frames[0])
+    c.dataset = "C"  # a third set, taken as already on the head's zero
+    frames.append(c)
+    src = FrameSource(frames, splits=["train"] * len(frames))
+    cfg = TrainConfig.from_dict({
+        "model": {"features": 8, "vector_features": 2, "layers": 1, "cutoff": 4.0, "fidelities": ["pbe"]},
+        "data": {"batch_size": 4, "energy_anchors": {"pbe": "A"}, "unaligned": ["C"]},
+        "trainer": {"max_steps": 1, "progress": False}, "output": str(tmp_path / "r"), "seed": 0})
+    model = UniversalModel.load_dir(train(cfg, source=src))
+    shift, datasets, fids = label_alignment(model, src)
+    stored = model.extra_config["energy_alignment"]
+    assert sorted(stored) == ["B/pbe"]  # A is the anchor, C is never shifted
+    k = datasets.index("B") * len(fids) + fids.index("pbe")
+    for el, v in stored["B/pbe"].items():
+        assert abs(shift[k, chemical_symbols.index(el)] - v) < 1e-6
+    assert not shift[datasets.index("C") * len(fids)].any()
