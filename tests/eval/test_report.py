@@ -159,3 +159,15 @@ def test_cli_parser_builds_the_report_call(monkeypatch, tmp_path):
     assert seen["size"] == "quick" and seen["out"] == str(tmp_path)
     with pytest.raises(SystemExit):
         p.parse_args(["report", "m", "--quick", "--full"])
+
+
+def test_quick_report_on_universal_v1(tmp_path):
+    """The CI run of ``--quick`` on the shipped model: every suite runs and its headlines are finite."""
+    from eval import ood_report
+
+    rep = ood_report(["universal-v1"], out=tmp_path, size="quick", progress=False, threads=2)
+    assert set(rep["suites"]) == set(ORDER) and not rep["suite_errors"]
+    for name, suite in rep["suites"].items():
+        values = [suite["summary"]["universal-v1"].get(h["key"]) for h in suite["headlines"]]
+        assert values and all(v is not None and math.isfinite(v) for v in values), (name, values)
+    assert (tmp_path / "report.html").stat().st_size > 10_000
