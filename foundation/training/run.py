@@ -103,6 +103,13 @@ def _save_alignment(path: Path, source, ref) -> dict:
     return table
 
 
+def latest_checkpoint(directory: Path) -> Path | None:
+    """The newest checkpoint in ``directory``: the epoch and the every-N-steps callbacks each keep a
+    ``last`` file (Lightning names the second ``last-v1.ckpt``), so either may hold the latest state."""
+    found = [p for p in Path(directory).glob("*.ckpt") if not p.name.startswith(".")]
+    return max(found, key=lambda p: p.stat().st_mtime_ns) if found else None
+
+
 def run_references(cfg: TrainConfig, source, fidelity_map: np.ndarray):
     """The reference energies and label shifts a run with ``cfg`` fits on ``source``'s train split
     (deterministic: fine-tuning refits them to put replayed labels where pretraining had them)."""
@@ -150,8 +157,8 @@ def train(cfg: TrainConfig, source=None, resume: bool = True, *, module: Potenti
     pretrained = module is not None
     if module is None:
         module = PotentialModule(cfg.model.to_dict(), cfg.loss.__dict__, cfg.optim.__dict__, list(source.datasets))
-    last = out / "checkpoints" / "last.ckpt"
-    ckpt_path = str(last) if resume and last.exists() else None
+    last = latest_checkpoint(out / "checkpoints")
+    ckpt_path = str(last) if resume and last is not None else None
     ref = None
     if not pretrained:
         ref = run_references(cfg, source, dm.fidelity_map)

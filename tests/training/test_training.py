@@ -95,3 +95,14 @@ def test_second_stage_starts_from_the_first(tmp_path):
     other = dict(base, model=dict(base["model"], features=8), output=str(tmp_path / "s3"))
     with pytest.raises(ValueError, match="model config differs"):
         train(TrainConfig.from_dict(other), source=source)
+
+
+def test_resume_takes_the_newest_checkpoint(tmp_path):
+    from foundation.training.run import latest_checkpoint
+
+    assert latest_checkpoint(tmp_path) is None
+    for k, name in enumerate(["epoch000.ckpt", "last.ckpt", "step0000400.ckpt", "last-v1.ckpt", ".last.ckpt.tmp9"]):
+        (tmp_path / name).write_bytes(b"x")
+        os.utime(tmp_path / name, ns=(10**18 + k * 10**9, 10**18 + k * 10**9))
+    # the step callback's 'last' is newer than the epoch callback's; a temporary is never a checkpoint
+    assert latest_checkpoint(tmp_path).name == "last-v1.ckpt"
