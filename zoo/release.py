@@ -137,7 +137,11 @@ def card_body(name: str, model: UniversalModel, stats: dict, val: dict, acc: lis
               "alloys and dimers, compounds reach it only through the "
               "representation shared with the PBEsol head (about 900 MAD frames), so formation energies and "
               "equilibrium volumes of ionic crystals are not reliable in this version; use it for metals, alloys and "
-              "covalent elemental systems, or fine-tune.", ""]
+              "covalent elemental systems, or fine-tune. The potential is too stiff away from the training "
+              "configurations: the Γ optical phonon of Si is 22 THz (DFT 15.5), forces on unrelaxed vacancies and "
+              "surfaces reach several eV/Å and vacancy formation energies are overestimated (see "
+              "`eval/examples/universal-v1`); check a distilled or fine-tuned model's defects before production "
+              "runs.", ""]
     return "\n".join(lines)
 
 
