@@ -39,28 +39,10 @@ def load() -> str:
 
 def fit_potential(path: Path, level: int = 16) -> None:
     """A level-``level`` Si MTP fitted (linear) to Stillinger-Weber labels computed by LAMMPS."""
-    from ase.build import bulk
+    from finetune.mtp.lammps.reference import sw_fitted_si
 
-    from finetune.mtp import FitConfig, MTPModel, fit
-    from finetune.mtp.lammps.evaluate import evaluate
-    from finetune.mtp.lammps.runtime import find_install
-    from foundation.data.frame import Frame
-
-    sw = find_install().package / "share" / "lammps" / "potentials" / "Si.sw"
-    rng = np.random.default_rng(0)
-    structs = []
-    for k in range(24):
-        a = bulk("Si", "diamond", a=A_SI, cubic=True).repeat(2)
-        a.set_cell(a.cell[:] @ (np.eye(3) + 0.02 * rng.normal(size=(3, 3))), scale_atoms=True)
-        a.rattle(0.03 + 0.1 * rng.random(), seed=k)
-        structs.append(a)
-    labels = evaluate(structs, ["pair_style sw", f'pair_coeff * * "{sw}" Si'], ["Si"])
-    frames = [Frame(a.numbers, a.positions, a.cell[:], a.pbc, energy=r["energy"], forces=r["forces"],
-                    stress=r["stress"]) for a, r in zip(structs, labels)]
-    model = MTPModel.from_level(level, ["Si"], min_dist=2.0, max_dist=5.0, radial_basis_size=8, seed=0)
-    res = fit(model, frames, config=FitConfig(max_iter=0, progress=False))
-    print(f"fitted level-{level} Si MTP to SW: force MAE {res.train['force_mae']:.0f} meV/Å", flush=True)
-    model.save(path)
+    train = sw_fitted_si(path, level, n_frames=24)
+    print(f"fitted level-{level} Si MTP to SW: force MAE {train['force_mae']:.0f} meV/Å", flush=True)
 
 
 def box_repeats(n_atoms: int) -> tuple[int, int, int]:

@@ -53,29 +53,10 @@ def alloy(seed: int = 0, repeat: int = 1, rattle: float = 0.1, elements=("Si", "
 
 
 def sw_fitted_si(path: Path, level: int = 10, n_frames: int = 12) -> Path:
-    """A small Si MTP fitted (linear solve) to LAMMPS' Stillinger-Weber Si: stable in MD, unlike
-    a random potential."""
-    from ase.build import bulk
+    """A small Si MTP fitted to LAMMPS' Stillinger-Weber Si: stable in MD, unlike a random potential."""
+    from finetune.mtp.lammps.reference import sw_fitted_si as fit_to_sw
 
-    from finetune.mtp import FitConfig, MTPModel, fit
-    from finetune.mtp.lammps.evaluate import evaluate
-    from finetune.mtp.lammps.runtime import find_install
-    from foundation.data.frame import Frame
-
-    sw = find_install().package / "share" / "lammps" / "potentials" / "Si.sw"
-    rng = np.random.default_rng(0)
-    structs = []
-    for k in range(n_frames):
-        a = bulk("Si", "diamond", a=5.43, cubic=True).repeat(2)
-        a.set_cell(a.cell[:] @ (np.eye(3) + 0.02 * rng.normal(size=(3, 3))), scale_atoms=True)
-        a.rattle(0.03 + 0.1 * rng.random(), seed=k)
-        structs.append(a)
-    labels = evaluate(structs, ["pair_style sw", f'pair_coeff * * "{sw}" Si'], ["Si"])
-    frames = [Frame(a.numbers, a.positions, a.cell[:], a.pbc, energy=r["energy"], forces=r["forces"],
-                    stress=r["stress"]) for a, r in zip(structs, labels)]
-    model = MTPModel.from_level(level, ["Si"], min_dist=2.0, max_dist=5.0, radial_basis_size=8, seed=0)
-    fit(model, frames, config=FitConfig(max_iter=0, threads=2, progress=False))
-    model.save(path)
+    fit_to_sw(path, level, n_frames, threads=2)
     return path
 
 
