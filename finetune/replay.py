@@ -165,14 +165,14 @@ def label_alignment(model, source):
     """The per-(dataset, fidelity) energy-label shifts the base model was pretrained with, as
     ``(shift, datasets, fidelities)``, or None when its training did not align energies.
 
-    Refitted with foundation's ``fit_references`` on the same capped training split, so it is the very
+    Refitted by training's own ``run_references`` on the same capped training split, so it is the very
     table pretraining used (the fit is deterministic)."""
+    from foundation.training.config import TrainConfig
     from foundation.training.run import _CappedSource, run_references
 
     cfg = (getattr(model, "extra_config", None) or {}).get("training", {}).get("config")
     if not cfg or not cfg.get("data", {}).get("align_energies"):
         return None
-    from foundation.training.config import TrainConfig
 
     tc = TrainConfig.from_dict(cfg)
     capped = _CappedSource(source, tc.data.max_frames_per_dataset, tc.seed)
