@@ -36,9 +36,10 @@ class PaiNNMessage(nn.Module):
 class PaiNNUpdate(nn.Module):
     """Per-atom mixing: invariants of the vectors feed the scalars, scalars gate the vectors."""
 
-    def __init__(self, features: int, vector_features: int) -> None:
+    def __init__(self, features: int, vector_features: int, norm_eps: float = 0.05) -> None:
         super().__init__()
         self.f, self.fv = features, vector_features
+        self.eps2 = norm_eps * norm_eps
         self.uv = nn.Linear(vector_features, 2 * vector_features, bias=False)
         self.mlp = nn.Sequential(
             nn.Linear(features + 2 * vector_features, features),
@@ -48,8 +49,8 @@ class PaiNNUpdate(nn.Module):
 
     def forward(self, s, v):
         u, w = torch.split(self.uv(v), self.fv, dim=-1)
-        # eps keeps the norm differentiable at v = 0; training takes second derivatives.
-        wn = torch.sqrt((w * w).sum(dim=1) + 1e-8)
+        # a smooth norm: |w| vanishes by symmetry at high-symmetry sites, and a plain norm is a cusp there
+        wn = torch.sqrt((w * w).sum(dim=1) + self.eps2)
         uw = (u * w).sum(dim=1)
         a = self.mlp(torch.cat([s, wn, uw], dim=-1))
         ds, avv = torch.split(a, [self.f, self.fv], dim=-1)

@@ -28,7 +28,7 @@ class UniversalPotential(nn.Module):
         self.radial = BesselBasis(config.cutoff, config.n_basis, config.envelope_p)
         fv, nl = config.vector_features, config.layers
         self.messages = nn.ModuleList(PaiNNMessage(f, fv, config.n_basis) for _ in range(nl))
-        self.updates = nn.ModuleList(PaiNNUpdate(f, fv) for _ in range(nl))
+        self.updates = nn.ModuleList(PaiNNUpdate(f, fv, config.vector_norm_eps) for _ in range(nl))
         self.readout = nn.Sequential(nn.Linear(f + config.fidelity_dim, f), nn.SiLU(), nn.Linear(f, 1))
         self.repulsion = ZBLRepulsion(config.envelope_p) if config.zbl else None
         n_fid = len(config.fidelities)

@@ -127,7 +127,10 @@ def _init_network(module: PotentialModule, directory: str) -> None:
     from foundation.model.io import load_potential
 
     base = load_potential(directory)
-    if base.config.to_dict() != module.model.config.to_dict():
+    # the norm's smoothing constant changes no parameter shape: a run may start from weights trained with another
+    mine, theirs = module.model.config.to_dict(), base.config.to_dict()
+    mine.pop("vector_norm_eps"), theirs.pop("vector_norm_eps")
+    if theirs != mine:
         raise ValueError(f"init_from {directory}: its model config differs from this run's model section")
     state = {k: v for k, v in base.state_dict().items() if k not in ("reference_energies", "seen_elements")}
     for net in (module.model, module.ema):

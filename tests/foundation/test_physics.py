@@ -138,3 +138,47 @@ def test_pymatgen_structure_accepted(model64, triclinic):
     calc = model64.calculator()
     assert calc.get_potential_energy(struct) == pytest.approx(energy(model64, triclinic), rel=1e-10)
     assert model64.predict([struct])[0]["forces"].shape == (len(triclinic), 3)
+
+
+def _cusp_ratio(model, d=1e-3):
+    """Force on one diamond-Si atom displaced by d and 2d: a smooth (harmonic) potential has F(2d) = 2 F(d)
+    to O(d^2); a cusp adds a constant, so |2 F(d) - F(2d)| / |F(d)| measures it."""
+    si = bulk("Si", "diamond", 5.43, cubic=True)
+
+    def force(x):
+        a = si.copy()
+        a.positions[0, 0] += x
+        a.calc = model.calculator()
+        return a.get_forces()[0, 0]
+
+    assert abs(force(0.0)) < 1e-9  # zero by symmetry at the site
+    f1, f2 = force(d), force(2 * d)
+    assert abs(f1) > 1e-6
+    return abs(2 * f1 - f2) / abs(f1)
+
+
+def test_smooth_at_high_symmetry_sites(model64):
+    """Vector features vanish by symmetry at high-symmetry sites; the potential must stay harmonic there
+    (a cusp makes phonons and MD needlessly stiff)."""
+    assert _cusp_ratio(model64) < 1e-3
+
+
+def test_smoothness_check_detects_the_legacy_cusp():
+    """The same check finds the cusp of the old near-zero smoothing constant (same seed, same shapes)."""
+    import torch
+
+    from foundation.model.config import LEGACY_VECTOR_NORM_EPS, ModelConfig
+    from foundation.model.potential import UniversalPotential
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(features=16, vector_features=8, layers=2, cutoff=4.0, vector_norm_eps=LEGACY_VECTOR_NORM_EPS)
+    assert _cusp_ratio(UniversalPotential(cfg).double().eval()) > 0.1
+
+
+def test_models_saved_without_the_smoothing_field_load_as_legacy():
+    from foundation.model.config import LEGACY_VECTOR_NORM_EPS, ModelConfig
+
+    old = ModelConfig().to_dict()
+    del old["vector_norm_eps"]
+    assert ModelConfig.from_dict(old).vector_norm_eps == LEGACY_VECTOR_NORM_EPS
+    assert ModelConfig.from_dict(ModelConfig().to_dict()).vector_norm_eps == ModelConfig().vector_norm_eps
