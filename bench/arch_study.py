@@ -45,7 +45,8 @@ def sample_source(n_frames: int, seed: int = 0):
 
     packs = sorted((cache_dir() / "packs").glob("mix-*"))
     if not packs:
-        raise SystemExit("no packed mix in the cache: run `unihub train foundation/configs/universal-v1.yaml` once")
+        raise SystemExit("no packed mix in the cache: run "
+                         "`unihub train foundation/configs/universal-v1-stage1.yaml` once")
     mix = PackedMix(max(packs, key=lambda p: p.stat().st_mtime))
     rng = np.random.default_rng(seed)
     # diatomics at 0.8 r_cov carry forces of hundreds of eV/Å: they would swamp the comparison, and

@@ -95,7 +95,7 @@ def scratch(base, frames, steps: int, seed: int):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def base_from_checkpoint(ckpt: str, config: str = "foundation/configs/universal-v1.yaml"):
+def base_from_checkpoint(ckpt: str, config: str = "foundation/configs/universal-v1-stage3.yaml"):
     """An interim base model: the EMA weights of a pretraining checkpoint (for studies while pretraining runs)."""
     from foundation.model.config import ModelConfig
     from foundation.training.config import TrainConfig

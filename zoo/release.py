@@ -65,7 +65,30 @@ def _weights(training: dict) -> str:
     return ":".join(f"{loss.get(k, '?'):g}" for k in ("energy", "forces", "stress"))
 
 
-def card_body(name: str, model: UniversalModel, stats: dict, val: dict, acc: list, speed: list, wbm: list) -> str:
+def training_stages(training: dict, location: Path | None) -> list[dict]:
+    """The chain of runs behind a model exported at ``location`` (``RUN/model``), oldest first, following
+    ``init_from``; each with its config, steps and the file in ``foundation/configs`` whose ``output`` is the
+    run's directory (where it lies now: a run may have been renamed after it was trained)."""
+    import yaml
+
+    files = {}
+    for f in sorted((Path(__file__).parents[1] / "foundation" / "configs").glob("*.yaml")):
+        out = (yaml.safe_load(f.read_text()) or {}).get("output")
+        if out:
+            files[str(Path(out))] = f"foundation/configs/{f.name}"
+    stages = []
+    while training:
+        cfg = training.get("config", {})
+        run_dir = str(Path(location).parent) if location is not None else None
+        stages.append({"config": cfg, "steps": training.get("global_step", "?"), "file": files.get(run_dir)})
+        location = Path(cfg["init_from"]) if cfg.get("init_from") else None
+        parent = location / "config.json" if location is not None else None
+        training = json.loads(parent.read_text()).get("training", {}) if parent and parent.exists() else {}
+    return stages[::-1]
+
+
+def card_body(name: str, model: UniversalModel, stats: dict, val: dict, acc: list, speed: list, wbm: list,
+              location: Path | None = None) -> str:
     heads = model.config.fidelities
     lines = [f"Universal interatomic potential `{name}` of unihub: a PaiNN-style "
              f"graph network ({model.num_parameters():,} parameters, cutoff {model.config.cutoff} Å, "
@@ -76,20 +99,20 @@ def card_body(name: str, model: UniversalModel, stats: dict, val: dict, acc: lis
              "| head | datasets (training frames in the pack, before the per-dataset cap) |", "|---|---|"]
     for h, c in stats["datasets_per_head"].items():
         lines.append(f"| {h} | " + ", ".join(f"{d} ({n})" for d, n in sorted(c.items())) + " |")
-    t = model.extra_config.get("training", {})
-    tcfg = t.get("config", {})
-    batch = tcfg.get("data", {}).get("batch_size", "?")
-    run = (f"{t.get('global_step', '?')} optimiser steps of {batch} frames on CPU, at most "
-           f"{stats['cap_per_dataset']} frames per dataset per epoch")
-    stage1 = Path(tcfg["init_from"]) / "config.json" if tcfg.get("init_from") else None
-    if stage1 is not None and stage1.exists():
-        s1 = json.loads(stage1.read_text()).get("training", {})
-        run = (f"two stages on CPU. Stage 1 (`foundation/configs/universal-v1-stage1.yaml`): "
-               f"{s1.get('global_step', '?')} steps from random weights, loss weights energy:forces:stress = "
-               f"{_weights(s1)}. Stage 2 (`foundation/configs/universal-v1.yaml`): {run}, starting from stage 1's "
-               f"network, weights {_weights(t)}, per-property Huber deltas, diatomic curves kept on MatPES's zero")
-    lines += ["", f"Training: {run}. Commands: `unihub train foundation/configs/universal-v1-stage1.yaml` then "
-              "`unihub train foundation/configs/universal-v1.yaml`.",
+    stages = training_stages(model.extra_config.get("training", {}), location)
+    batch = stages[-1]["config"].get("data", {}).get("batch_size", "?")
+    parts = []
+    for i, st in enumerate(stages, 1):
+        c = st["config"]
+        start = f"from stage {i - 1}'s network" if i > 1 else "from random weights"
+        parts.append(f"Stage {i} (`{st['file'] or 'config not in foundation/configs'}`): {st['steps']} steps {start}, "
+                     f"loss weights energy:forces:stress = {_weights(c)}, peak learning rate "
+                     f"{c.get('optim', {}).get('lr', '?')}, vector-norm smoothing "
+                     f"{c.get('model', {}).get('vector_norm_eps', 'legacy 1e-4')}")
+    run = (f"{len(stages)} stage(s) on CPU, optimiser steps of {batch} frames, at most {stats['cap_per_dataset']} "
+           f"frames per dataset per epoch. " + ". ".join(parts))
+    commands = " then ".join(f"`unihub train {st['file']}`" for st in stages if st["file"])
+    lines += ["", f"Training: {run}. Commands: {commands}.",
               "", "## Elements seen in training (training frames containing the element)", "",
               ", ".join(f"{el} {n}" for el, n in stats["frames_per_element"].items()), ""]
     if val:
@@ -157,7 +180,7 @@ def release(run_model_dir: Path, name: str, accuracy: list, speed: list, wbm: li
              for r in accuracy if r["model"] not in ("chgnet", "sevennet-0") and "force_mae_meV_A" in r]
     card = {"title": name, "license": "mit", "tags": ["unihub", "interatomic-potential", "materials", "painn"],
             "datasets": stats["datasets"], "eval_results": evals,
-            "body": card_body(name, model, stats, val, accuracy, speed, wbm)}
+            "body": card_body(name, model, stats, val, accuracy, speed, wbm, Path(run_model_dir))}
     out = Path(__file__).parent / "models" / name
     model.save(out, card=card)
     (out / "training_stats.json").write_text(json.dumps(stats, indent=1))
