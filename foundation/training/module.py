@@ -65,6 +65,16 @@ class PotentialModule(pl.LightningModule):
         self.log("train/loss", loss, prog_bar=True, batch_size=int(batch.num_graphs))
         return loss
 
+    def on_before_optimizer_step(self, optimizer) -> None:
+        # one non-finite gradient (an overflow on an extreme frame) would make every weight NaN, EMA included:
+        # drop that step's gradients instead; the optimiser skips parameters without one
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        if params and not all(torch.isfinite(p.grad).all() for p in params):
+            for p in params:
+                p.grad = None
+            self.skipped_steps = getattr(self, "skipped_steps", 0) + 1
+            self.log("train/skipped_steps", float(self.skipped_steps))
+
     def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
         decay = self.hparams.optim.get("ema_decay", 0.99)
         # warm the average up so early steps are not dominated by the random initialisation

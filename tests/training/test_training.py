@@ -106,3 +106,25 @@ def test_resume_takes_the_newest_checkpoint(tmp_path):
         os.utime(tmp_path / name, ns=(10**18 + k * 10**9, 10**18 + k * 10**9))
     # the step callback's 'last' is newer than the epoch callback's; a temporary is never a checkpoint
     assert latest_checkpoint(tmp_path).name == "last-v1.ckpt"
+
+
+def test_non_finite_gradients_skip_the_step():
+    """A step whose gradients overflow leaves every weight as it was (no NaN reaches the model or its EMA)."""
+    from foundation.model.config import ModelConfig
+    from foundation.training.module import PotentialModule
+
+    mod = PotentialModule(ModelConfig(features=8, vector_features=2, layers=1).to_dict(), {}, {}, ["x"])
+    before = [p.detach().clone() for p in mod.model.parameters()]
+    opt = torch.optim.AdamW(mod.model.parameters(), lr=0.1)
+    for p in mod.model.parameters():
+        p.grad = torch.ones_like(p)
+    next(mod.model.parameters()).grad[0] = float("nan")
+    mod.on_before_optimizer_step(opt)
+    opt.step()
+    assert all(torch.equal(a, b) for a, b in zip(before, mod.model.parameters()))
+    assert mod.skipped_steps == 1
+    for p in mod.model.parameters():  # finite gradients still train
+        p.grad = torch.ones_like(p)
+    mod.on_before_optimizer_step(opt)
+    opt.step()
+    assert not all(torch.equal(a, b) for a, b in zip(before, mod.model.parameters()))
