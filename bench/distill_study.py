@@ -13,6 +13,8 @@ energy, 20 ps NVT at 1.2x melting with the student: shortest pair distance); spe
 teacher on the same cells and threads. ``wbe``: the same distillation for W-Be, errors against
 the FitSNAP W-Be DFT test frames and the W lattice constant / bulk modulus.
 
+The student is also timed in LAMMPS (Si only, 4096 atoms, 1 rank), its production engine.
+
 Results go to ``OUT/<system>.json`` and are printed as a table.
 """
 
@@ -150,6 +152,18 @@ def speed(teacher, student, phase, threads: int) -> dict:
     return out
 
 
+def lammps_student_cost(mtp_path: Path, n_atoms: int = 4096, steps: int = 100) -> dict:
+    """The student where it runs in production: LAMMPS (pair_style unihub/mtp, 1 MPI rank), diamond Si NVE
+    at 300 K (``bench/lammps_speed.py``'s input), µs per atom-step."""
+    import tempfile
+
+    from lammps_speed import run_lammps
+
+    with tempfile.TemporaryDirectory(prefix="unihub-distill-lammps-") as d:
+        r = run_lammps(Path(d), 1, mtp_path.resolve(), n_atoms, steps)
+    return {"atoms": r["atoms"], "steps": r["steps"], "us_per_atom_step": r["us_per_atom_step_core"]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("system", choices=sorted(SYSTEMS))
@@ -274,6 +288,11 @@ def main() -> None:
             phys[who].pop("gamma_THz")
     res["physics"] = phys
     res["speed"] = speed(teacher, student, spec["phase"], args.threads)
+    if args.system == "si":  # the LAMMPS input builds diamond Si
+        lmp = lammps_student_cost(mtp_path)
+        teacher_us = res["speed"]["512"]["teacher"] / 512 * 1e6
+        res["speed"]["lammps_student"] = {**lmp, "teacher_us_per_atom_step_512": teacher_us,
+                                          "ratio": teacher_us / lmp["us_per_atom_step"]}
     res["uptime_after"] = os.getloadavg()
     (out / f"{args.system}.json").write_text(json.dumps(res, indent=1, default=float))
     print(json.dumps({k: v for k, v in res.items() if k not in ("record", "active_rounds")}, indent=1, default=float))
