@@ -61,6 +61,7 @@ class ActiveResult:
     added: list[Atoms] = field(default_factory=list)
     converged: bool = False
     reason: str = ""
+    dropped: int = 0  # teacher labels below the energy floor
 
     def log_dicts(self) -> list[dict]:
         return [asdict(r) for r in self.rounds]
@@ -179,10 +180,11 @@ def pick(found: list[tuple[float, int, Atoms]], max_new: int, per_run: int) -> l
 def active_learning(student, teacher, train: list[Atoms], starts: Sequence[Atoms], temperatures: Sequence[float],
                     refit: Callable[[list[Atoms], int], dict], cfg: ActiveConfig | None = None,
                     budget: int | None = None, head: str | None = None, log_path: str | Path | None = None,
-                    seed: int = 0, progress: bool = True) -> ActiveResult:
+                    seed: int = 0, progress: bool = True, floor=None) -> ActiveResult:
     """Run rounds until converged or ``budget`` teacher labels have been added; ``train`` grows in place.
 
     ``student`` is an ``MTPModel``; ``refit(train, iters)`` refits it in place and returns train errors.
+    Labels below ``floor`` (a ``sampling.EnergyFloor``) are teacher holes: counted, not trained on.
     Every round is logged (``logging`` and, when ``log_path`` is given, one JSON line per round)."""
     cfg = cfg or ActiveConfig()
     temperatures = sorted(temperatures)
@@ -195,9 +197,12 @@ def active_learning(student, teacher, train: list[Atoms], starts: Sequence[Atoms
         new = pick(found, min(cfg.max_new, left), cfg.per_run)
         if new:
             labelled = label(teacher, new, head=head)
+            left -= len(labelled)  # the budget counts teacher calls, holes included
+            if floor is not None:
+                labelled, dropped = floor.drop_holes(labelled)
+                res.dropped += dropped
             train.extend(labelled)
             res.added.extend(labelled)
-            left -= len(labelled)
             fit_err = refit(train, cfg.fit_iters)
         else:
             fit_err = {}

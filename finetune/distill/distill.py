@@ -19,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
+from ase.data import atomic_numbers, reference_states
 
 from . import structures as st
 from .active import ActiveConfig, active_learning
 from .card import DistilledStudent
-from .sampling import label, rattled, teacher_md, temperature_ladder
+from .sampling import EnergyFloor, label, rattled, teacher_md, temperature_ladder
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,6 @@ def _check_teacher_elements(teacher, elements: list[str], head: str | None) -> N
     row = seen[teacher.fidelity_index(head)].cpu().numpy()
     if not row.any():
         return  # an untrained teacher records nothing; nothing to check against
-    from ase.data import atomic_numbers
 
     unseen = [e for e in elements if not row[atomic_numbers[e]]]
     if unseen:
@@ -85,18 +85,33 @@ def _relax_prototypes(teacher, elements: list[str], head: str | None) -> dict[st
     return out
 
 
+def _ground_state(element: str, relaxed: dict[str, Atoms]) -> Atoms | None:
+    """The element's known phase (ASE's reference state) as the teacher relaxed it, else the teacher's
+    lowest-energy prototype: a teacher's own ranking can be fooled by a hole in a phase it never saw."""
+    known = (reference_states[atomic_numbers[element]] or {}).get("symmetry")
+    if known and f"{element}-{known}" in relaxed:
+        return relaxed[f"{element}-{known}"]
+    cands = [a for n, a in relaxed.items() if n.startswith(f"{element}-")]
+    return min(cands, key=lambda a: a.info.get("energy_per_atom", 0.0)) if cands else None
+
+
+def energy_floor(elements: list[str], relaxed: dict[str, Atoms]) -> EnergyFloor | None:
+    """The floor under which teacher labels are holes: ground-state teacher energies per element."""
+    ground = {e: _ground_state(e, relaxed) for e in elements}
+    if any(g is None or "energy_per_atom" not in g.info for g in ground.values()):
+        return None
+    return EnergyFloor({e: g.info["energy_per_atom"] for e, g in ground.items()})
+
+
 def _md_starts(elements: list[str], relaxed: dict[str, Atoms], user: list[Atoms] | None, max_atoms: int,
                seed: int) -> list[Atoms]:
-    """Where MD starts: the user's structures, else each element's lowest-energy-per-atom prototype
-    (by the teacher) and the same cell with a vacancy, and, for several elements, a random bcc alloy."""
+    """Where MD starts: the user's structures, else each element's ground state (``_ground_state``) and
+    the same cell with a vacancy, and, for several elements, a random bcc alloy."""
     if user:
         return [st.supercell(a, max_atoms) for a in user]
     starts = []
     for e in elements:
-        cands = [a for n, a in relaxed.items() if n.startswith(f"{e}-")]
-        if not cands:
-            cands = [st.prototypes(e)[0]]
-        best = st.supercell(min(cands, key=lambda a: a.info.get("energy_per_atom", 0.0)), max_atoms)
+        best = st.supercell(_ground_state(e, relaxed) or st.prototypes(e)[0], max_atoms)
         starts += [best, st.with_vacancy(best, np.random.default_rng(seed))]
     if len(elements) > 1:
         starts.append(st.random_alloys(elements, np.random.default_rng(seed), max_atoms, n=1)[0])
@@ -112,8 +127,6 @@ def _pick_r_min(structures: Sequence[Atoms]) -> float:
 def load_reference(spec: str, elements: Sequence[str]) -> tuple[str, list]:
     """DFT frames to judge the student by: ``dataset[:split]`` (e.g. ``mlearn:test``), keeping frames
     made only of ``elements``. Returns a display name and the frames."""
-    from ase.data import atomic_numbers
-
     from foundation.data import load_dataset
 
     name, _, split = spec.partition(":")
@@ -181,19 +194,24 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
 
     # 2. teacher sampling
     say(f"distill: {len(base)} starting structures; teacher MD from {len(starts)} starts at {temperatures} K")
-    snaps = teacher_md(teacher, starts, temperatures, md_steps, md_every, head=head, seed=seed, progress=progress)
+    floor = energy_floor(elements, relaxed)
+    snaps = teacher_md(teacher, starts, temperatures, md_steps, md_every, head=head, seed=seed, progress=progress,
+                       floor=floor)
     pool = base + rattled(base, rng, n=rattles) + snaps
     cfg = active if isinstance(active, ActiveConfig) else ActiveConfig()
     reserve = min(cfg.max_new * cfg.max_rounds, budget // 3) if active else 0  # kept for active learning
     if len(pool) > budget - reserve:
         pool = [pool[i] for i in sorted(rng.choice(len(pool), budget - reserve, replace=False))]
     labelled = label(teacher, pool, head=head, progress=progress)
+    holes = 0
+    if floor is not None:
+        labelled, holes = floor.drop_holes(labelled)
     order = rng.permutation(len(labelled))
     n_val = max(1, len(labelled) // 10)
     held_out = [labelled[i] for i in order[:n_val]]
     train = [labelled[i] for i in order[n_val:]]
     say(f"distill: {len(labelled)} teacher labels ({dict(Counter(a.info['source'] for a in labelled))}), "
-        f"{n_val} held out; {time.perf_counter() - t_start:.0f} s")
+        f"{n_val} held out, {holes} dropped below the energy floor; {time.perf_counter() - t_start:.0f} s")
 
     # 3. first fit
     from finetune.mtp import FitConfig, MTPModel, fit
@@ -219,10 +237,10 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
     active_rec: dict = {"reason": "not run", "rounds": []}
     if active:
         res = active_learning(mtp, teacher, train, starts, temperatures, refit, cfg,
-                              budget=budget - len(labelled), head=head, log_path=log_path, seed=seed,
-                              progress=progress)
+                              budget=budget - len(labelled) - holes, head=head, log_path=log_path, seed=seed,
+                              progress=progress, floor=floor)
         active_rec = {"reason": res.reason, "converged": res.converged, "rounds": res.log_dicts(),
-                      "config": asdict(cfg)}
+                      "config": asdict(cfg), "dropped_below_floor": res.dropped}
 
     # 5. errors and the card
     from finetune.mtp.fit import errors, prepare
@@ -238,6 +256,7 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
         "radial_basis_size": radial_basis_size, "temperatures": list(temperatures),
         "counts": dict(Counter(a.info.get("source", "?") for a in train + held_out)),
         "train_size": len(train), "held_out": len(held_out), "errors": errs, "active": active_rec,
+        "energy_floor": {"ground_eV_per_atom": floor.ground if floor else None, "dropped_initial": holes},
         "seconds": time.perf_counter() - t_start,
     }
     student = DistilledStudent(mtp, name or f"{'-'.join(elements)}-mtp{level}", record)

@@ -42,6 +42,33 @@ def label(teacher, structures: Sequence[Atoms], head: str | None = None, max_ato
     return out
 
 
+class EnergyFloor:
+    """No configuration lies below the ground state: a teacher energy per atom under the composition-weighted
+    teacher energies of the elements' ground states (minus ``tol``) is a hole in the teacher, not physics.
+
+    ``tol``: 0.1 eV/atom for one element (nothing is below its ground state); 1.0 eV/atom for
+    compounds, whose formation energies may be negative."""
+
+    def __init__(self, ground: dict[str, float], tol_element: float = 0.1, tol_compound: float = 1.0) -> None:
+        self.ground, self.tol_element, self.tol_compound = dict(ground), tol_element, tol_compound
+
+    def limit(self, atoms: Atoms) -> float:
+        syms = atoms.get_chemical_symbols()
+        tol = self.tol_element if len(set(syms)) == 1 else self.tol_compound
+        return float(np.mean([self.ground[x] for x in syms])) - tol
+
+    def below(self, atoms: Atoms, energy: float | None = None) -> bool:
+        e = atoms.get_potential_energy() if energy is None else energy
+        return e / len(atoms) < self.limit(atoms)
+
+    def drop_holes(self, labelled: Sequence[Atoms]) -> tuple[list[Atoms], int]:
+        """(the labelled configurations not below the floor, how many were dropped)."""
+        kept = [a for a in labelled if not self.below(a)]
+        if len(kept) < len(labelled):
+            log.warning("dropped %d teacher labels below the ground-state energy floor", len(labelled) - len(kept))
+        return kept, len(labelled) - len(kept)
+
+
 def rattled(structures: Sequence[Atoms], rng: np.random.Generator, n: int = 2, sigma: float = 0.05,
             min_fraction: float = 0.75) -> list[Atoms]:
     """``n`` copies of each structure with Gaussian displacements (``sigma`` Å), tagged ``rattle``.
@@ -94,12 +121,14 @@ def run_md(atoms: Atoms, calculator, temperature: float, steps: int, ensemble: s
 
 
 def teacher_md(teacher, starts: Sequence[Atoms], temperatures: Sequence[float], steps: int, every: int = 20,
-               head: str | None = None, seed: int = 0, progress: bool = False) -> list[Atoms]:
+               head: str | None = None, seed: int = 0, progress: bool = False,
+               floor: EnergyFloor | None = None) -> list[Atoms]:
     """Snapshots (unlabelled) of teacher MD heating each start up the ladder, NVT and NPT alternating.
 
     Each start is carried from one temperature to the next, so the high rungs begin from an
     equilibrated lower one. A run stops when two atoms come closer than 0.6x the start's shortest
-    distance: the teacher has left physical ground and its snapshots would teach nonsense."""
+    distance, or its teacher energy falls below ``floor``: the teacher has left physical ground and
+    its snapshots would teach nonsense."""
     from tqdm.auto import tqdm
 
     snaps: list[Atoms] = []
@@ -107,16 +136,16 @@ def teacher_md(teacher, starts: Sequence[Atoms], temperatures: Sequence[float], 
     with tqdm(total=total, desc="teacher MD", disable=not progress, leave=False) as bar:
         for i, start in enumerate(starts):
             atoms = start.copy()
-            floor = 0.6 * min_distance(start)
+            closest = 0.6 * min_distance(start)
             calc = teacher.calculator(head=head)
             for k, T in enumerate(temperatures):
                 ensemble = ("nvt", "npt")[k % 2] if atoms.pbc.all() else "nvt"
                 name = f"{start.info.get('name', '')}@{T:.0f}K-{ensemble}"
                 ok = [True]
 
-                def keep(a: Atoms, step: int, name=name, ensemble=ensemble, ok=ok, floor=floor) -> bool:
+                def keep(a: Atoms, step: int, name=name, ensemble=ensemble, ok=ok, closest=closest) -> bool:
                     bar.update(every)
-                    if min_distance(a) < floor:
+                    if min_distance(a) < closest or (floor is not None and floor.below(a)):
                         ok[0] = False
                         return False
                     b = Atoms(a.numbers, a.positions, cell=a.cell, pbc=a.pbc)
@@ -126,7 +155,8 @@ def teacher_md(teacher, starts: Sequence[Atoms], temperatures: Sequence[float], 
 
                 run_md(atoms, calc, T, steps, ensemble, every, keep, seed=seed + 1000 * i + k)
                 if not ok[0]:
-                    log.warning("teacher MD of %s stopped at %.0f K: atoms too close", start.info.get("name"), T)
+                    log.warning("teacher MD of %s stopped at %.0f K: atoms too close or energy below the floor",
+                                start.info.get("name"), T)
                     break
     return snaps
 

@@ -100,3 +100,19 @@ def test_user_structures_replace_the_generated_ones(emt_teacher, tmp_path):
     # user: the 2 cells and their supercells; MD: 2 starts x 2 rungs x 2 snapshots
     assert counts["user"] == 4 and counts["md-nvt"] + counts["md-npt"] == 8
     assert s.record["active"]["reason"] == "not run"
+
+
+def test_md_starts_from_the_known_phase_not_the_teachers_favourite():
+    """A teacher hole (hcp Cu far below fcc) must not choose where MD starts, and sets no floor."""
+    from ase.build import bulk
+
+    from finetune.distill.distill import _md_starts, energy_floor
+
+    fcc, hcp = bulk("Cu", "fcc", 3.6), bulk("Cu", "hcp", 2.55)
+    fcc.info.update(name="Cu-fcc", energy_per_atom=-3.5)
+    hcp.info.update(name="Cu-hcp", energy_per_atom=-40.0)
+    relaxed = {"Cu-fcc": fcc, "Cu-hcp": hcp}
+    starts = _md_starts(["Cu"], relaxed, None, 32, 0)
+    # a 3x3x3 supercell of the one-atom fcc cell (hcp has two atoms per cell) and the same with a vacancy
+    assert [len(s) for s in starts] == [27, 26]
+    assert energy_floor(["Cu"], relaxed).ground == {"Cu": -3.5}

@@ -4,7 +4,7 @@ import numpy as np
 from ase.build import bulk
 from ase.calculators.emt import EMT
 
-from finetune.distill.sampling import label, rattled, teacher_md, temperature_ladder
+from finetune.distill.sampling import EnergyFloor, label, rattled, teacher_md, temperature_ladder
 from finetune.distill.structures import generate_structures
 
 
@@ -53,3 +53,34 @@ def test_teacher_md_climbs_the_ladder_in_nvt_and_npt(emt_teacher):
 def test_ladder_goes_past_melting():
     t = temperature_ladder(["Si"])
     assert t == sorted(t) and t[-1] > 1687 > t[0]
+
+
+def _labelled(symbols, energy_per_atom):
+    from ase import Atoms
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    a = Atoms(symbols, cell=[9, 9, 9], pbc=True)
+    a.positions = np.arange(3 * len(a)).reshape(-1, 3) * 0.7
+    a.calc = SinglePointCalculator(a, energy=energy_per_atom * len(a), forces=np.zeros((len(a), 3)))
+    return a
+
+
+def test_energy_floor_drops_labels_below_the_ground_state():
+    floor = EnergyFloor({"Cu": -3.0, "Ni": -4.0})
+    ok, hole = _labelled("Cu4", -3.05), _labelled("Cu4", -3.5)  # 0.1 eV/atom tolerance for elements
+    alloy_ok, alloy_hole = _labelled("Cu2Ni2", -4.2), _labelled("Cu2Ni2", -5.0)  # mean -3.5, 1.0 tolerance
+    kept, dropped = floor.drop_holes([ok, hole, alloy_ok, alloy_hole])
+    assert kept == [ok, alloy_ok] and dropped == 2
+
+
+def test_teacher_md_stops_when_the_teacher_falls_below_the_floor(emt_teacher):
+    start = bulk("Cu", "fcc", 3.6, cubic=True) * (2, 2, 2)
+    start.info.update(source="prototype", name="Cu")
+    b = start.copy()
+    b.calc = EMT()
+    e0 = b.get_potential_energy() / len(b)
+    free = teacher_md(emt_teacher, [start], [300, 600], steps=40, every=10)
+    assert len(free) == 8
+    # a floor above where EMT's dynamics go stands in for a teacher hole: the run ends at once
+    stopped = teacher_md(emt_teacher, [start], [300, 600], steps=40, every=10, floor=EnergyFloor({"Cu": e0 + 1.0}))
+    assert stopped == []
