@@ -160,11 +160,13 @@ def card_body(name: str, model: UniversalModel, stats: dict, val: dict, acc: lis
               "alloys and dimers, compounds reach it only through the "
               "representation shared with the PBEsol head (about 900 MAD frames), so formation energies and "
               "equilibrium volumes of ionic crystals are not reliable in this version; use it for metals, alloys and "
-              "covalent elemental systems, or fine-tune. The potential is too stiff away from the training "
-              "configurations: the Γ optical phonon of Si is 22 THz (DFT 15.5), forces on unrelaxed vacancies and "
-              "surfaces reach several eV/Å and vacancy formation energies are overestimated (see "
-              "`eval/examples/universal-v1`); check a distilled or fine-tuned model's defects before production "
-              "runs.", ""]
+              "covalent elemental systems, or fine-tune. Stages 1-2 had a cusp at every high-symmetry site (the "
+              "vector norm of the update block); stage 3 replaced it with a smooth norm: the Si Γ optical phonon "
+              "is 18.5 THz at 0.01 Å displacements and 17.5 at 0.03 Å (DFT 15.5; stage 2 gave 38.8 / 28.5 / "
+              "18.7 at 0.005 / 0.01 / 0.03 Å), so still about 15 % too stiff. Phases the training data barely "
+              "cover can be wrong (fcc Si relaxes to 9.4 Å³/atom); a fine-tuned copy can develop holes "
+              "there (`unihub distill` drops teacher labels below the ground-state energy), so check a "
+              "fine-tuned or distilled model's defects and phases before production runs.", ""]
     return "\n".join(lines)
 
 
