@@ -180,6 +180,9 @@ def main() -> None:
     ap.add_argument("--direct-frames", type=int, default=None,
                     help="fit the direct DFT MTP on a random subset of this many training frames (default: all)")
     ap.add_argument("--skip-distill", action="store_true", help="reuse OUT/<system>.mtp")
+    ap.add_argument("--dft-structures", type=int, default=0,
+                    help="start from this many random DFT training structures (positions only: the student "
+                         "never sees their labels) instead of the generated prototypes")
     ap.add_argument("--nvt-ps", type=float, default=20.0)
     ap.add_argument("--finetune-epochs", type=int, default=0,
                     help="first fine-tune --teacher on the system's DFT training frames (finetune.finetune)")
@@ -220,6 +223,20 @@ def main() -> None:
            "--md-steps", str(args.md_steps), "--fit-iters", str(args.fit_iters), "--rounds", str(args.rounds),
            "--al-steps", str(args.al_steps), "--refit-iters", str(args.refit_iters), "--no-progress",
            "-o", str(mtp_path)]
+    if args.dft_structures:
+        from ase.io import write
+
+        from finetune.distill.distill import load_reference
+
+        _, pool = load_reference(spec["train"], spec["elements"])
+        pick = np.random.default_rng(1).choice(len(pool), min(args.dft_structures, len(pool)), replace=False)
+        starts = out / f"{args.system}-starts.extxyz"
+        bare = []
+        for i in sorted(pick):  # positions, cell and species only: no DFT label reaches the file
+            a = pool[i].to_atoms()
+            bare.append(type(a)(a.numbers, a.positions, cell=a.cell, pbc=a.pbc))
+        write(starts, bare)
+        cmd[cmd.index("--elements"):cmd.index("--elements") + 1 + len(spec["elements"])] = ["--structures", str(starts)]
     res["command"] = " ".join(cmd)
     if not args.skip_distill:
         print("$", res["command"], flush=True)
