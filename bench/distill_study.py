@@ -236,7 +236,7 @@ def main() -> None:
             a = pool[i].to_atoms()
             bare.append(type(a)(a.numbers, a.positions, cell=a.cell, pbc=a.pbc))
         write(starts, bare)
-        cmd[cmd.index("--elements"):cmd.index("--elements") + 1 + len(spec["elements"])] = ["--structures", str(starts)]
+        cmd[cmd.index("--level"):cmd.index("--level")] = ["--structures", str(starts)]
     res["command"] = " ".join(cmd)
     if not args.skip_distill:
         print("$", res["command"], flush=True)
