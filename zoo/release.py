@@ -62,7 +62,7 @@ def last_val_metrics(run_dir: Path) -> dict:
 
 def _weights(training: dict) -> str:
     loss = training.get("config", {}).get("loss", {})
-    return ":".join(f"{loss.get(k, '?'):g}" for k in ("energy", "forces", "stress"))
+    return ":".join(format(loss[k], "g") if k in loss else "?" for k in ("energy", "forces", "stress"))
 
 
 def training_stages(training: dict, location: Path | None) -> list[dict]:
@@ -106,7 +106,7 @@ def card_body(name: str, model: UniversalModel, stats: dict, val: dict, acc: lis
         c = st["config"]
         start = f"from stage {i - 1}'s network" if i > 1 else "from random weights"
         parts.append(f"Stage {i} (`{st['file'] or 'config not in foundation/configs'}`): {st['steps']} steps {start}, "
-                     f"loss weights energy:forces:stress = {_weights(c)}, peak learning rate "
+                     f"loss weights energy:forces:stress = {_weights({'config': c})}, peak learning rate "
                      f"{c.get('optim', {}).get('lr', '?')}, vector-norm smoothing "
                      f"{c.get('model', {}).get('vector_norm_eps', 'legacy 1e-4')}")
     run = (f"{len(stages)} stage(s) on CPU, optimiser steps of {batch} frames, at most {stats['cap_per_dataset']} "
@@ -163,7 +163,10 @@ def card_body(name: str, model: UniversalModel, stats: dict, val: dict, acc: lis
               "covalent elemental systems, or fine-tune. Stages 1-2 had a cusp at every high-symmetry site (the "
               "vector norm of the update block); stage 3 replaced it with a smooth norm: the Si Γ optical phonon "
               "is 18.5 THz at 0.01 Å displacements and 17.5 at 0.03 Å (DFT 15.5; stage 2 gave 38.8 / 28.5 / "
-              "18.7 at 0.005 / 0.01 / 0.03 Å), so still about 15 % too stiff. Phases the training data barely "
+              "18.7 at 0.005 / 0.01 / 0.03 Å), so still about 15 % too stiff. Stage 3 is worse than stage 2 "
+              "on one structure: relaxed α-boron (the "
+              "PBE elemental reference B12), with force errors of 0.5 eV/Å (stage 2: 0.1), which dominate the "
+              "elemental-reference force MAE in the test table. Phases the training data barely "
               "cover can be wrong (fcc Si relaxes to 9.4 Å³/atom); a fine-tuned copy can develop holes "
               "there (`unihub distill` drops teacher labels below the ground-state energy), so check a "
               "fine-tuned or distilled model's defects and phases before production runs.", ""]
