@@ -11,29 +11,18 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
 from ase.build import bulk
-from ase.units import _amu, _e
 
 
-def gamma_optical_thz(calc, h: float) -> float:
+def gamma_optical_thz(model, h: float) -> float:
     """Highest Γ frequency (THz) of the relaxed 2-atom diamond-Si cell, central differences with step h (Å)."""
+    from distill_study import gamma_vdos
+
     from zoo.simulate import relax
 
     a = bulk("Si", "diamond", 5.43)
-    relax(a, fmax=1e-4, cell=True, steps=200, calculator=calc, progress=False)
-    hess = np.zeros((6, 6))
-    for i in range(2):
-        for k in range(3):
-            f = []
-            for sign in (1, -1):
-                b = a.copy()
-                b.calc = calc
-                b.positions[i, k] += sign * h
-                f.append(b.get_forces().ravel())
-            hess[3 * i + k] = -(f[0] - f[1]) / (2 * h)
-    w2 = np.linalg.eigvalsh(0.5 * (hess + hess.T) / a.get_masses()[0])
-    return float(np.sqrt(w2.max() * _e / _amu * 1e20) / (2 * np.pi) / 1e12)
+    relax(a, fmax=1e-4, cell=True, steps=200, calculator=model.calculator(), progress=False)
+    return float(gamma_vdos(model, a, delta=h).max())
 
 
 def restoring_force(calc, d: float) -> float:
@@ -69,8 +58,9 @@ def main() -> None:
 
     torch.set_num_threads(a.threads)
     for name in a.model or ["universal-v1"]:
-        calc = load_model(name).calculator()
-        g = {h: gamma_optical_thz(calc, h) for h in (0.005, 0.01, 0.03)}
+        model = load_model(name)
+        calc = model.calculator()
+        g = {h: gamma_optical_thz(model, h) for h in (0.005, 0.01, 0.03)}
         k = {d: -restoring_force(calc, d) / d for d in (0.005, 0.05, 0.3)}
         print(f"{name}: Si Γ optical (THz) at 0.005/0.01/0.03 Å steps " + " / ".join(f"{v:.1f}" for v in g.values())
               + "; one-atom stiffness F/d (eV/Å²) at 0.005/0.05/0.3 Å " + " / ".join(f"{v:.1f}" for v in k.values()))

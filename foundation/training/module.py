@@ -69,7 +69,8 @@ class PotentialModule(pl.LightningModule):
         # one non-finite gradient (an overflow on an extreme frame) would make every weight NaN, EMA included:
         # drop that step's gradients instead; the optimiser skips parameters without one
         params = [p for p in self.model.parameters() if p.grad is not None]
-        if params and not all(torch.isfinite(p.grad).all() for p in params):
+        # one device sync per step, not one per parameter
+        if params and not bool(torch.stack([torch.isfinite(p.grad).all() for p in params]).all()):
             for p in params:
                 p.grad = None
             self.skipped_steps = getattr(self, "skipped_steps", 0) + 1
