@@ -39,6 +39,7 @@ class ActiveConfig:
     min_distance: float = 1.0  # Å; a run ends when two atoms come closer
     tol: float = 0.02  # MaxVol tolerance of the active set (grade of training rows <= 1 + tol)
     timestep: float = 1.0  # fs
+    workers: int = 1  # student MD runs in parallel, one process and one thread each
 
 
 @dataclass
@@ -117,49 +118,89 @@ def active_set(model, frames: Sequence[Atoms], tol: float = 0.02, rcond: float =
         pool = np.union1d(pool, out[np.argsort(-g[out])[: 2 * r]])
 
 
+@dataclass(frozen=True)
+class _Run:
+    """One student MD run of a round: a start at one rung of the ladder."""
+
+    run_id: int
+    start: Atoms
+    temperature: float
+    rung: int
+    top: bool
+    seed: int
+
+
+def _runs(starts: Sequence[Atoms], temperatures: Sequence[float], seed: int) -> list[_Run]:
+    n = len(temperatures)
+    return [_Run(i * n + k, start, float(T), k, k == n - 1, seed + 7919 * i + k)
+            for i, start in enumerate(starts) for k, T in enumerate(temperatures)]
+
+
+def _explore_run(student, run: _Run, active_set, cfg: ActiveConfig, threads: int | None = None) -> tuple[list, dict]:
+    """Student MD of one run: (grade, run id, snapshot) above threshold, and the run's statistics."""
+    found: list[tuple[float, int, Atoms]] = []
+    st = {"steps": 0, "max_grade": 0.0, "broken": False}
+    atoms = run.start.copy()
+    ensemble = ("nvt", "npt")[run.rung % 2] if atoms.pbc.all() else "nvt"
+    where = f"{run.start.info.get('name', '')}@{run.temperature:.0f}K"
+
+    def observe(a: Atoms, step: int) -> bool:
+        g = float(student.grade([a], active_set, threads=threads)[0])
+        st["max_grade"] = max(st["max_grade"], g)
+        close = min_distance(a) < cfg.min_distance
+        if g > cfg.threshold and not close:
+            b = Atoms(a.numbers, a.positions, cell=a.cell, pbc=a.pbc)
+            b.info.update(source="active", name=f"{where}:{step}", grade=g)
+            found.append((g, run.run_id, b))
+        if g > cfg.stop_grade or close:
+            st["broken"] = True
+            return False
+        return True
+
+    try:
+        st["steps"] = run_md(atoms, student.calculator(threads=threads), run.temperature, cfg.steps, ensemble,
+                             cfg.every, observe, timestep=cfg.timestep, seed=run.seed)
+    except (ValueError, FloatingPointError, np.linalg.LinAlgError) as err:
+        # a student far outside its data can produce a degenerate cell; that run is over
+        log.info("student MD from %s failed: %s", where, err)
+        st["broken"], st["failed"] = True, True
+    return found, st
+
+
+def _explore_task(params, run: _Run, active_set, cfg: ActiveConfig) -> tuple[list, dict]:
+    """``_explore_run`` in a worker process: the student travels as its parameters, one thread per run."""
+    from finetune.mtp import MTPModel
+
+    return _explore_run(MTPModel(params), run, active_set, cfg, threads=1)
+
+
 def explore(student, starts: Sequence[Atoms], temperatures: Sequence[float], active_set, cfg: ActiveConfig,
-            seed: int = 0) -> tuple[list[tuple[float, int, Atoms]], dict]:
+            seed: int = 0, pool=None) -> tuple[list[tuple[float, int, Atoms]], dict]:
     """Student MD from every start over the ladder; returns (grade, run id, snapshot) above threshold
-    and statistics (steps, max grade overall and in the top-rung runs, broken runs)."""
+    and statistics (steps, max grade overall and in the top-rung runs, broken runs).
+
+    With ``pool`` (a ``concurrent.futures`` executor) the runs go to its workers, one thread each: a
+    small cell's MD step is too short to share between threads. Runs are seeded by their place on the
+    ladder, so the result does not depend on the number of workers."""
+    runs = _runs(starts, temperatures, seed)
+    if pool is None:
+        results = [_explore_run(student, r, active_set, cfg) for r in runs]
+    else:
+        results = list(pool.map(_explore_task, [student.params] * len(runs), runs, [active_set] * len(runs),
+                                [cfg] * len(runs)))
     found: list[tuple[float, int, Atoms]] = []
     stats = {"steps": 0, "max_grade": 0.0, "top_max_grade": 0.0, "broken": 0}
-    run_id = 0
-    for i, start in enumerate(starts):
-        for k, T in enumerate(temperatures):
-            atoms = start.copy()
-            top = k == len(temperatures) - 1
-            ensemble = ("nvt", "npt")[k % 2] if atoms.pbc.all() else "nvt"
-            state = {"broken": False}
-            where = f"{start.info.get('name', '')}@{T:.0f}K"
-
-            def observe(a: Atoms, step: int, run_id=run_id, top=top, state=state, where=where) -> bool:
-                g = float(student.grade([a], active_set)[0])
-                stats["max_grade"] = max(stats["max_grade"], g)
-                if top:
-                    stats["top_max_grade"] = max(stats["top_max_grade"], g)
-                close = min_distance(a) < cfg.min_distance
-                if g > cfg.threshold and not close:
-                    b = Atoms(a.numbers, a.positions, cell=a.cell, pbc=a.pbc)
-                    b.info.update(source="active", name=f"{where}:{step}", grade=g)
-                    found.append((g, run_id, b))
-                if g > cfg.stop_grade or close:
-                    state["broken"] = True
-                    return False
-                return True
-
-            try:
-                stats["steps"] += run_md(atoms, student.calculator(), T, cfg.steps, ensemble, cfg.every, observe,
-                                         timestep=cfg.timestep, seed=seed + 7919 * i + k)
-            except (ValueError, FloatingPointError, np.linalg.LinAlgError) as err:
-                # a student far outside its data can produce a degenerate cell; that run is over
-                log.info("student MD from %s at %.0f K failed: %s", start.info.get("name"), T, err)
-                state["broken"] = True
-                if top:
-                    stats["top_max_grade"] = float("inf")
-            stats["broken"] += int(state["broken"])
-            if top and state["broken"]:
+    for run, (f, st) in zip(runs, results):
+        found += f
+        stats["steps"] += st["steps"]
+        stats["max_grade"] = max(stats["max_grade"], st["max_grade"])
+        stats["broken"] += int(st["broken"])
+        if run.top:
+            stats["top_max_grade"] = max(stats["top_max_grade"], st["max_grade"])
+            if st.get("failed"):
+                stats["top_max_grade"] = float("inf")
+            elif st["broken"]:
                 stats["top_max_grade"] = max(stats["top_max_grade"], cfg.stop_grade)
-            run_id += 1
     return found, stats
 
 
@@ -187,13 +228,28 @@ def active_learning(student, teacher, train: list[Atoms], starts: Sequence[Atoms
     Labels below ``floor`` (a ``sampling.EnergyFloor``) are teacher holes: counted, not trained on.
     Every round is logged (``logging`` and, when ``log_path`` is given, one JSON line per round)."""
     cfg = cfg or ActiveConfig()
+    n_runs = len(starts) * len(temperatures)
+    if cfg.workers > 1 and n_runs > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn, not fork: the parent's OpenMP and torch thread pools do not survive a fork
+        with ProcessPoolExecutor(min(cfg.workers, n_runs), mp_context=multiprocessing.get_context("spawn")) as pool:
+            return _rounds(student, teacher, train, starts, temperatures, refit, cfg, budget, head, log_path, seed,
+                           progress, floor, pool)
+    return _rounds(student, teacher, train, starts, temperatures, refit, cfg, budget, head, log_path, seed, progress,
+                   floor, None)
+
+
+def _rounds(student, teacher, train, starts, temperatures, refit, cfg, budget, head, log_path, seed, progress, floor,
+            pool) -> ActiveResult:
     temperatures = sorted(temperatures)
     res = ActiveResult()
     left = budget if budget is not None else 10 ** 9
     for r in range(1, cfg.max_rounds + 1):
         t0 = time.perf_counter()
         aset = active_set(student, train, tol=cfg.tol, seed=seed + r)
-        found, st = explore(student, starts, temperatures, aset, cfg, seed=seed + 100 * r)
+        found, st = explore(student, starts, temperatures, aset, cfg, seed=seed + 100 * r, pool=pool)
         new = pick(found, min(cfg.max_new, left), cfg.per_run)
         if new:
             labelled = label(teacher, new, head=head)

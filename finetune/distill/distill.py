@@ -198,7 +198,12 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
     snaps = teacher_md(teacher, starts, temperatures, md_steps, md_every, head=head, seed=seed, progress=progress,
                        floor=floor)
     pool = base + rattled(base, rng, n=rattles) + snaps
-    cfg = active if isinstance(active, ActiveConfig) else ActiveConfig()
+    if isinstance(active, ActiveConfig):
+        cfg = active
+    else:  # one student MD run per core
+        from finetune.mtp.kernel import default_threads
+
+        cfg = ActiveConfig(workers=threads or default_threads())
     reserve = min(cfg.max_new * cfg.max_rounds, budget // 3) if active else 0  # kept for active learning
     if len(pool) > budget - reserve:
         pool = [pool[i] for i in sorted(rng.choice(len(pool), budget - reserve, replace=False))]

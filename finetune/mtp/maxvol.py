@@ -47,10 +47,10 @@ class ActiveSet:
         return np.max(np.abs(C), axis=1)
 
 
-def _rows(model, atoms_list, mode: str) -> tuple[np.ndarray, np.ndarray]:
+def _rows(model, atoms_list, mode: str, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Basis rows and, per row, the structure it belongs to."""
     ds = model.pack(atoms_list)
-    B, _, _ = model.kernel().basis_dataset(ds, derivatives=False)
+    B, _, _ = model.kernel().basis_dataset(ds, derivatives=False, threads=threads)
     owner = np.repeat(np.arange(ds.n_structures), np.diff(ds.atom_off))
     if mode == "neighborhood":
         return B, owner
@@ -73,10 +73,10 @@ def select_active_set(model, atoms_list, mode: str = "neighborhood", tol: float 
     return ActiveSet(X[maxvol(X, tol)], mode, scale)
 
 
-def extrapolation_grade(model, atoms_list, active_set: ActiveSet) -> np.ndarray:
+def extrapolation_grade(model, atoms_list, active_set: ActiveSet, threads: int | None = None) -> np.ndarray:
     """Grade of each structure: the largest grade over its neighbourhoods (or the
     configuration's own grade)."""
-    X, owner = _rows(model, list(atoms_list), active_set.mode)
+    X, owner = _rows(model, list(atoms_list), active_set.mode, threads)
     g = active_set.grade_rows(X)
     out = np.zeros(owner.max() + 1 if len(owner) else 0)
     np.maximum.at(out, owner, g)

@@ -86,8 +86,8 @@ class MTPModel:
             p.elements = list(elements)
         return cls(p)
 
-    def grade(self, atoms_list, active_set) -> np.ndarray:
+    def grade(self, atoms_list, active_set, threads: int | None = None) -> np.ndarray:
         """MaxVol extrapolation grade of each structure against ``active_set`` (see ``maxvol``)."""
         from .maxvol import extrapolation_grade
 
-        return extrapolation_grade(self, atoms_list, active_set)
+        return extrapolation_grade(self, atoms_list, active_set, threads)

@@ -8,7 +8,7 @@ import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
 
-from finetune.distill.active import ActiveConfig, active_learning, active_set, pick
+from finetune.distill.active import ActiveConfig, active_learning, active_set, explore, pick
 from finetune.distill.sampling import label, rattled
 from finetune.mtp import FitConfig, MTPModel, fit
 
@@ -51,9 +51,10 @@ def test_extrapolating_configurations_are_labelled_and_added(cold_student, emt_t
     assert mtp.grade(res.added, aset).max() <= 1 + 2 * cfg.tol
 
 
-def test_stops_when_a_round_visits_nothing_above_threshold(cold_student, emt_teacher):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_stops_when_a_round_visits_nothing_above_threshold(cold_student, emt_teacher, workers):
     mtp, train, start, refit = cold_student
-    cfg = ActiveConfig(threshold=1e6, stop_grade=1e7, steps=100, every=10, max_rounds=5)
+    cfg = ActiveConfig(threshold=1e6, stop_grade=1e7, steps=100, every=10, max_rounds=5, workers=workers)
     res = active_learning(mtp, emt_teacher, train, [start], [300, 600], refit, cfg, progress=False)
     assert res.converged and len(res.rounds) == 1 and not res.added
     assert res.rounds[0].md_steps == 200  # both runs went the full N steps
@@ -73,3 +74,25 @@ def test_pick_takes_the_worst_spread_over_runs():
     found = [(g, run, Atoms("H")) for g, run in [(5, 0), (4, 0), (3, 0), (2.5, 1), (2, 1)]]
     got = pick(found, max_new=3, per_run=2)
     assert [f[0] for f in found if any(f[2] is a for a in got)] == [5, 4, 2.5]
+
+
+def test_runs_in_worker_processes_match_the_serial_round(cold_student):
+    """Each run is seeded by its place on the ladder: spreading runs over processes changes nothing."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    mtp, train, start, _ = cold_student
+    other = start.copy()
+    other.positions += 0.02
+    other.info["name"] = "Cu-fcc-shifted"
+    aset = active_set(mtp, train)
+    cfg = ActiveConfig(threshold=1.1, steps=60, every=10)
+    serial, st1 = explore(mtp, [start, other], [300, 1400], aset, cfg, seed=3)
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        parallel, st2 = explore(mtp, [start, other], [300, 1400], aset, cfg, seed=3, pool=pool)
+    assert serial, "the hot runs of a cold student must find extrapolation"
+    assert [(r, a.info["name"]) for _, r, a in serial] == [(r, a.info["name"]) for _, r, a in parallel]
+    np.testing.assert_allclose([g for g, _, _ in serial], [g for g, _, _ in parallel], rtol=1e-6)
+    for (_, _, a), (_, _, b) in zip(serial, parallel):
+        np.testing.assert_allclose(a.positions, b.positions, atol=1e-8)
+    assert st1["steps"] == st2["steps"] and st1["broken"] == st2["broken"]
