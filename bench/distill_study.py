@@ -13,7 +13,7 @@ energy, 20 ps NVT at 1.2x melting with the student: shortest pair distance); spe
 teacher on the same cells and threads. ``wbe``: the same distillation for W-Be, errors against
 the FitSNAP W-Be DFT test frames and the W lattice constant / bulk modulus.
 
-The student is also timed in LAMMPS (Si only, 4096 atoms, 1 rank), its production engine.
+The student is also timed in LAMMPS (Si only, 4096 atoms, 1 rank and ``--threads`` ranks), its production engine.
 
 Results go to ``OUT/<system>.json`` and are printed as a table.
 """
@@ -152,16 +152,18 @@ def speed(teacher, student, phase, threads: int) -> dict:
     return out
 
 
-def lammps_student_cost(mtp_path: Path, n_atoms: int = 4096, steps: int = 100) -> dict:
-    """The student where it runs in production: LAMMPS (pair_style unihub/mtp, 1 MPI rank), diamond Si NVE
-    at 300 K (``bench/lammps_speed.py``'s input), µs per atom-step."""
+def lammps_student_cost(mtp_path: Path, ranks: int = 1, n_atoms: int = 4096, steps: int = 100) -> dict:
+    """The student where it runs in production: LAMMPS (pair_style unihub/mtp, ``ranks`` MPI ranks), diamond
+    Si NVE at 300 K (``bench/lammps_speed.py``'s input): wall µs per atom-step, and per core."""
     import tempfile
 
     from lammps_speed import run_lammps
 
     with tempfile.TemporaryDirectory(prefix="unihub-distill-lammps-") as d:
-        r = run_lammps(Path(d), 1, mtp_path.resolve(), n_atoms, steps)
-    return {"atoms": r["atoms"], "steps": r["steps"], "us_per_atom_step": r["us_per_atom_step_core"]}
+        r = run_lammps(Path(d), ranks, mtp_path.resolve(), n_atoms, steps)
+    return {"ranks": ranks, "atoms": r["atoms"], "steps": r["steps"],
+            "us_per_atom_step": r["seconds"] / (r["atoms"] * r["steps"]) * 1e6,
+            "us_per_atom_step_core": r["us_per_atom_step_core"]}
 
 
 def main() -> None:
@@ -306,10 +308,13 @@ def main() -> None:
     res["physics"] = phys
     res["speed"] = speed(teacher, student, spec["phase"], args.threads)
     if args.system == "si":  # the LAMMPS input builds diamond Si
-        lmp = lammps_student_cost(mtp_path)
+        # the teacher ran on --threads cores: the student gets as many MPI ranks (and 1, for the per-core cost)
         teacher_us = res["speed"]["512"]["teacher"] / 512 * 1e6
-        res["speed"]["lammps_student"] = {**lmp, "teacher_us_per_atom_step_512": teacher_us,
-                                          "ratio": teacher_us / lmp["us_per_atom_step"]}
+        for ranks in sorted({1, args.threads}):
+            lmp = lammps_student_cost(mtp_path, ranks)
+            key = "lammps_student" if ranks == 1 else f"lammps_student_{ranks}_ranks"
+            res["speed"][key] = {**lmp, "teacher_us_per_atom_step_512": teacher_us,
+                                 "ratio": teacher_us / lmp["us_per_atom_step"]}
     res["uptime_after"] = os.getloadavg()
     (out / f"{args.system}.json").write_text(json.dumps(res, indent=1, default=float))
     print(json.dumps({k: v for k, v in res.items() if k not in ("record", "active_rounds")}, indent=1, default=float))
