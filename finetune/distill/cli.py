@@ -57,7 +57,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     d.add_argument("--threshold", type=float, default=2.0, help="MaxVol grade that triggers a teacher label")
     d.add_argument("--al-steps", dest="al_steps", type=int, default=1000, help="student MD steps per run")
     d.add_argument("--dft", help="DFT frames to report errors on, dataset[:split], e.g. mlearn:test")
-    d.add_argument("--threads", type=int)
+    d.add_argument("--threads", type=int, help="cores to use: teacher and fit threads, parallel student MD runs")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("-o", "--output", required=True, help="x.mtp (writes x.mtp and the zoo folder x/)")
     d.add_argument("--no-progress", action="store_true")
