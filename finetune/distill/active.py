@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -41,7 +41,7 @@ class ActiveConfig:
     min_distance: float = 1.0  # Å; a run ends when two atoms come closer
     tol: float = 0.02  # MaxVol tolerance of the active set (grade of training rows <= 1 + tol)
     timestep: float = 1.0  # fs
-    workers: int = 1  # student MD runs in parallel, one process and one thread each
+    workers: int | None = None  # parallel student MD runs, one process and thread each (None: distill's cores, else 1)
 
 
 @dataclass
@@ -230,18 +230,18 @@ def active_learning(student, teacher, train: list[Atoms], starts: Sequence[Atoms
     Labels below ``floor`` (a ``sampling.EnergyFloor``) are teacher holes: counted, not trained on.
     Every round is logged (``logging`` and, when ``log_path`` is given, one JSON line per round)."""
     cfg = cfg or ActiveConfig()
-    n_runs = len(starts) * len(temperatures)
-    if cfg.workers > 1 and n_runs > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+    n_workers = min(cfg.workers or 1, len(starts) * len(temperatures))
+    with ExitStack() as stack:
+        pool = None
+        if n_workers > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
 
-        # spawn, not fork: the parent's OpenMP and torch thread pools do not survive a fork
-        with _single_threaded_children(), \
-                ProcessPoolExecutor(min(cfg.workers, n_runs), mp_context=multiprocessing.get_context("spawn")) as pool:
-            return _rounds(student, teacher, train, starts, temperatures, refit, cfg, budget, head, log_path, seed,
-                           progress, floor, pool)
-    return _rounds(student, teacher, train, starts, temperatures, refit, cfg, budget, head, log_path, seed, progress,
-                   floor, None)
+            stack.enter_context(_single_threaded_children())
+            # spawn, not fork: the parent's OpenMP and torch thread pools do not survive a fork
+            pool = stack.enter_context(ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn")))
+        return _rounds(student, teacher, train, starts, temperatures, refit, cfg, budget, head, log_path, seed,
+                       progress, floor, pool)
 
 
 @contextmanager

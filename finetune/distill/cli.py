@@ -22,12 +22,8 @@ def _run(args: argparse.Namespace) -> int:
             raise ValueError("--dft needs --elements to pick the frames to compare on")
         name, frames = load_reference(args.dft, elements)
         reference = {name: frames}
-    from finetune.mtp.kernel import default_threads
-
-    # one student MD run per core: --threads sets how many cores distillation may use
     active = ActiveConfig(threshold=args.threshold, steps=args.al_steps, max_rounds=args.rounds,
-                          fit_iters=args.refit_iters, workers=args.threads or default_threads()) \
-        if args.rounds > 0 else False
+                          fit_iters=args.refit_iters) if args.rounds > 0 else False
     student = distill(args.teacher, elements=elements, structures=args.structures, level=args.level,
                       r_cut=args.r_cut, head=args.head, temperatures=args.temperatures, budget=args.budget,
                       output=args.output, md_steps=args.md_steps, fit_iters=args.fit_iters, active=active,

@@ -14,7 +14,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -198,12 +198,11 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
     snaps = teacher_md(teacher, starts, temperatures, md_steps, md_every, head=head, seed=seed, progress=progress,
                        floor=floor)
     pool = base + rattled(base, rng, n=rattles) + snaps
-    if isinstance(active, ActiveConfig):
-        cfg = active
-    else:  # one student MD run per core
+    cfg = active if isinstance(active, ActiveConfig) else ActiveConfig()
+    if cfg.workers is None:  # one student MD run per core distillation may use
         from finetune.mtp.kernel import default_threads
 
-        cfg = ActiveConfig(workers=threads or default_threads())
+        cfg = replace(cfg, workers=threads or default_threads())
     reserve = min(cfg.max_new * cfg.max_rounds, budget // 3) if active else 0  # kept for active learning
     if len(pool) > budget - reserve:
         pool = [pool[i] for i in sorted(rng.choice(len(pool), budget - reserve, replace=False))]
