@@ -166,6 +166,20 @@ def lammps_student_cost(mtp_path: Path, ranks: int = 1, n_atoms: int = 4096, ste
             "us_per_atom_step_core": r["us_per_atom_step_core"]}
 
 
+def timings(teacher, student, spec: dict, mtp_path: Path, args) -> dict:
+    """Teacher and student side by side (Python calculators), and the student in LAMMPS for Si."""
+    out = speed(teacher, student, spec["phase"], args.threads)
+    if args.system == "si":  # the LAMMPS input builds diamond Si
+        # the teacher ran on --threads cores: the student gets as many MPI ranks (and 1, for the per-core cost)
+        teacher_us = out["512"]["teacher"] / 512 * 1e6
+        for ranks in sorted({1, args.threads}):
+            lmp = lammps_student_cost(mtp_path, ranks)
+            key = "lammps_student" if ranks == 1 else f"lammps_student_{ranks}_ranks"
+            out[key] = {**lmp, "teacher_us_per_atom_step_512": teacher_us,
+                        "ratio": teacher_us / lmp["us_per_atom_step"]}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("system", choices=sorted(SYSTEMS))
@@ -182,6 +196,8 @@ def main() -> None:
     ap.add_argument("--direct-frames", type=int, default=None,
                     help="fit the direct DFT MTP on a random subset of this many training frames (default: all)")
     ap.add_argument("--skip-distill", action="store_true", help="reuse OUT/<system>.mtp")
+    ap.add_argument("--speed-only", action="store_true",
+                    help="reuse OUT/<system>.mtp and only time teacher and student (OUT/<system>-speed.json)")
     ap.add_argument("--dft-structures", type=int, default=0,
                     help="start from this many random DFT training structures (positions only: the student "
                          "never sees their labels) instead of the generated prototypes")
@@ -240,6 +256,8 @@ def main() -> None:
         write(starts, bare)
         cmd[cmd.index("--level"):cmd.index("--level")] = ["--structures", str(starts)]
     res["command"] = " ".join(cmd)
+    if args.speed_only:
+        args.skip_distill = True
     if not args.skip_distill:
         print("$", res["command"], flush=True)
         t0 = time.perf_counter()
@@ -257,6 +275,12 @@ def main() -> None:
     teacher = load_model(args.teacher)
     student = load_model(mtp_path.with_suffix(""))
     record = json.loads((mtp_path.with_suffix("") / "distillation.json").read_text())
+    if args.speed_only:
+        res["speed"] = timings(teacher, student, spec, mtp_path, args)
+        res["uptime_after"] = os.getloadavg()
+        (out / f"{args.system}-speed.json").write_text(json.dumps(res, indent=1, default=float))
+        print(json.dumps(res["speed"], indent=1, default=float))
+        return
     res["card"] = card_fields(student.card)
     res["record"] = {k: record[k] for k in ("counts", "train_size", "held_out", "errors", "seconds", "r_min")}
     res["active_rounds"] = record["active"]["rounds"]
@@ -306,15 +330,7 @@ def main() -> None:
         for who in ("teacher", "student"):
             phys[who].pop("gamma_THz")
     res["physics"] = phys
-    res["speed"] = speed(teacher, student, spec["phase"], args.threads)
-    if args.system == "si":  # the LAMMPS input builds diamond Si
-        # the teacher ran on --threads cores: the student gets as many MPI ranks (and 1, for the per-core cost)
-        teacher_us = res["speed"]["512"]["teacher"] / 512 * 1e6
-        for ranks in sorted({1, args.threads}):
-            lmp = lammps_student_cost(mtp_path, ranks)
-            key = "lammps_student" if ranks == 1 else f"lammps_student_{ranks}_ranks"
-            res["speed"][key] = {**lmp, "teacher_us_per_atom_step_512": teacher_us,
-                                 "ratio": teacher_us / lmp["us_per_atom_step"]}
+    res["speed"] = timings(teacher, student, spec, mtp_path, args)
     res["uptime_after"] = os.getloadavg()
     (out / f"{args.system}.json").write_text(json.dumps(res, indent=1, default=float))
     print(json.dumps({k: v for k, v in res.items() if k not in ("record", "active_rounds")}, indent=1, default=float))

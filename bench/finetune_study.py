@@ -31,6 +31,10 @@ OUT = Path(__file__).parent / "results" / "finetune_study"
 ELEMENTS = ["Li", "Mo", "Cu", "Ni", "Si", "Ge"]
 VARIANTS = {"finetune": {}, "freeze": {"freeze": "embeddings,interaction:0"},
             "replay": {"replay": 200, "replay_ratio": 1.0, "replay_select": "fps", "replay_filter": "none"},
+            # the same pool drawn at random, and the FPS pool relabelled by the base where its functional is not PBE
+            "replay-random": {"replay": 200, "replay_ratio": 1.0, "replay_select": "random", "replay_filter": "none"},
+            "replay-pl": {"replay": 200, "replay_ratio": 1.0, "replay_select": "fps", "replay_filter": "none",
+                          "pseudolabel_replay": True},
             "ewc": {"ewc": 0.1, "ewc_frames": 64}}
 
 

@@ -8,11 +8,22 @@
 // alpha_index_times builds the scalar moments B, and E_i = species[ti] + sum_q moment[q] * B_{map q}.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
 
 namespace mtp {
+
+// x86-64: site() is compiled twice, for AVX2+FMA and for the baseline, and the loader picks the
+// one the CPU runs (GCC/Clang function multiversioning), so a cached build stays portable.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(MTP_NO_CLONES)
+#define MTP_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define MTP_SIMD_CLONES
+#endif
+
+constexpr int kLanes = 4;  // doubles per SIMD group in the energy/force path (AVX2 width)
 
 struct Times {
   int i, j, out;
@@ -29,10 +40,14 @@ struct Model {
   int n_basic = 0, n_alpha = 0, n_scalar = 0;
   std::vector<int> basic_mu, basic_mono;  // per basic alpha: radial function, monomial index
   std::vector<Times> times;
+  // consecutive times entries with the same output: summed in a register, not through memory
+  struct Run { int out, begin, end; };
+  std::vector<Run> runs;
   std::vector<int> mapping;
   // monomial table u^(a,b,c) for a+b+c <= max_deg, and where its partial derivatives live
   int max_deg = 0, n_mono = 0;
   std::vector<int> ma, mb, mc, mdeg, dx, dy, dz;  // dx: index of (a-1,b,c), or n_mono (a zero slot)
+  std::vector<int> mpar, maxis;  // monomial q = monomial mpar[q] times u[maxis[q]] (q >= 1)
   std::vector<double> fa, fb, fc, fdeg;           // the same powers as doubles for branch-free loops
   // basic alphas come in runs that share mu and walk consecutive monomials (always so in MLIP
   // files); looping over runs keeps the per-neighbour work contiguous and vectorisable
@@ -67,6 +82,12 @@ struct Model {
       if (mb[m]) dy[m] = lookup[key(ma[m], mb[m] - 1, mc[m])];
       if (mc[m]) dz[m] = lookup[key(ma[m], mb[m], mc[m] - 1)];
     }
+    mpar.assign(n_mono, 0); maxis.assign(n_mono, 0);
+    for (int q = 1; q < n_mono; ++q) {
+      const int ax = ma[q] ? 0 : (mb[q] ? 1 : 2);
+      mpar[q] = ax == 0 ? dx[q] : (ax == 1 ? dy[q] : dz[q]);
+      maxis[q] = ax;
+    }
     fa.assign(ma.begin(), ma.end()); fb.assign(mb.begin(), mb.end());
     fc.assign(mc.begin(), mc.end()); fdeg.assign(mdeg.begin(), mdeg.end());
     basic_mu.resize(n_basic); basic_mono.resize(n_basic);
@@ -85,6 +106,11 @@ struct Model {
     times.resize(n_times);
     for (int t = 0; t < n_times; ++t)
       times[t] = {times_[4 * t], times_[4 * t + 1], times_[4 * t + 3], (double)times_[4 * t + 2]};
+    runs.clear();
+    for (int t = 0; t < n_times; ++t) {
+      if (runs.empty() || runs.back().out != times[t].out) runs.push_back({times[t].out, t, t});
+      runs.back().end = t + 1;
+    }
     mapping.assign(mapping_, mapping_ + n_scalar);
   }
 };
@@ -94,7 +120,9 @@ struct Work {
   std::vector<double> val, adj, dot, lam, eta;  // per alpha
   std::vector<double> f, df, mono, phi, dphi, ur;  // per neighbour blocks
   std::vector<double> T, dT, A, B, H, pw, mdot, mdots, gmono, dot3;
-  int cap = 0;
+  // energy/force path: neighbour-innermost arrays, np_cap lanes per row
+  std::vector<double> su, sd, sf, sdf, smono, sH, sG, sgu;
+  int cap = 0, np_cap = 0;
   void reserve(const Model& m, int nn) {
     if ((int)val.size() != m.n_alpha) {
       val.assign(m.n_alpha, 0); adj.assign(m.n_alpha, 0); dot.assign(m.n_alpha, 0);
@@ -108,6 +136,15 @@ struct Work {
       f.resize((size_t)nn * m.nf); df.resize((size_t)nn * m.nf); mono.resize((size_t)nn * (m.n_mono + 1));
       mdots.resize((size_t)nn * (m.n_mono + 1)); gmono.resize((size_t)3 * (m.n_mono + 1));
       phi.resize((size_t)nn * m.nb); dphi.resize((size_t)nn * m.nb); ur.resize((size_t)nn * 4);
+    }
+  }
+  void reserve_lanes(const Model& m, int np) {
+    if ((int)val.size() != m.n_alpha) { reserve(m, 0); np_cap = 0; }
+    if (np > np_cap || (int)smono.size() != np_cap * m.n_mono || (int)sf.size() != np_cap * m.nf) {
+      np_cap = std::max(np, np_cap);
+      su.resize((size_t)3 * np_cap); sd.resize(np_cap); sgu.resize((size_t)3 * np_cap);
+      sf.resize((size_t)m.nf * np_cap); sdf.resize((size_t)m.nf * np_cap); sG.resize((size_t)m.nf * np_cap);
+      smono.resize((size_t)m.n_mono * np_cap); sH.resize((size_t)m.n_mono * np_cap);
     }
   }
 };
@@ -189,53 +226,127 @@ inline void reverse(const Model& m, const double* val, double* adj) {
   }
 }
 
-// d(sum_k adj_k M_k)/d r_j for neighbour j, given A = d/df_mu and H = d/dmono (filled here).
-inline void pair_gradient(const Model& m, Work& w, int j, const double* adj, double* g) {
-  const double* ur = &w.ur[4 * j];
-  g[0] = g[1] = g[2] = 0.0;
-  if (ur[3] == 0.0) return;
-  const double d = ur[3], inv = 1.0 / d;
-  const double* f = &w.f[(size_t)j * m.nf];
-  const double* df = &w.df[(size_t)j * m.nf];
-  const double* mono = &w.mono[(size_t)j * (m.n_mono + 1)];
-  double* H = w.H.data();
-  std::fill(H, H + m.n_mono, 0.0);
-  double radial = 0.0;
-  for (const Model::Block& b : m.blocks) {
-    const double* ad = adj + b.start;
-    const double* mo = mono + b.mono0;
-    double* h = H + b.mono0;
-    const double fm = f[b.mu];
-    double acc = 0.0;
-    for (int q = 0; q < b.len; ++q) { acc += ad[q] * mo[q]; h[q] += ad[q] * fm; }
-    radial += acc * df[b.mu];
-  }
-  double gx = 0, gy = 0, gz = 0, along = 0;
-  for (int q = 1; q < m.n_mono; ++q) {
-    const double h = H[q];
-    along += h * m.fdeg[q] * mono[q];
-    gx += h * m.fa[q] * mono[m.dx[q]];
-    gy += h * m.fb[q] * mono[m.dy[q]];
-    gz += h * m.fc[q] * mono[m.dz[q]];
-  }
-  const double s = radial - along * inv;
-  g[0] = s * ur[0] + gx * inv;
-  g[1] = s * ur[1] + gy * inv;
-  g[2] = s * ur[2] + gz * inv;
-}
-
 // Site energy and dE_i/dr_ij for each neighbour (r_ij = r_j - r_i). Returns E_i.
+// MD spends its time here, so this path keeps the neighbour index innermost (rows of np lanes, np
+// = nn rounded up to 4) and every per-neighbour loop is a stride-1 loop the compiler vectorises;
+// the fitting paths below use forward()'s per-neighbour layout instead. Monomials are built as
+// parent monomial times one component of u, and the force goes back through that same chain.
+MTP_SIMD_CLONES
 inline double site(const Model& m, Work& w, int ti, int nn, const int* tj, const double* rv, double* grad) {
-  forward(m, w, ti, nn, tj, rv);
+  const int np = (nn + kLanes - 1) / kLanes * kLanes;
+  w.reserve_lanes(m, np);
+  const int NP = w.np_cap;
+  double* u = w.su.data();  // rows ux, uy, uz
+  double* dd = w.sd.data();
+  double* F = w.sf.data();
+  double* DF = w.sdf.data();
+  double* M = w.smono.data();
+  double* phi = w.T.data();
+  double* dphi = w.dT.data();
+  for (int j = 0; j < np; ++j) {
+    double d = 0.0;
+    if (j < nn) {
+      const double x = rv[3 * j], y = rv[3 * j + 1], z = rv[3 * j + 2];
+      d = std::sqrt(x * x + y * y + z * z);
+      if (d > 0.0 && d < m.rcut) {
+        u[j] = x / d; u[NP + j] = y / d; u[2 * NP + j] = z / d; dd[j] = d;
+        radial_basis(m, d, phi, dphi);
+        const double* c = m.radial + ((size_t)ti * m.ns + tj[j]) * m.nf * m.nb;
+        for (int mu = 0; mu < m.nf; ++mu) {
+          double a = 0, b = 0;
+          for (int k = 0; k < m.nb; ++k) { a += c[mu * m.nb + k] * phi[k]; b += c[mu * m.nb + k] * dphi[k]; }
+          F[mu * NP + j] = a; DF[mu * NP + j] = b;
+        }
+        continue;
+      }
+    }
+    // padding and neighbours outside the cutoff: f = f' = 0 makes every contribution vanish
+    u[j] = u[NP + j] = u[2 * NP + j] = 0.0; dd[j] = 1.0;
+    for (int mu = 0; mu < m.nf; ++mu) F[mu * NP + j] = DF[mu * NP + j] = 0.0;
+  }
+  for (int j = 0; j < np; ++j) M[j] = 1.0;
+  for (int q = 1; q < m.n_mono; ++q) {
+    const double* P = M + (size_t)m.mpar[q] * NP;
+    const double* U = u + (size_t)m.maxis[q] * NP;
+    double* Q = M + (size_t)q * NP;
+    for (int j = 0; j < np; ++j) Q[j] = P[j] * U[j];
+  }
+  double* val = w.val.data();
+  std::fill(w.val.begin(), w.val.end(), 0.0);
+  for (const Model::Block& b : m.blocks) {
+    const double* f = F + (size_t)b.mu * NP;
+    for (int q = 0; q < b.len; ++q) {
+      const double* mo = M + (size_t)(b.mono0 + q) * NP;
+      double acc[kLanes] = {};  // lane-wise partial sums: a reduction the compiler may vectorise
+      for (int j = 0; j < np; j += kLanes)
+        for (int l = 0; l < kLanes; ++l) acc[l] += f[j + l] * mo[j + l];
+      val[b.start + q] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    }
+  }
+  for (const Model::Run& r : m.runs) {
+    double acc = 0.0;
+    for (int t = r.begin; t < r.end; ++t) acc += m.times[t].mult * val[m.times[t].i] * val[m.times[t].j];
+    val[r.out] += acc;
+  }
   double e = m.species[ti];
+  double* adj = w.adj.data();
   std::fill(w.adj.begin(), w.adj.end(), 0.0);
   for (int q = 0; q < m.n_scalar; ++q) {
-    e += m.moment[q] * w.val[m.mapping[q]];
-    w.adj[m.mapping[q]] += m.moment[q];
+    e += m.moment[q] * val[m.mapping[q]];
+    adj[m.mapping[q]] += m.moment[q];
   }
-  if (grad) {
-    reverse(m, w.val.data(), w.adj.data());
-    for (int j = 0; j < nn; ++j) pair_gradient(m, w, j, w.adj.data(), grad + 3 * j);
+  if (!grad) return e;
+  // adj[out] is final when its run is reached: every use of out comes later in the list
+  for (auto r = m.runs.rbegin(); r != m.runs.rend(); ++r) {
+    const double a = adj[r->out];
+    if (a == 0.0) continue;
+    for (int t = r->begin; t < r->end; ++t) {
+      const Times& x = m.times[t];
+      const double g = x.mult * a;
+      adj[x.i] += g * val[x.j];
+      adj[x.j] += g * val[x.i];
+    }
+  }
+  // H = dE/d mono, G = dE/d f, per neighbour
+  double* H = w.sH.data();
+  double* G = w.sG.data();
+  std::fill(H, H + (size_t)m.n_mono * NP, 0.0);
+  std::fill(G, G + (size_t)m.nf * NP, 0.0);
+  for (const Model::Block& b : m.blocks) {
+    const double* a = adj + b.start;
+    for (int j = 0; j < np; j += kLanes) {  // one lane group at a time, dE/df kept in registers
+      const double* f = F + (size_t)b.mu * NP + j;
+      double g[kLanes] = {};
+      for (int q = 0; q < b.len; ++q) {
+        const double* mo = M + (size_t)(b.mono0 + q) * NP + j;
+        double* h = H + (size_t)(b.mono0 + q) * NP + j;
+        for (int l = 0; l < kLanes; ++l) { h[l] += a[q] * f[l]; g[l] += a[q] * mo[l]; }
+      }
+      double* gg = G + (size_t)b.mu * NP + j;
+      for (int l = 0; l < kLanes; ++l) gg[l] += g[l];
+    }
+  }
+  // back through the monomial chain (children before parents): dE/du, u treated as free
+  double* gu = w.sgu.data();
+  std::fill(gu, gu + (size_t)3 * NP, 0.0);
+  for (int q = m.n_mono - 1; q >= 1; --q) {
+    const double* h = H + (size_t)q * NP;
+    double* hp = H + (size_t)m.mpar[q] * NP;
+    const double* P = M + (size_t)m.mpar[q] * NP;
+    const double* U = u + (size_t)m.maxis[q] * NP;
+    double* g = gu + (size_t)m.maxis[q] * NP;
+    for (int j = 0; j < np; ++j) { hp[j] += h[j] * U[j]; g[j] += h[j] * P[j]; }
+  }
+  // u = r/d: dE/dr = (dE/dd) u + (I - u u^T) dE/du / d
+  for (int j = 0; j < nn; ++j) {
+    double radial = 0.0;
+    for (int mu = 0; mu < m.nf; ++mu) radial += G[mu * NP + j] * DF[mu * NP + j];
+    const double ux = u[j], uy = u[NP + j], uz = u[2 * NP + j];
+    const double gx = gu[j], gy = gu[NP + j], gz = gu[2 * NP + j];
+    const double inv = 1.0 / dd[j], s = radial - (gx * ux + gy * uy + gz * uz) * inv;
+    grad[3 * j] = s * ux + gx * inv;
+    grad[3 * j + 1] = s * uy + gy * inv;
+    grad[3 * j + 2] = s * uz + gz * inv;
   }
   return e;
 }
