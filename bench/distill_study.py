@@ -137,7 +137,7 @@ def speed(teacher, student, phase, threads: int) -> dict:
         atoms = bulk(el, kind, a=a0, cubic=True) * (reps, reps, reps)
         atoms.rattle(0.01, seed=0)
         row = {}
-        calcs = (("teacher", teacher.calculator(), 5), ("student", student.calculator(threads=threads), 100))
+        calcs = (("teacher", teacher.calculator(), 20), ("student", student.calculator(threads=threads), 100))
         for name, calc, n in calcs:
             atoms.calc = calc
             atoms.get_forces()

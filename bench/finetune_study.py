@@ -143,10 +143,12 @@ def run_study(args) -> None:
         save("base/pretrain", {name: errors(base, fs, align=True) for name, fs in val_sets.items()})
     plan = []  # the 50-frame targets of every element first, then element by element: variants, learning curve
     for el in args.elements:
-        plan += [(el, None, "base"), (el, None, "chgnet"), (el, 50, "finetune"), (el, 50, "scratch")]
+        plan += [(el, None, "base"), (el, 50, "finetune")]
+        plan += [] if args.forgetting_only else [(el, None, "chgnet"), (el, 50, "scratch")]
     for el in args.elements:
         plan += [(el, 50, v) for v in args.variants if v != "finetune"]
-        plan += [(el, n, m) for n in args.sizes if n != "50" for m in ("finetune", "scratch")]
+        if not args.forgetting_only:
+            plan += [(el, n, m) for n in args.sizes if n != "50" for m in ("finetune", "scratch")]
     data = {}
     for el, n, method in plan:
         key = f"{el}/{n}/{method}"
@@ -308,6 +310,8 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--val-per-set", dest="val_per_set", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--forgetting-only", action="store_true",
+                   help="only the base and the 50-frame variants (no CHGNet, no scratch, no learning curve)")
     p.add_argument("--tag", default="all")
     p.add_argument("--out", default=str(OUT))
     p.add_argument("--summarise", action="store_true", help="only merge results and write the table and plots")

@@ -24,6 +24,11 @@ namespace mtp {
 #endif
 
 constexpr int kLanes = 4;  // doubles per SIMD group in the energy/force path (AVX2 width)
+// GNU vector type: one ymm register under AVX2, two xmm otherwise; aligned(8) allows unaligned rows
+typedef double v4d __attribute__((vector_size(32), aligned(8)));
+// row access as lane groups; macros, not functions, so no vector crosses a call boundary (ABI)
+#define MTP_V(p) (*reinterpret_cast<v4d*>(p))
+#define MTP_CV(p) (*reinterpret_cast<const v4d*>(p))
 
 struct Times {
   int i, j, out;
@@ -269,7 +274,7 @@ inline double site(const Model& m, Work& w, int ti, int nn, const int* tj, const
     const double* P = M + (size_t)m.mpar[q] * NP;
     const double* U = u + (size_t)m.maxis[q] * NP;
     double* Q = M + (size_t)q * NP;
-    for (int j = 0; j < np; ++j) Q[j] = P[j] * U[j];
+    for (int j = 0; j < np; j += kLanes) MTP_V(Q + j) = MTP_CV(P + j) * MTP_CV(U + j);
   }
   double* val = w.val.data();
   std::fill(w.val.begin(), w.val.end(), 0.0);
@@ -277,9 +282,8 @@ inline double site(const Model& m, Work& w, int ti, int nn, const int* tj, const
     const double* f = F + (size_t)b.mu * NP;
     for (int q = 0; q < b.len; ++q) {
       const double* mo = M + (size_t)(b.mono0 + q) * NP;
-      double acc[kLanes] = {};  // lane-wise partial sums: a reduction the compiler may vectorise
-      for (int j = 0; j < np; j += kLanes)
-        for (int l = 0; l < kLanes; ++l) acc[l] += f[j + l] * mo[j + l];
+      v4d acc = {0, 0, 0, 0};
+      for (int j = 0; j < np; j += kLanes) acc += MTP_CV(f + j) * MTP_CV(mo + j);
       val[b.start + q] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
     }
   }
@@ -314,16 +318,16 @@ inline double site(const Model& m, Work& w, int ti, int nn, const int* tj, const
   std::fill(G, G + (size_t)m.nf * NP, 0.0);
   for (const Model::Block& b : m.blocks) {
     const double* a = adj + b.start;
-    for (int j = 0; j < np; j += kLanes) {  // one lane group at a time, dE/df kept in registers
-      const double* f = F + (size_t)b.mu * NP + j;
-      double g[kLanes] = {};
+    for (int j = 0; j < np; j += kLanes) {  // one lane group at a time, dE/df kept in a register
+      const v4d f = MTP_CV(F + (size_t)b.mu * NP + j);
+      v4d g = {0, 0, 0, 0};
       for (int q = 0; q < b.len; ++q) {
-        const double* mo = M + (size_t)(b.mono0 + q) * NP + j;
-        double* h = H + (size_t)(b.mono0 + q) * NP + j;
-        for (int l = 0; l < kLanes; ++l) { h[l] += a[q] * f[l]; g[l] += a[q] * mo[l]; }
+        const size_t row = (size_t)(b.mono0 + q) * NP + j;
+        MTP_V(H + row) = MTP_CV(H + row) + a[q] * f;
+        g += a[q] * MTP_CV(M + row);
       }
       double* gg = G + (size_t)b.mu * NP + j;
-      for (int l = 0; l < kLanes; ++l) gg[l] += g[l];
+      MTP_V(gg) = MTP_CV(gg) + g;
     }
   }
   // back through the monomial chain (children before parents): dE/du, u treated as free
@@ -335,7 +339,11 @@ inline double site(const Model& m, Work& w, int ti, int nn, const int* tj, const
     const double* P = M + (size_t)m.mpar[q] * NP;
     const double* U = u + (size_t)m.maxis[q] * NP;
     double* g = gu + (size_t)m.maxis[q] * NP;
-    for (int j = 0; j < np; ++j) { hp[j] += h[j] * U[j]; g[j] += h[j] * P[j]; }
+    for (int j = 0; j < np; j += kLanes) {
+      const v4d hj = MTP_CV(h + j);
+      MTP_V(hp + j) = MTP_CV(hp + j) + hj * MTP_CV(U + j);
+      MTP_V(g + j) = MTP_CV(g + j) + hj * MTP_CV(P + j);
+    }
   }
   // u = r/d: dE/dr = (dE/dd) u + (I - u u^T) dE/du / d
   for (int j = 0; j < nn; ++j) {
