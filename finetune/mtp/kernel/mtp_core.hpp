@@ -24,6 +24,9 @@ namespace mtp {
 #endif
 
 constexpr int kLanes = 4;  // doubles per SIMD group in the energy/force path (AVX2 width)
+#if !defined(__GNUC__)
+#error "mtp_core.hpp needs GCC or Clang (GNU vector extensions)"
+#endif
 // GNU vector type: one ymm register under AVX2, two xmm otherwise; aligned(8) allows unaligned rows
 typedef double v4d __attribute__((vector_size(32), aligned(8)));
 // row access as lane groups; macros, not functions, so no vector crosses a call boundary (ABI)
@@ -126,7 +129,8 @@ struct Work {
   std::vector<double> f, df, mono, phi, dphi, ur;  // per neighbour blocks
   std::vector<double> T, dT, A, B, H, pw, mdot, mdots, gmono, dot3;
   // energy/force path: neighbour-innermost arrays, np_cap lanes per row
-  std::vector<double> su, sd, sf, sdf, smono, sH, sG, sgu;
+  std::vector<double> su, sd, sf, sdf, smono, sH, sG, sgu, smask, sphi;
+  std::vector<const double*> scoef;
   int cap = 0, np_cap = 0;
   void reserve(const Model& m, int nn) {
     if ((int)val.size() != m.n_alpha) {
@@ -145,9 +149,11 @@ struct Work {
   }
   void reserve_lanes(const Model& m, int np) {
     if ((int)val.size() != m.n_alpha) { reserve(m, 0); np_cap = 0; }
-    if (np > np_cap || (int)smono.size() != np_cap * m.n_mono || (int)sf.size() != np_cap * m.nf) {
+    if (np > np_cap || (int)smono.size() != np_cap * m.n_mono || (int)sf.size() != np_cap * m.nf ||
+        (int)sphi.size() != 2 * kLanes * m.nb) {
       np_cap = std::max(np, np_cap);
       su.resize((size_t)3 * np_cap); sd.resize(np_cap); sgu.resize((size_t)3 * np_cap);
+      smask.resize(np_cap); scoef.resize(np_cap); sphi.resize((size_t)2 * kLanes * m.nb);
       sf.resize((size_t)m.nf * np_cap); sdf.resize((size_t)m.nf * np_cap); sG.resize((size_t)m.nf * np_cap);
       smono.resize((size_t)m.n_mono * np_cap); sH.resize((size_t)m.n_mono * np_cap);
     }
@@ -246,28 +252,55 @@ inline double site(const Model& m, Work& w, int ti, int nn, const int* tj, const
   double* F = w.sf.data();
   double* DF = w.sdf.data();
   double* M = w.smono.data();
-  double* phi = w.T.data();
-  double* dphi = w.dT.data();
+  const double** cl = w.scoef.data();
+  double* mask = w.smask.data();
   for (int j = 0; j < np; ++j) {
-    double d = 0.0;
     if (j < nn) {
       const double x = rv[3 * j], y = rv[3 * j + 1], z = rv[3 * j + 2];
-      d = std::sqrt(x * x + y * y + z * z);
+      const double d = std::sqrt(x * x + y * y + z * z);
       if (d > 0.0 && d < m.rcut) {
         u[j] = x / d; u[NP + j] = y / d; u[2 * NP + j] = z / d; dd[j] = d;
-        radial_basis(m, d, phi, dphi);
-        const double* c = m.radial + ((size_t)ti * m.ns + tj[j]) * m.nf * m.nb;
-        for (int mu = 0; mu < m.nf; ++mu) {
-          double a = 0, b = 0;
-          for (int k = 0; k < m.nb; ++k) { a += c[mu * m.nb + k] * phi[k]; b += c[mu * m.nb + k] * dphi[k]; }
-          F[mu * NP + j] = a; DF[mu * NP + j] = b;
-        }
+        cl[j] = m.radial + ((size_t)ti * m.ns + tj[j]) * m.nf * m.nb;
+        mask[j] = 1.0;
         continue;
       }
     }
     // padding and neighbours outside the cutoff: f = f' = 0 makes every contribution vanish
     u[j] = u[NP + j] = u[2 * NP + j] = 0.0; dd[j] = 1.0;
-    for (int mu = 0; mu < m.nf; ++mu) F[mu * NP + j] = DF[mu * NP + j] = 0.0;
+    cl[j] = m.radial;
+    mask[j] = 0.0;
+  }
+  // radial functions, a lane group at a time: the Chebyshev recursion of radial_basis() on 4 distances
+  v4d* phi = reinterpret_cast<v4d*>(w.sphi.data());
+  v4d* dphi = phi + m.nb;
+  const double wr = 1.0 / (m.rcut - m.rmin), ds = 2.0 * wr;
+  for (int j = 0; j < np; j += kLanes) {
+    const v4d d = MTP_CV(dd + j);
+    const v4d sv = (2.0 * d - (m.rmin + m.rcut)) * wr;
+    const v4d rc = m.rcut - d;
+    const v4d cut = m.scaling * rc * rc, dcut = -2.0 * m.scaling * rc;
+    v4d t0 = {1, 1, 1, 1}, t1 = sv, d0 = {0, 0, 0, 0}, d1 = d0 + ds;
+    phi[0] = t0 * cut; dphi[0] = t0 * dcut;
+    if (m.nb > 1) { phi[1] = t1 * cut; dphi[1] = d1 * cut + t1 * dcut; }
+    for (int b = 2; b < m.nb; ++b) {
+      const v4d t2 = 2.0 * sv * t1 - t0, d2 = 2.0 * (ds * t1 + sv * d1) - d0;
+      phi[b] = t2 * cut; dphi[b] = d2 * cut + t2 * dcut;
+      t0 = t1; t1 = t2; d0 = d1; d1 = d2;
+    }
+    const double *c0 = cl[j], *c1 = cl[j + 1], *c2 = cl[j + 2], *c3 = cl[j + 3];
+    const bool one = c0 == c1 && c0 == c2 && c0 == c3;  // always so for one element
+    const v4d mk = MTP_CV(mask + j);
+    for (int mu = 0; mu < m.nf; ++mu) {
+      v4d a = {0, 0, 0, 0}, b = a;
+      for (int k = 0; k < m.nb; ++k) {
+        const int q = mu * m.nb + k;
+        const v4d c = one ? v4d{c0[q], c0[q], c0[q], c0[q]} : v4d{c0[q], c1[q], c2[q], c3[q]};
+        a += c * phi[k];
+        b += c * dphi[k];
+      }
+      MTP_V(F + (size_t)mu * NP + j) = a * mk;
+      MTP_V(DF + (size_t)mu * NP + j) = b * mk;
+    }
   }
   for (int j = 0; j < np; ++j) M[j] = 1.0;
   for (int q = 1; q < m.n_mono; ++q) {
