@@ -143,7 +143,9 @@ def run_study(args) -> None:
         save("base/pretrain", {name: errors(base, fs, align=True) for name, fs in val_sets.items()})
     plan = []  # the 50-frame targets of every element first, then element by element: variants, learning curve
     for el in args.elements:
-        plan += [(el, None, "base"), (el, 50, "finetune")]
+        plan += [(el, None, "base")]
+        if "finetune" in args.variants or not args.forgetting_only:
+            plan += [(el, 50, "finetune")]
         plan += [] if args.forgetting_only else [(el, None, "chgnet"), (el, 50, "scratch")]
     for el in args.elements:
         plan += [(el, 50, v) for v in args.variants if v != "finetune"]

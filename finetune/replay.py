@@ -100,13 +100,30 @@ def farthest_point_sampling(x: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     return np.array(chosen)
 
 
+def pretrained_indices(model, source) -> np.ndarray:
+    """The train-split frames of ``source`` that ``model``'s pretraining drew from: its training config caps
+    every dataset (``data.max_frames_per_dataset``, sampled with its seed), so replay and EWC see the datasets
+    in pretraining's proportions, not the uncapped split's, where one large dataset can be half the frames."""
+    from foundation.training.config import TrainConfig
+    from foundation.training.run import _CappedSource
+
+    cfg = (getattr(model, "extra_config", None) or {}).get("training", {}).get("config")
+    if not cfg:
+        return source.indices("train")
+    tc = TrainConfig.from_dict(cfg)
+    return _CappedSource(source, tc.data.max_frames_per_dataset, tc.seed).indices("train")
+
+
 def select_replay(source, n: int, elements: Sequence[int], *, select: str = "random", filter: str = "none",
-                  model=None, seed: int = 0, fps_pool: int | None = None) -> np.ndarray:
-    """``n`` frame indices of the source's train split passing ``filter``, chosen at random or by FPS
-    on ``model``'s descriptors (FPS looks at a random pool of ``fps_pool`` candidates, default 5n ≥ 1000)."""
+                  model=None, seed: int = 0, fps_pool: int | None = None,
+                  candidates: np.ndarray | None = None) -> np.ndarray:
+    """``n`` frame indices among ``candidates`` (default: the source's train split) passing ``filter``, chosen
+    at random or by FPS on ``model``'s descriptors (FPS looks at a random pool of ``fps_pool`` candidates,
+    default 5n ≥ 1000)."""
     if select not in SELECTIONS:
         raise ValueError(f"replay_select must be one of {SELECTIONS}, got {select!r}")
-    cand = filter_indices(source, source.indices("train"), elements, filter)
+    cand = filter_indices(source, source.indices("train") if candidates is None else np.asarray(candidates),
+                          elements, filter)
     if len(cand) == 0:
         raise ValueError(f"no pretraining frame passes replay_filter={filter!r} for elements {sorted(elements)}; "
                          "use a looser filter ('inclusive' or 'none')")

@@ -18,7 +18,7 @@ from finetune.ewc import EWCPenalty, fisher_diagonal
 from finetune.forgetting import errors, measure, pretraining_val_sets, write_report
 from finetune.heads import add_head, apply_e0, closest_head, predict_frames
 from finetune.module import FinetuneDataModule, FinetuneModule
-from finetune.replay import align_labels, label_alignment, pseudolabel, select_replay
+from finetune.replay import align_labels, label_alignment, pretrained_indices, pseudolabel, select_replay
 from foundation.data.frame import Frame
 from foundation.graph import collate
 from foundation.training.config import LossConfig, OptimConfig, TrainConfig, TrainerConfig
@@ -100,10 +100,11 @@ def finetune(model, data, *, head: str | None = None, new_head_name: str = "fine
       ``new_head_name`` initialised from ``init_head`` or the closest head by force error).
     freeze / lr_factors: stages (see ``finetune.freeze``) to keep fixed / to scale the learning rate of.
     replay: number of pretraining frames in the replay pool (chosen by ``replay_select`` 'random' | 'fps'
-      among those passing ``replay_filter`` 'none' | 'combinations' | 'inclusive' | 'exclusive');
+      among the frames pretraining drew, per-dataset caps included, that pass ``replay_filter`` 'none' |
+      'combinations' | 'inclusive' | 'exclusive');
       ``replay_ratio`` replay frames per fine-tune frame are drawn afresh each epoch (default: the whole pool).
       ``pseudolabel_replay`` relabels replay frames of another functional than the fine-tune head with the base model.
-    ewc: λ of an EWC penalty with a diagonal Fisher from ``ewc_frames`` pretraining frames.
+    ewc: λ of an EWC penalty with a diagonal Fisher from ``ewc_frames`` pretraining frames (drawn like replay's).
     e0: 'estimate' (least squares on the base model's residuals), 'keep', or {element: eV}.
     eval_pretraining: frames per pretraining validation set for the forgetting numbers (0: skip).
     output: a folder to write the model (zoo format, card with base, data sha256, method, errors) into.
@@ -142,9 +143,10 @@ def finetune(model, data, *, head: str | None = None, new_head_name: str = "fine
     source_pt = None
     if replay or ewc or eval_pretraining:
         source_pt = pretraining_source(base, pretraining)
+    seen = pretrained_indices(base, source_pt) if replay or ewc else None
     if replay:
         idx = select_replay(source_pt, int(replay), elements, select=replay_select, filter=replay_filter,
-                            model=work, seed=seed)
+                            model=work, seed=seed, candidates=seen)
         replay_frames = [_frame_of(source_pt, int(i)) for i in idx]
         # DFT labels onto the head scale pretraining used, and onto the moved E0 of a tuned existing head
         replay_frames = align_labels(replay_frames, label_alignment(base, source_pt), {head_name: e0_moves})
@@ -175,8 +177,7 @@ def finetune(model, data, *, head: str | None = None, new_head_name: str = "fine
     module = FinetuneModule(cfg.model.to_dict(), cfg.loss.__dict__, cfg.optim.__dict__, list(source.datasets))
     frozen = module.setup_finetune(work.state_dict(), freeze, lr_factors)
     if ewc:
-        pool = source_pt.indices("train")
-        pick = np.random.default_rng(seed).choice(pool, min(ewc_frames, len(pool)), replace=False)
+        pick = np.random.default_rng(seed).choice(seen, min(ewc_frames, len(seen)), replace=False)
         fsrc = FrameSource([_frame_of(source_pt, int(i)) for i in pick], ["train"] * len(pick))
         fmap = np.array([work.config.fidelities.index(f) for f in fsrc.fidelities])
         fisher = _fisher(module, fsrc, np.arange(len(fsrc)), work.config.cutoff, fmap)

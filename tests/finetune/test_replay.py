@@ -109,3 +109,22 @@ def test_replay_labels_follow_pretraining_alignment(pretrain):
     assert out[0].energy == pytest.approx(frames[0].energy - 0.25 * n_cu)
     assert out[1].energy == pytest.approx(frames[1].energy - 0.1 * n_ni)
     assert np.array_equal(out[0].forces, frames[0].forces)  # forces untouched
+
+
+def test_replay_draws_from_what_pretraining_saw(pretrain, base):
+    """A per-dataset cap in the base's training config bounds the replay and EWC candidates per dataset."""
+    import copy
+
+    from finetune.replay import pretrained_indices
+
+    assert np.array_equal(pretrained_indices(base, pretrain), pretrain.indices("train"))  # no config: all
+    capped = copy.copy(base)
+    capped.extra_config = {"training": {"config": {"data": {"max_frames_per_dataset": 2}, "seed": 3}}}
+    seen = pretrained_indices(capped, pretrain)
+    per = {}
+    for i in seen:
+        per[pretrain.frames[i].dataset] = per.get(pretrain.frames[i].dataset, 0) + 1
+    assert per == {"cu": 2, "cuni": 2, "alni": 2, "cunial": 2}  # 5 train frames each before the cap
+    assert set(seen) <= set(pretrain.indices("train"))
+    idx = select_replay(pretrain, 100, [CU, NI], filter="none", seed=0, candidates=seen)
+    assert sorted(idx.tolist()) == sorted(seen.tolist())
