@@ -177,7 +177,8 @@ def run_study(args) -> None:
             model = finetune(base, subset, head="pbe", epochs=100000, max_steps=args.steps, lr=args.lr,
                              batch_size=4, seed=args.seed, **VARIANTS[method])
         wall = time.perf_counter() - t0
-        rec = {"test": ours(model, test), "wall_s": wall, "steps": args.steps, "train_frames": k}
+        rec = {"test": ours(model, test), "wall_s": wall, "steps": args.steps, "train_frames": k,
+               "lr": None if method == "scratch" else args.lr}
         if str(n) == "50" and method != "scratch":
             rec["pretrain"] = {name: errors(model, fs, align=True) for name, fs in val_sets.items()}
         save(key, rec)
@@ -200,8 +201,10 @@ def summarise(out: Path) -> None:
     sizes = ["25", "50", "100", "all"]
     base_name = res.get("base/name", {}).get("name", "?")
     steps = sorted({r["steps"] for r in res.values() if isinstance(r, dict) and "steps" in r})
+    lrs = sorted({r["lr"] for r in res.values() if isinstance(r, dict) and r.get("lr")})
     lines = ["# Fine-tuning study (mlearn, held-out test.json frames)", "",
-             f"Base model `{base_name}`; every training run {steps} optimiser steps of 4 frames.", "",
+             f"Base model `{base_name}`; every training run {steps} optimiser steps of 4 frames"
+             + (f"; fine-tuning learning rate {lrs}." if lrs else "."), "",
              "Force MAE (meV/Å) on the test frames; fine-tuned (ft) vs from scratch (sc), same step budget.", "",
              "| element | base zero-shot | CHGNet zero-shot | " + " | ".join(f"ft {s} | sc {s}" for s in sizes)
              + " | sc/ft at 50 |", "|---" * (4 + 2 * len(sizes)) + "|"]

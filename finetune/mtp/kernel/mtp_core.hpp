@@ -29,6 +29,9 @@ constexpr int kLanes = 4;  // doubles per SIMD group in the energy/force path (A
 #endif
 // GNU vector type: one ymm register under AVX2, two xmm otherwise; aligned(8) allows unaligned rows
 typedef double v4d __attribute__((vector_size(32), aligned(8)));
+// the same with its natural 32-byte alignment: template arguments drop the attribute above, so what a
+// template reads through a pointer must be 32-byte aligned
+typedef double v4a __attribute__((vector_size(32)));
 // row access as lane groups; macros, not functions, so no vector crosses a call boundary (ABI)
 #define MTP_V(p) (*reinterpret_cast<v4d*>(p))
 #define MTP_CV(p) (*reinterpret_cast<const v4d*>(p))
@@ -150,26 +153,29 @@ struct Work {
   void reserve_lanes(const Model& m, int np) {
     if ((int)val.size() != m.n_alpha) { reserve(m, 0); np_cap = 0; }
     if (np > np_cap || (int)smono.size() != np_cap * m.n_mono || (int)sf.size() != np_cap * m.nf ||
-        (int)sphi.size() != 2 * kLanes * m.nb) {
+        (int)sphi.size() != 2 * kLanes * m.nb + kLanes) {
       np_cap = std::max(np, np_cap);
       su.resize((size_t)3 * np_cap); sd.resize(np_cap); sgu.resize((size_t)3 * np_cap);
-      smask.resize(np_cap); scoef.resize(np_cap); sphi.resize((size_t)2 * kLanes * m.nb);
+      smask.resize(np_cap); scoef.resize(np_cap); sphi.resize((size_t)2 * kLanes * m.nb + kLanes);
       sf.resize((size_t)m.nf * np_cap); sdf.resize((size_t)m.nf * np_cap); sG.resize((size_t)m.nf * np_cap);
       smono.resize((size_t)m.n_mono * np_cap); sH.resize((size_t)m.n_mono * np_cap);
     }
   }
 };
 
-// Radial basis phi_b(d) (Chebyshev times the cutoff factor) and derivatives.
-inline void radial_basis(const Model& m, double d, double* phi, double* dphi) {
-  const double w = 1.0 / (m.rcut - m.rmin);
-  const double s = (2.0 * d - (m.rmin + m.rcut)) * w, ds = 2.0 * w;
-  const double cut = m.scaling * (m.rcut - d) * (m.rcut - d), dcut = -2.0 * m.scaling * (m.rcut - d);
-  double t0 = 1.0, t1 = s, d0 = 0.0, d1 = ds;
+// Radial basis phi_b(d) (Chebyshev times the cutoff factor) and derivatives, for one distance
+// (V = double) or a lane group of four (V = v4d); always inlined, so a vector never crosses a call.
+template <class V>
+__attribute__((always_inline)) inline void radial_basis(const Model& m, const V& d, V* phi, V* dphi) {
+  const double w = 1.0 / (m.rcut - m.rmin), ds = 2.0 * w;
+  const V s = (2.0 * d - (m.rmin + m.rcut)) * w;
+  const V rc = m.rcut - d;
+  const V cut = m.scaling * rc * rc, dcut = -2.0 * m.scaling * rc;
+  V t0 = V{} + 1.0, t1 = s, d0 = V{}, d1 = V{} + ds;
   phi[0] = t0 * cut; dphi[0] = t0 * dcut;
   if (m.nb > 1) { phi[1] = t1 * cut; dphi[1] = d1 * cut + t1 * dcut; }
   for (int b = 2; b < m.nb; ++b) {
-    const double t2 = 2.0 * s * t1 - t0, d2 = 2.0 * (ds * t1 + s * d1) - d0;
+    const V t2 = 2.0 * s * t1 - t0, d2 = 2.0 * (ds * t1 + s * d1) - d0;
     phi[b] = t2 * cut; dphi[b] = d2 * cut + t2 * dcut;
     t0 = t1; t1 = t2; d0 = d1; d1 = d2;
   }
@@ -270,23 +276,14 @@ inline double site(const Model& m, Work& w, int ti, int nn, const int* tj, const
     cl[j] = m.radial;
     mask[j] = 0.0;
   }
-  // radial functions, a lane group at a time: the Chebyshev recursion of radial_basis() on 4 distances
-  v4d* phi = reinterpret_cast<v4d*>(w.sphi.data());
-  v4d* dphi = phi + m.nb;
-  const double wr = 1.0 / (m.rcut - m.rmin), ds = 2.0 * wr;
+  // radial functions, a lane group at a time
+  // radial basis of one lane group, then its derivatives, on a 32-byte boundary inside sphi
+  const size_t skip = (32 - reinterpret_cast<uintptr_t>(w.sphi.data()) % 32) % 32 / sizeof(double);
+  v4a* phi = reinterpret_cast<v4a*>(w.sphi.data() + skip);
+  v4a* dphi = phi + m.nb;
   for (int j = 0; j < np; j += kLanes) {
-    const v4d d = MTP_CV(dd + j);
-    const v4d sv = (2.0 * d - (m.rmin + m.rcut)) * wr;
-    const v4d rc = m.rcut - d;
-    const v4d cut = m.scaling * rc * rc, dcut = -2.0 * m.scaling * rc;
-    v4d t0 = {1, 1, 1, 1}, t1 = sv, d0 = {0, 0, 0, 0}, d1 = d0 + ds;
-    phi[0] = t0 * cut; dphi[0] = t0 * dcut;
-    if (m.nb > 1) { phi[1] = t1 * cut; dphi[1] = d1 * cut + t1 * dcut; }
-    for (int b = 2; b < m.nb; ++b) {
-      const v4d t2 = 2.0 * sv * t1 - t0, d2 = 2.0 * (ds * t1 + sv * d1) - d0;
-      phi[b] = t2 * cut; dphi[b] = d2 * cut + t2 * dcut;
-      t0 = t1; t1 = t2; d0 = d1; d1 = d2;
-    }
+    const v4a dj = MTP_CV(dd + j);
+    radial_basis(m, dj, phi, dphi);
     const double *c0 = cl[j], *c1 = cl[j + 1], *c2 = cl[j + 2], *c3 = cl[j + 3];
     const bool one = c0 == c1 && c0 == c2 && c0 == c3;  // always so for one element
     const v4d mk = MTP_CV(mask + j);
