@@ -8,6 +8,7 @@ import dataclasses
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -159,6 +160,12 @@ def finetune(model, data, *, head: str | None = None, new_head_name: str = "fine
         tmp = Path(tempfile.mkdtemp(prefix="unihub-finetune-"))
     run_dir = Path(output) / "run" if output is not None else tmp
     base_train = (getattr(base, "extra_config", None) or {}).get("training", {}).get("config", {})
+    base_lr = base_train.get("optim", {}).get("lr")
+    if replay_frames and base_lr and lr > base_lr:
+        # Adam steps every parameter a replay frame touches by ~lr, however small its gradient
+        warnings.warn(f"fine-tuning with replay at lr {lr:g}, above the base's pretraining peak {base_lr:g}: in "
+                      "bench/finetune_study.py replay then forgot more than plain fine-tuning; lr <= "
+                      f"{base_lr:g} is advised", stacklevel=2)
     loss_cfg = LossConfig(**{**base_train.get("loss", {}), **(loss or {})})
     n_train = len(train_frames) + per_epoch
     cfg = TrainConfig(

@@ -128,3 +128,15 @@ def test_replay_draws_from_what_pretraining_saw(pretrain, base):
     assert set(seen) <= set(pretrain.indices("train"))
     idx = select_replay(pretrain, 100, [CU, NI], filter="none", seed=0, candidates=seen)
     assert sorted(idx.tolist()) == sorted(seen.tolist())
+
+
+def test_replay_above_the_pretraining_rate_warns(base, ft_frames, pretrain):
+    import copy
+
+    from finetune import finetune
+
+    hot = copy.copy(base)
+    hot.extra_config = {"training": {"config": {"optim": {"lr": 5e-4}}}}
+    with pytest.warns(UserWarning, match="above the base's pretraining peak 0.0005"):
+        finetune(hot, ft_frames, replay=4, replay_filter="none", pretraining=pretrain, epochs=1, lr=1e-3,
+                 check_units=False)
