@@ -130,7 +130,7 @@ struct Model {
 struct Work {
   std::vector<double> val, adj, dot, lam, eta;  // per alpha
   std::vector<double> f, df, mono, phi, dphi, ur;  // per neighbour blocks
-  std::vector<double> T, dT, A, B, H, pw, mdot, mdots, gmono, dot3;
+  std::vector<double> A, B, pw, mdots, gmono, dot3;
   // energy/force path: neighbour-innermost arrays, np_cap lanes per row
   std::vector<double> su, sd, sf, sdf, smono, sH, sG, sgu, smask, sphi;
   std::vector<const double*> scoef;
@@ -139,8 +139,8 @@ struct Work {
     if ((int)val.size() != m.n_alpha) {
       val.assign(m.n_alpha, 0); adj.assign(m.n_alpha, 0); dot.assign(m.n_alpha, 0);
       lam.assign(m.n_alpha, 0); eta.assign(m.n_alpha, 0);
-      T.assign(m.nb, 0); dT.assign(m.nb, 0); A.assign(m.nf, 0); B.assign(m.nf, 0);
-      H.assign(m.n_mono + 1, 0); pw.assign(3 * (m.max_deg + 1), 0); mdot.assign(m.n_mono + 1, 0);
+      A.assign(m.nf, 0); B.assign(m.nf, 0);
+      pw.assign(3 * (m.max_deg + 1), 0);
       cap = 0;
     }
     if (nn > cap) {
@@ -164,7 +164,7 @@ struct Work {
 };
 
 // Radial basis phi_b(d) (Chebyshev times the cutoff factor) and derivatives, for one distance
-// (V = double) or a lane group of four (V = v4d); always inlined, so a vector never crosses a call.
+// (V = double) or a lane group of four (V = v4a); always inlined, so a vector never crosses a call.
 template <class V>
 __attribute__((always_inline)) inline void radial_basis(const Model& m, const V& d, V* phi, V* dphi) {
   const double w = 1.0 / (m.rcut - m.rmin), ds = 2.0 * w;
@@ -233,19 +233,9 @@ inline void forward(const Model& m, Work& w, int ti, int nn, const int* tj, cons
   for (const Times& t : m.times) val[t.out] += t.mult * val[t.i] * val[t.j];
 }
 
-// Reverse pass through alpha_index_times from adjoint seeds already placed in adj.
-inline void reverse(const Model& m, const double* val, double* adj) {
-  for (auto it = m.times.rbegin(); it != m.times.rend(); ++it) {
-    const double g = it->mult * adj[it->out];
-    if (g == 0.0) continue;
-    adj[it->i] += g * val[it->j];
-    adj[it->j] += g * val[it->i];
-  }
-}
-
 // Site energy and dE_i/dr_ij for each neighbour (r_ij = r_j - r_i). Returns E_i.
 // MD spends its time here, so this path keeps the neighbour index innermost (rows of np lanes, np
-// = nn rounded up to 4) and every per-neighbour loop is a stride-1 loop the compiler vectorises;
+// = nn rounded up to 4) and runs every per-neighbour loop on lane groups of four (GNU vectors);
 // the fitting paths below use forward()'s per-neighbour layout instead. Monomials are built as
 // parent monomial times one component of u, and the force goes back through that same chain.
 MTP_SIMD_CLONES
