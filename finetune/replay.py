@@ -100,18 +100,25 @@ def farthest_point_sampling(x: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     return np.array(chosen)
 
 
-def pretrained_indices(model, source) -> np.ndarray:
-    """The train-split frames of ``source`` that ``model``'s pretraining drew from: its training config caps
-    every dataset (``data.max_frames_per_dataset``, sampled with its seed), so replay and EWC see the datasets
-    in pretraining's proportions, not the uncapped split's, where one large dataset can be half the frames."""
+def _pretraining_view(model, source):
+    """(training config, ``source`` capped per dataset as pretraining drew it), or None when ``model`` does
+    not record its training config."""
     from foundation.training.config import TrainConfig
     from foundation.training.run import _CappedSource
 
     cfg = (getattr(model, "extra_config", None) or {}).get("training", {}).get("config")
     if not cfg:
-        return source.indices("train")
+        return None
     tc = TrainConfig.from_dict(cfg)
-    return _CappedSource(source, tc.data.max_frames_per_dataset, tc.seed).indices("train")
+    return tc, _CappedSource(source, tc.data.max_frames_per_dataset, tc.seed)
+
+
+def pretrained_indices(model, source) -> np.ndarray:
+    """The train-split frames of ``source`` that ``model``'s pretraining drew from: its training config caps
+    every dataset (``data.max_frames_per_dataset``, sampled with its seed), so replay and EWC see the datasets
+    in pretraining's proportions, not the uncapped split's, where one large dataset can be half the frames."""
+    view = _pretraining_view(model, source)
+    return source.indices("train") if view is None else view[1].indices("train")
 
 
 def select_replay(source, n: int, elements: Sequence[int], *, select: str = "random", filter: str = "none",
@@ -184,15 +191,12 @@ def label_alignment(model, source):
 
     Refitted by training's own ``run_references`` on the same capped training split, so it is the very
     table pretraining used (the fit is deterministic)."""
-    from foundation.training.config import TrainConfig
-    from foundation.training.run import _CappedSource, run_references
+    from foundation.training.run import run_references
 
-    cfg = (getattr(model, "extra_config", None) or {}).get("training", {}).get("config")
-    if not cfg or not cfg.get("data", {}).get("align_energies"):
+    cfg = (getattr(model, "extra_config", None) or {}).get("training", {}).get("config") or {}
+    if not cfg.get("data", {}).get("align_energies"):  # only when the recorded config says it aligned
         return None
-
-    tc = TrainConfig.from_dict(cfg)
-    capped = _CappedSource(source, tc.data.max_frames_per_dataset, tc.seed)
+    tc, capped = _pretraining_view(model, source)
     heads = list(tc.model.fidelities)
     datasets, fids = list(capped.datasets), list(capped.fidelities)
     ref = run_references(tc, capped, np.array([heads.index(f) for f in fids]))
