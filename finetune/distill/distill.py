@@ -104,16 +104,22 @@ def energy_floor(elements: list[str], relaxed: dict[str, Atoms]) -> EnergyFloor 
 
 
 def _md_starts(elements: list[str], relaxed: dict[str, Atoms], user: list[Atoms] | None, max_atoms: int,
-               seed: int) -> list[Atoms]:
+               seed: int, max_compounds: int = 8) -> list[Atoms]:
     """Where MD starts: the user's structures, else each element's ground state (``_ground_state``) and
-    the same cell with a vacancy, and, for several elements, a random bcc alloy."""
+    the same cell with a vacancy, and, for several elements, ordered compounds (at most ``max_compounds``,
+    drawn at random) and a random bcc alloy: mixed environments must be visited hot, not only at rest."""
     if user:
         return [st.supercell(a, max_atoms) for a in user]
+    rng = np.random.default_rng(seed)
     starts = []
     for e in elements:
         best = st.supercell(_ground_state(e, relaxed) or st.prototypes(e)[0], max_atoms)
-        starts += [best, st.with_vacancy(best, np.random.default_rng(seed))]
+        starts += [best, st.with_vacancy(best, rng)]
     if len(elements) > 1:
+        compounds = st.ordered_alloys(elements)
+        if len(compounds) > max_compounds:
+            compounds = [compounds[i] for i in sorted(rng.choice(len(compounds), max_compounds, replace=False))]
+        starts += [st.supercell(a, max_atoms) for a in compounds]
         starts.append(st.random_alloys(elements, np.random.default_rng(seed), max_atoms, n=1)[0])
     return starts
 

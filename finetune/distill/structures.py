@@ -160,6 +160,47 @@ def random_alloys(elements: Sequence[str], rng: np.random.Generator, max_atoms: 
     return out
 
 
+def atomic_volume(element: str) -> float:
+    """Volume per atom (Å³) of the element's known ASE phase, else of close packing at twice its covalent radius."""
+    try:
+        a = bulk(element)
+        return float(a.get_volume() / len(a))
+    except (ValueError, KeyError, RuntimeError):
+        return float(nearest_neighbour_distance(element) ** 3 / np.sqrt(2.0))
+
+
+_FCC = np.array([[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]])
+# Cubic binary prototypes: name -> (fractional sites of the first element, of the second). The first
+# element is the larger one (by atomic volume): the Laves phase puts it on the diamond sublattice.
+ORDERED = {
+    "B2": ([[0, 0, 0]], [[0.5, 0.5, 0.5]]),  # CsCl, AB
+    "L1_0": ([[0, 0, 0], [0.5, 0.5, 0]], [[0.5, 0, 0.5], [0, 0.5, 0.5]]),  # CuAu (c/a = 1), AB
+    "L1_2": (_FCC[1:].tolist(), [[0, 0, 0]]),  # Cu3Au, A3B
+    "L1_2'": ([[0, 0, 0]], _FCC[1:].tolist()),  # AB3
+    "C15": ((np.array([[0.5, 0.5, 0.5], [0.75, 0.75, 0.75]])[:, None] + _FCC).reshape(-1, 3).tolist(),
+            (np.array([[1, 1, 1], [1, 3, 3], [3, 1, 3], [3, 3, 1]])[:, None] / 8 + _FCC).reshape(-1, 3).tolist()),
+}
+
+
+def ordered_alloys(elements: Sequence[str]) -> list[Atoms]:
+    """Ordered binary compounds (B2, L1_0, L1_2 both ways, C15 Laves) of every pair of ``elements``,
+    at the volume per atom of a Vegard mix of the elements' known phases."""
+    vol = {e: atomic_volume(e) for e in elements}
+    out = []
+    for i, a in enumerate(elements):
+        for b in elements[i + 1:]:
+            big, small = (a, b) if vol[a] >= vol[b] else (b, a)
+            for kind, (sites_a, sites_b) in ORDERED.items():
+                n_a, n_b = len(sites_a), len(sites_b)
+                v = (n_a * vol[big] + n_b * vol[small]) / (n_a + n_b)
+                length = float(((n_a + n_b) * v) ** (1 / 3))
+                cell = Atoms([big] * n_a + [small] * n_b, scaled_positions=np.mod(sites_a + sites_b, 1.0),
+                             cell=np.eye(3) * length, pbc=True)
+                label = kind.rstrip("'")
+                out.append(_tag(cell, "alloy", f"{cell.get_chemical_formula(empirical=True)}-{label}"))
+    return out
+
+
 def derive(base: Atoms, rng: np.random.Generator, max_atoms: int = 64, surfaces_too: bool = True) -> list[Atoms]:
     """A base cell's supercell plus its strains, shears, a vacancy and (optionally) surfaces."""
     sc = supercell(base, max_atoms)
@@ -174,8 +215,8 @@ def derive(base: Atoms, rng: np.random.Generator, max_atoms: int = 64, surfaces_
 def generate_structures(elements: Sequence[str], seed: int = 0, max_atoms: int = 64,
                         relaxed: dict[str, Atoms] | None = None) -> list[Atoms]:
     """Starting structures for ``elements``: prototypes, known phases and everything derived from them,
-    plus random alloys when there are several elements. ``relaxed`` maps a prototype ``name`` to its
-    relaxed cell (e.g. by the teacher), used instead of the guessed one."""
+    plus ordered compounds of every pair and random alloys when there are several elements. ``relaxed``
+    maps a prototype ``name`` to its relaxed cell (e.g. by the teacher), used instead of the guessed one."""
     elements = check_elements(elements)
     rng = np.random.default_rng(seed)
     out: list[Atoms] = []
@@ -185,7 +226,8 @@ def generate_structures(elements: Sequence[str], seed: int = 0, max_atoms: int =
             out.append(p)
             out += derive(p, rng, max_atoms)
     if len(elements) > 1:
-        for alloy in random_alloys(elements, rng, max_atoms):
+        for alloy in ordered_alloys(elements) + random_alloys(elements, rng, max_atoms):
+            alloy = supercell(alloy, max_atoms)
             out.append(alloy)
             out += strained(alloy, (-0.05, 0.05)) + sheared(alloy, rng, n=1)
     return out

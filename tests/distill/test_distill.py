@@ -116,3 +116,16 @@ def test_md_starts_from_the_known_phase_not_the_teachers_favourite():
     # a 3x3x3 supercell of the one-atom fcc cell (hcp has two atoms per cell) and the same with a vacancy
     assert [len(s) for s in starts] == [27, 26]
     assert energy_floor(["Cu"], relaxed).ground == {"Cu": -3.5}
+
+
+def test_md_starts_of_several_elements_visit_compounds():
+    from finetune.distill.distill import _md_starts
+
+    starts = _md_starts(["W", "Be"], {}, None, 64, 0)
+    names = [s.info["name"] for s in starts]
+    assert {"BeW-B2", "Be2W-C15", "BeW3-L1_2", "Be3W-L1_2"} <= set(names)
+    assert sum(set(s.get_chemical_symbols()) == {"W", "Be"} for s in starts) == 6  # 5 compounds + a random alloy
+    assert all(len(s) <= 64 for s in starts)
+    # four elements have 30 pair compounds: at most max_compounds of them start MD
+    many = _md_starts(["Nb", "Mo", "Ta", "W"], {}, None, 64, 0, max_compounds=5)
+    assert len(many) == 4 * 2 + 5 + 1

@@ -7,7 +7,14 @@ import pytest
 from ase.build import bulk
 from ase.io import write
 
-from finetune.distill.structures import check_elements, generate_structures, min_distance, read_structures
+from finetune.distill.structures import (
+    atomic_volume,
+    check_elements,
+    generate_structures,
+    min_distance,
+    ordered_alloys,
+    read_structures,
+)
 
 
 def test_single_element_covers_every_kind():
@@ -39,7 +46,33 @@ def test_several_elements_add_random_alloys():
     s = generate_structures(["W", "Be"], max_atoms=32)
     alloys = [a for a in s if a.info["source"] == "alloy"]
     assert alloys and all(set(a.get_chemical_symbols()) == {"W", "Be"} for a in alloys)
+    assert {"BeW-B2", "Be2W-C15"} <= {a.info["name"] for a in alloys}
     assert {a.info["source"] for a in s} >= {"prototype", "strain", "shear", "vacancy", "surface", "alloy"}
+
+
+def test_ordered_compounds_have_their_prototype_geometry():
+    got = {a.info["name"]: a for a in ordered_alloys(["Be", "W"])}
+    assert set(got) == {"BeW-B2", "BeW-L1_0", "BeW3-L1_2", "Be3W-L1_2", "Be2W-C15"}
+    vol = {e: atomic_volume(e) for e in ("W", "Be")}
+    for a in got.values():
+        n_w, n_be = (a.numbers == 74).sum(), (a.numbers == 4).sum()
+        # Vegard: the cell holds the volume its atoms hold in their own phases
+        assert a.get_volume() == pytest.approx(n_w * vol["W"] + n_be * vol["Be"])
+        assert min_distance(a) > 2.0
+    b2 = got["BeW-B2"]
+    d = b2.get_all_distances(mic=True)[0, 1]
+    assert d == pytest.approx(np.sqrt(3) / 2 * b2.cell[0, 0])  # body centre
+    # C15 Laves: the larger atom (W) on the diamond sublattice, 8 per cubic cell; ideal distance ratios
+    c15 = got["Be2W-C15"]
+    assert (c15.numbers == 74).sum() == 8 and len(c15) == 24
+    d = c15.get_all_distances(mic=True) / c15.cell[0, 0]
+    np.fill_diagonal(d, np.inf)
+    w, be = c15.numbers == 74, c15.numbers == 4
+    assert d[np.ix_(w, w)].min() == pytest.approx(np.sqrt(3) / 4)
+    assert d[np.ix_(be, be)].min() == pytest.approx(np.sqrt(2) / 4)
+    assert d[np.ix_(w, be)].min() == pytest.approx(np.sqrt(11) / 8)
+    # every pair of a ternary gets its compounds
+    assert len(ordered_alloys(["Nb", "Mo", "Ta"])) == 3 * len(got)
 
 
 @pytest.mark.parametrize("bad", ["Xx", "SI", "", "X"])
