@@ -40,11 +40,17 @@ SYSTEMS = {
 
 
 def errors_of(model, frames) -> dict:
-    """Energy MAE (meV/atom), force MAE (meV/Å) of any hub model on labelled frames."""
+    """Energy MAE (meV/atom), force MAE (meV/Å) of any hub model on labelled frames, the force MAE
+    also per group of the source (the part of ``Frame.group`` before the first '/')."""
     preds = model.predict([f.to_atoms() for f in frames])
     de = [abs(p["energy"] - f.energy) / len(f) * 1e3 for p, f in zip(preds, frames)]
-    df = np.concatenate([np.abs(p["forces"] - f.forces).ravel() for p, f in zip(preds, frames) if f.forces is not None])
-    return {"energy_mae": float(np.mean(de)), "force_mae": float(np.mean(df) * 1e3)}
+    err = {}
+    for p, f in zip(preds, frames):
+        if f.forces is not None:
+            err.setdefault(f.group.split("/")[0] or "-", []).append(np.abs(p["forces"] - f.forces).ravel())
+    df = np.concatenate([e for es in err.values() for e in es])
+    return {"energy_mae": float(np.mean(de)), "force_mae": float(np.mean(df) * 1e3),
+            "force_mae_by_group": {g: float(np.concatenate(es).mean() * 1e3) for g, es in sorted(err.items())}}
 
 
 def eos(calc, phase) -> dict:
@@ -304,7 +310,12 @@ def main() -> None:
     res["errors_vs_dft"]["mtp_on_dft"] = {"energy_mae": fr.valid["energy_mae"], "force_mae": fr.valid["force_mae"]}
     e = res["errors_vs_dft"]
     res["student_over_teacher_force_mae"] = e["student"]["force_mae"] / e["teacher"]["force_mae"]
+    by = {w: e[w].pop("force_mae_by_group") for w in ("teacher", "student")}
+    res["force_mae_by_group"] = by
     print(json.dumps(res["errors_vs_dft"], indent=1), flush=True)
+    print("force MAE by group (meV/Å): teacher / student")
+    for g in by["teacher"]:
+        print(f"  {g:32s} {by['teacher'][g]:8.1f} {by['student'][g]:8.1f}")
 
     # 3. physics, student vs teacher
     phys: dict = {}
