@@ -4,8 +4,8 @@ One round: select the MaxVol active set of the training neighbourhoods; run the 
 from every start over the temperature ladder, grading a snapshot every ``every`` steps; keep
 snapshots graded above ``threshold`` (a run ends early above ``stop_grade``, or when atoms come
 closer than ``min_distance``); label the most extrapolative of them with the teacher; refit.
-The loop stops when a whole round, whose last run is ``steps`` steps at the highest temperature,
-visits no snapshot above ``threshold`` (``converged``), or when the label budget is spent.
+The loop stops when a whole round, whose last run from each start is ``steps`` steps at the top of
+that start's ladder, visits no snapshot above ``threshold`` (``converged``), or when the label budget is spent.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from .sampling import label, run_md
+from .sampling import label, ladder_of, run_md
 from .structures import min_distance
 
 log = logging.getLogger(__name__)
@@ -133,9 +133,13 @@ class _Run:
 
 
 def _runs(starts: Sequence[Atoms], temperatures: Sequence[float], seed: int) -> list[_Run]:
-    n = len(temperatures)
-    return [_Run(i * n + k, start, float(T), k, k == n - 1, seed + 7919 * i + k)
-            for i, start in enumerate(starts) for k, T in enumerate(temperatures)]
+    """Every (start, rung) pair; a start carrying its own ladder (``ladder_of``) runs that one."""
+    out = []
+    for i, start in enumerate(starts):
+        ladder = ladder_of(start, temperatures)
+        out += [_Run(len(out) + k, start, float(T), k, k == len(ladder) - 1, seed + 7919 * i + k)
+                for k, T in enumerate(ladder)]
+    return out
 
 
 def _explore_run(student, run: _Run, active_set, cfg: ActiveConfig, threads: int | None = None) -> tuple[list, dict]:
@@ -230,7 +234,7 @@ def active_learning(student, teacher, train: list[Atoms], starts: Sequence[Atoms
     Labels below ``floor`` (a ``sampling.EnergyFloor``) are teacher holes: counted, not trained on.
     Every round is logged (``logging`` and, when ``log_path`` is given, one JSON line per round)."""
     cfg = cfg or ActiveConfig()
-    n_workers = min(cfg.workers or 1, len(starts) * len(temperatures))
+    n_workers = min(cfg.workers or 1, sum(len(ladder_of(s, temperatures)) for s in starts))
     with ExitStack() as stack:
         pool = None
         if n_workers > 1:

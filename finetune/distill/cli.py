@@ -44,7 +44,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     d.add_argument("--level", type=int, default=16)
     d.add_argument("--r-cut", dest="r_cut", type=float, default=5.0)
     d.add_argument("--head", help="teacher fidelity head (default: the teacher's)")
-    d.add_argument("-T", "--temperatures", type=float, nargs="+", help="K; default 0.2-1.25x melting")
+    d.add_argument("-T", "--temperatures", type=float, nargs="+",
+                   help="K, one ladder for every MD start; default: each start its own, 0.2-1.25x its melting point")
     d.add_argument("--budget", type=int, default=1500, help="teacher-labelled configurations at most")
     d.add_argument("--md-steps", dest="md_steps", type=int, default=400, help="teacher MD steps per temperature")
     d.add_argument("--fit-iters", dest="fit_iters", type=int, default=300)

@@ -24,7 +24,7 @@ from ase.data import atomic_numbers, reference_states
 from . import structures as st
 from .active import ActiveConfig, active_learning
 from .card import DistilledStudent
-from .sampling import EnergyFloor, label, rattled, teacher_md, temperature_ladder
+from .sampling import EnergyFloor, label, ladder_of, own_ladder, rattled, teacher_md, temperature_ladder
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,8 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
     """Distil ``teacher`` (a hub model, name or path) into a level-``level`` MTP over ``elements``.
 
     ``structures`` (a file or ``Atoms``) replaces the generated starting structures;
-    ``temperatures`` default to 0.2-1.25x the highest melting point among the elements;
+    ``temperatures`` is one ladder for every MD start; by default each start climbs its own, 0.2-1.25x
+    its composition-weighted melting point (a start's ``info["temperatures"]`` is kept);
     ``budget`` caps the teacher-labelled configurations (initial sampling + active learning);
     ``reference`` maps a name to DFT frames (``foundation.data.Frame``) to report student-vs-DFT
     errors on the card. With ``output`` ``x.mtp``, writes ``x.mtp`` and the zoo folder ``x/``
@@ -180,6 +181,7 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
         raise ValueError(f"structures contain {sorted(set(st.elements_of(user)) - set(elements))}, "
                          f"not in elements={elements}")
     _check_teacher_elements(teacher, elements, head)
+    own_ladders = temperatures is None
     temperatures = sorted(temperatures) if temperatures is not None else temperature_ladder(elements)
     say = print if progress else log.info
 
@@ -197,9 +199,13 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
     else:
         base = st.generate_structures(elements, seed=seed, max_atoms=max_atoms, relaxed=relaxed)
     starts = _md_starts(elements, relaxed, user, max_atoms, seed)
+    if own_ladders:  # each start heated past its own melting point, not the highest element's
+        for a in starts:
+            a.info.setdefault("temperatures", own_ladder(a))
 
     # 2. teacher sampling
-    say(f"distill: {len(base)} starting structures; teacher MD from {len(starts)} starts at {temperatures} K")
+    ladders = {a.info.get("name", str(i)): ladder_of(a, temperatures) for i, a in enumerate(starts)}
+    say(f"distill: {len(base)} starting structures; teacher MD from {len(starts)} starts: {ladders} K")
     floor = energy_floor(elements, relaxed)
     snaps = teacher_md(teacher, starts, temperatures, md_steps, md_every, head=head, seed=seed, progress=progress,
                        floor=floor)
@@ -263,7 +269,7 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
         "teacher_revision": teacher_revision(teacher),
         "head": head or getattr(getattr(teacher, "config", None), "default_fidelity", None),
         "elements": elements, "level": level, "cutoff": r_cut, "r_min": r_min,
-        "radial_basis_size": radial_basis_size, "temperatures": list(temperatures),
+        "radial_basis_size": radial_basis_size, "temperatures": ladders,
         "counts": dict(Counter(a.info.get("source", "?") for a in train + held_out)),
         "train_size": len(train), "held_out": len(held_out), "errors": errs, "active": active_rec,
         "energy_floor": {"ground_eV_per_atom": floor.ground if floor else None, "dropped_initial": holes},

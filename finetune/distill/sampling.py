@@ -123,7 +123,8 @@ def run_md(atoms: Atoms, calculator, temperature: float, steps: int, ensemble: s
 def teacher_md(teacher, starts: Sequence[Atoms], temperatures: Sequence[float], steps: int, every: int = 20,
                head: str | None = None, seed: int = 0, progress: bool = False,
                floor: EnergyFloor | None = None) -> list[Atoms]:
-    """Snapshots (unlabelled) of teacher MD heating each start up the ladder, NVT and NPT alternating.
+    """Snapshots (unlabelled) of teacher MD heating each start up the ladder (its own, if its
+    ``info["temperatures"]`` holds one), NVT and NPT alternating.
 
     Each start is carried from one temperature to the next, so the high rungs begin from an
     equilibrated lower one. A run stops when two atoms come closer than 0.6x the start's shortest
@@ -132,13 +133,13 @@ def teacher_md(teacher, starts: Sequence[Atoms], temperatures: Sequence[float], 
     from tqdm.auto import tqdm
 
     snaps: list[Atoms] = []
-    total = len(starts) * len(temperatures) * steps
+    total = sum(len(ladder_of(s, temperatures)) for s in starts) * steps
     with tqdm(total=total, desc="teacher MD", disable=not progress, leave=False) as bar:
         for i, start in enumerate(starts):
             atoms = start.copy()
             closest = 0.6 * min_distance(start)
             calc = teacher.calculator(head=head)
-            for k, T in enumerate(temperatures):
+            for k, T in enumerate(ladder_of(start, temperatures)):
                 ensemble = ("nvt", "npt")[k % 2] if atoms.pbc.all() else "nvt"
                 name = f"{start.info.get('name', '')}@{T:.0f}K-{ensemble}"
                 ok = [True]
@@ -161,21 +162,43 @@ def teacher_md(teacher, starts: Sequence[Atoms], temperatures: Sequence[float], 
     return snaps
 
 
-def melting_point(elements: Sequence[str]) -> float:
-    """Highest elemental melting point (K) among ``elements`` (pymatgen's table; 1500 K if unknown)."""
+def _melting_point(element: str) -> float:
     from pymatgen.core import Element
 
-    tm = []
-    for e in elements:
-        try:
-            v = Element(e).melting_point
-            tm.append(float(v) if v else 1500.0)
-        except (ValueError, TypeError, AttributeError):
-            tm.append(1500.0)
-    return max(tm)
+    try:
+        v = Element(element).melting_point
+        return float(v) if v else 1500.0
+    except (ValueError, TypeError, AttributeError):
+        return 1500.0
 
 
-def temperature_ladder(elements: Sequence[str], fractions: Sequence[float] = (0.2, 0.5, 0.8, 1.0, 1.25)) -> list[float]:
+def melting_point(elements: Sequence[str]) -> float:
+    """Highest elemental melting point (K) among ``elements`` (pymatgen's table; 1500 K if unknown)."""
+    return max(_melting_point(e) for e in elements)
+
+
+def composition_melting_point(atoms: Atoms) -> float:
+    """Composition-weighted mean of the elemental melting points of ``atoms`` (K): a rough solidus for
+    a compound, so a Be-rich cell is not heated to the melting point of W."""
+    return float(np.mean([_melting_point(e) for e in atoms.get_chemical_symbols()]))
+
+
+FRACTIONS = (0.2, 0.5, 0.8, 1.0, 1.25)
+
+
+def temperature_ladder(elements: Sequence[str], fractions: Sequence[float] = FRACTIONS) -> list[float]:
     """Temperatures as fractions of the melting point, ending above melting."""
     tm = melting_point(elements)
     return [round(f * tm) for f in fractions]
+
+
+def own_ladder(atoms: Atoms, fractions: Sequence[float] = FRACTIONS) -> list[float]:
+    """The ladder of one MD start: ``fractions`` of its ``composition_melting_point``."""
+    tm = composition_melting_point(atoms)
+    return [round(f * tm) for f in fractions]
+
+
+def ladder_of(start: Atoms, temperatures: Sequence[float]) -> list[float]:
+    """The temperatures an MD start runs through: its own ``info["temperatures"]`` if it carries
+    them, else the shared ladder."""
+    return sorted(start.info.get("temperatures", temperatures))

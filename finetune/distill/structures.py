@@ -1,7 +1,7 @@
 """Starting structures for distillation: prototypes and known phases, and what is derived from them.
 
 Every structure carries ``atoms.info["source"]`` (``prototype``, ``strain``, ``shear``, ``vacancy``,
-``surface``, ``alloy``, ``user``), which the student card counts.
+``surface``, ``stacking-fault``, ``adsorbate``, ``alloy``, ``user``), which the student card counts.
 """
 
 from __future__ import annotations
@@ -143,6 +143,67 @@ def surfaces(atoms: Atoms, max_atoms: int, layers: int = 4, vacuum: float = 6.0)
     return out
 
 
+# the close-packed plane of each structure type: where crystals slip and where stacking faults form
+SLIP_PLANES = {"bcc": (1, 1, 0), "fcc": (1, 1, 1), "diamond": (1, 1, 1), "hcp": (0, 0, 1)}
+# in-plane shifts (fractions of the slab cell's two in-plane vectors) sampling the gamma surface
+GSF_SHIFTS = ((0.25, 0.0), (0.5, 0.0), (0.0, 0.25), (0.0, 0.5), (0.25, 0.25), (0.5, 0.5))
+
+
+def stacking_faults(atoms: Atoms, kind: str, max_atoms: int, layers: int = 8) -> list[Atoms]:
+    """Generalised stacking faults on the slip plane of ``kind`` (a key of ``SLIP_PLANES``): a periodic
+    slab of ``atoms`` whose stacking vector is tilted by each of ``GSF_SHIFTS``, so the crystal above the
+    cell boundary is slid over the crystal below (one fault per cell, no vacuum; unrelaxed, as on a
+    gamma-surface grid). Shifts that would bring atoms closer than 0.6x the bulk distance are skipped."""
+    hkl = SLIP_PLANES.get(kind)
+    if hkl is None:
+        return []
+    d0 = min_distance(atoms)
+    slab = None
+    # a periodic slab is the bulk only for layer counts that complete the stacking period
+    for n in (layers, layers - 2, layers + 4, layers + 1, 4):
+        try:
+            cand = surface(atoms, hkl, n, periodic=True)
+        except (ValueError, np.linalg.LinAlgError):
+            return []
+        if len(cand) <= max_atoms and abs(min_distance(cand) - d0) <= 1e-3 * d0:
+            slab = cand
+            break
+    if slab is None:
+        return []
+    reps = max(1, int(np.sqrt(max_atoms // len(slab))))
+    out = []
+    for f, g in GSF_SHIFTS:
+        a = slab.copy()
+        cell = a.cell.array.copy()
+        cell[2] += f * cell[0] + g * cell[1]
+        a.set_cell(cell, scale_atoms=False)
+        a = a * (reps, reps, 1)
+        if min_distance(a) < 0.6 * d0:
+            continue
+        plane = "".join(map(str, hkl))
+        out.append(_tag(a, "stacking-fault", f"{atoms.info.get('name', '')}{plane}-gsf{f:.2f},{g:.2f}"))
+    return out
+
+
+def adsorbates(slab: Atoms, elements: Sequence[str], rng: np.random.Generator, height: float = 0.8) -> list[Atoms]:
+    """``slab`` with one atom of each of ``elements`` above its top layer, at a random in-plane
+    position, ``height`` times the mean of the two elements' bulk nearest-neighbour distances above
+    the topmost atom: how a foreign atom first meets a surface (adhesion, segregation)."""
+    normal = np.cross(slab.cell[0], slab.cell[1])
+    normal /= np.linalg.norm(normal)
+    top = slab.positions[np.argmax(slab.positions @ normal)]
+    host = nearest_neighbour_distance(slab.get_chemical_symbols()[0])
+    out = []
+    for e in elements:
+        a = slab.copy()
+        xy = rng.uniform(0, 1, 2) @ slab.cell[:2]
+        pos = top + (xy - (xy @ normal) * normal) + height * 0.5 * (host + nearest_neighbour_distance(e)) * normal
+        a.append(e)
+        a.positions[-1] = pos
+        out.append(_tag(a, "adsorbate", f"{slab.info.get('name', '')}+{e}"))
+    return out
+
+
 def random_alloys(elements: Sequence[str], rng: np.random.Generator, max_atoms: int, n: int = 4) -> list[Atoms]:
     """Random substitutional alloys on bcc and fcc supercells, lattice constant by Vegard's law."""
     out = []
@@ -221,10 +282,20 @@ def generate_structures(elements: Sequence[str], seed: int = 0, max_atoms: int =
     rng = np.random.default_rng(seed)
     out: list[Atoms] = []
     for e in elements:
+        known = (reference_states[atomic_numbers[e]] or {}).get("symmetry")
         for p in prototypes(e):
             p = (relaxed or {}).get(p.info["name"], p)
             out.append(p)
-            out += derive(p, rng, max_atoms)
+            derived = derive(p, rng, max_atoms)
+            out += derived
+            if p.info["name"] != f"{e}-{known}":
+                continue
+            # the known phase also slips, and meets the other elements at its surfaces
+            out += stacking_faults(p, known, max_atoms)
+            others = [x for x in elements if x != e]
+            if others:
+                for slab in (a for a in derived if a.info["source"] == "surface"):
+                    out += adsorbates(slab, others, rng)
     if len(elements) > 1:
         for alloy in ordered_alloys(elements) + random_alloys(elements, rng, max_atoms):
             alloy = supercell(alloy, max_atoms)

@@ -8,7 +8,7 @@ import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
 
-from finetune.distill.active import ActiveConfig, active_learning, active_set, explore, pick
+from finetune.distill.active import ActiveConfig, _runs, active_learning, active_set, explore, pick
 from finetune.distill.sampling import label, rattled
 from finetune.mtp import FitConfig, MTPModel, fit
 
@@ -96,3 +96,12 @@ def test_runs_in_worker_processes_match_the_serial_round(cold_student):
     for (_, _, a), (_, _, b) in zip(serial, parallel):
         np.testing.assert_allclose(a.positions, b.positions, atol=1e-8)
     assert st1["steps"] == st2["steps"] and st1["broken"] == st2["broken"]
+
+
+def test_a_start_with_its_own_ladder_tops_out_there():
+    hot, own = bulk("Cu", cubic=True), bulk("Ni", cubic=True)
+    own.info["temperatures"] = [900, 100]
+    runs = _runs([hot, own], [300, 600, 1200], seed=0)
+    assert [(r.temperature, r.top) for r in runs] == [(300, False), (600, False), (1200, True), (100, False),
+                                                       (900, True)]
+    assert len({r.run_id for r in runs}) == len({r.seed for r in runs}) == 5

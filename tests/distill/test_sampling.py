@@ -4,7 +4,7 @@ import numpy as np
 from ase.build import bulk
 from ase.calculators.emt import EMT
 
-from finetune.distill.sampling import EnergyFloor, label, rattled, teacher_md, temperature_ladder
+from finetune.distill.sampling import EnergyFloor, label, own_ladder, rattled, teacher_md, temperature_ladder
 from finetune.distill.structures import generate_structures
 
 
@@ -53,6 +53,23 @@ def test_teacher_md_climbs_the_ladder_in_nvt_and_npt(emt_teacher):
 def test_ladder_goes_past_melting():
     t = temperature_ladder(["Si"])
     assert t == sorted(t) and t[-1] > 1687 > t[0]
+
+
+def test_each_start_climbs_its_own_ladder(emt_teacher):
+    from ase.build import bulk as b
+
+    w, be = b("W") * (2, 2, 2), b("Be") * (2, 2, 1)
+    wbe = b("W", "bcc", a=3.0, cubic=True)
+    wbe[1].symbol = "Be"
+    top = {x.get_chemical_formula(): own_ladder(x)[-1] for x in (w, be, wbe)}
+    assert top["Be8"] > 1560 and top["W8"] > 3695  # past each one's melting point...
+    assert top["Be8"] < 3695 < top["W8"] and top["Be8"] < top["BeW"] < top["W8"]  # ...and not past W's for Be
+    assert temperature_ladder(["W", "Be"]) == own_ladder(w)
+    cu, ni = b("Cu", cubic=True), b("Ni", cubic=True)
+    cu.info.update(name="Cu", temperatures=[200, 600])
+    ni.info.update(name="Ni")
+    snaps = teacher_md(emt_teacher, [cu, ni], [300], steps=10, every=10)
+    assert sorted(x.info["name"].split(":")[0] for x in snaps) == ["Cu@200K-nvt", "Cu@600K-npt", "Ni@300K-nvt"]
 
 
 def _labelled(symbols, energy_per_atom):

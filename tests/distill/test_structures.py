@@ -8,12 +8,15 @@ from ase.build import bulk
 from ase.io import write
 
 from finetune.distill.structures import (
+    adsorbates,
     atomic_volume,
     check_elements,
     generate_structures,
     min_distance,
     ordered_alloys,
     read_structures,
+    stacking_faults,
+    surfaces,
 )
 
 
@@ -73,6 +76,48 @@ def test_ordered_compounds_have_their_prototype_geometry():
     assert d[np.ix_(w, be)].min() == pytest.approx(np.sqrt(11) / 8)
     # every pair of a ternary gets its compounds
     assert len(ordered_alloys(["Nb", "Mo", "Ta"])) == 3 * len(got)
+
+
+def _coordination(atoms, cutoff):
+    from ase.neighborlist import neighbor_list
+
+    return np.bincount(neighbor_list("i", atoms, cutoff), minlength=len(atoms))
+
+
+def test_stacking_faults_slide_one_plane_over_the_next():
+    cu = bulk("Cu", "fcc", a=3.6)
+    d0 = min_distance(cu * (2, 2, 2))
+    faults = stacking_faults(cu, "fcc", max_atoms=64)
+    assert len(faults) >= 4 and {a.info["source"] for a in faults} == {"stacking-fault"}
+    for a in faults:
+        assert a.get_volume() / len(a) == pytest.approx(cu.get_volume())  # a slide, not a strain
+        assert min_distance(a) >= 0.6 * d0
+        z = _coordination(a, 1.05 * d0)
+        # fcc has 12 neighbours; atoms on either side of the slid plane lose some, the rest keep 12
+        assert (z == 12).sum() >= len(a) // 2 and (z < 12).any()
+    assert stacking_faults(cu, "sc", max_atoms=64) == []  # no slip plane listed: nothing invented
+
+
+def test_adsorbates_sit_on_top_of_the_slab(rng):
+    slab = surfaces(bulk("W"), max_atoms=64)[0]
+    out = adsorbates(slab, ["Be"], rng)
+    assert len(out) == 1 and out[0].info["source"] == "adsorbate"
+    a = out[0]
+    assert len(a) == len(slab) + 1 and a.get_chemical_symbols()[-1] == "Be"
+    normal = np.cross(a.cell[0], a.cell[1])
+    normal /= np.linalg.norm(normal)
+    heights = a.positions @ normal
+    assert heights[-1] > heights[:-1].max() + 1.0  # above the top layer, not inside the slab
+    assert a.get_distances(len(a) - 1, range(len(slab)), mic=True).min() > 1.8
+
+
+def test_the_known_phase_slips_and_meets_the_other_elements():
+    s = generate_structures(["W", "Be"], max_atoms=64)
+    faults = [a for a in s if a.info["source"] == "stacking-fault"]
+    assert {a.get_chemical_formula(empirical=True) for a in faults} == {"W", "Be"}
+    ads = [a for a in s if a.info["source"] == "adsorbate"]
+    assert {a.info["name"].split("+")[-1] for a in ads} == {"W", "Be"}
+    assert "adsorbate" not in {a.info["source"] for a in generate_structures(["Si"], max_atoms=64)}
 
 
 @pytest.mark.parametrize("bad", ["Xx", "SI", "", "X"])
