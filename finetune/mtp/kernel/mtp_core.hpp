@@ -133,6 +133,8 @@ struct Work {
   std::vector<double> A, B, pw, mdots, gmono, dot3;
   // energy/force path: neighbour-innermost arrays, np_cap lanes per row
   std::vector<double> su, sd, sf, sdf, smono, sH, sG, sgu, smask, sphi;
+  // parameter-gradient path: tangent rows dU/dt (3) and u.t, monomial tangents, basis rows, dPhi/df'
+  std::vector<double> sw, srd, smt, sP, sDP, sGB;
   std::vector<const double*> scoef;
   int cap = 0, np_cap = 0;
   void reserve(const Model& m, int nn) {
@@ -148,6 +150,14 @@ struct Work {
       f.resize((size_t)nn * m.nf); df.resize((size_t)nn * m.nf); mono.resize((size_t)nn * (m.n_mono + 1));
       mdots.resize((size_t)nn * (m.n_mono + 1)); gmono.resize((size_t)3 * (m.n_mono + 1));
       phi.resize((size_t)nn * m.nb); dphi.resize((size_t)nn * m.nb); ur.resize((size_t)nn * 4);
+    }
+  }
+  void reserve_grad_lanes(const Model& m, int np) {
+    reserve_lanes(m, np);
+    const size_t n = np_cap;
+    if (smt.size() != (size_t)m.n_mono * n || sP.size() != (size_t)m.nb * n || sGB.size() != (size_t)m.nf * n) {
+      sw.resize(3 * n); srd.resize(n); smt.resize((size_t)m.n_mono * n);
+      sP.resize((size_t)m.nb * n); sDP.resize((size_t)m.nb * n); sGB.resize((size_t)m.nf * n);
     }
   }
   void reserve_lanes(const Model& m, int np) {
@@ -433,34 +443,117 @@ inline void site_basis(const Model& m, Work& w, int ti, int nn, const int* tj, c
 // along per-neighbour tangents tv (d r_ij / dt). Summed over sites and structures, with a and tv
 // taken from the current residuals, this is the gradient of a weighted energy/force/stress loss.
 // Accumulates into g_species[ns], g_moment[n_scalar], g_radial[ns*ns*nf*nb].
+// Fitting spends its time here: like site(), every per-neighbour loop runs on lane groups of four
+// neighbours (rows of np lanes); the alpha_index_times sweeps are per site and stay scalar.
+MTP_SIMD_CLONES
 inline void site_param_grad(const Model& m, Work& w, int ti, int nn, const int* tj, const double* rv,
                             const double* tv, double a, double* g_species, double* g_moment, double* g_radial) {
-  forward(m, w, ti, nn, tj, rv);
-  const int NM = m.n_mono + 1;
-  double* val = w.val.data();
-  double* dot = w.dot.data();
-  std::fill(w.dot.begin(), w.dot.end(), 0.0);
-  // tangent of the basic moments; monomial tangents (times d) are kept for the reverse sweep
-  for (int j = 0; j < nn; ++j) {
-    const double* ur = &w.ur[4 * j];
-    if (ur[3] == 0.0) continue;
-    const double inv = 1.0 / ur[3];
-    const double* t = tv + 3 * j;
-    const double rdot = ur[0] * t[0] + ur[1] * t[1] + ur[2] * t[2];
-    const double* f = &w.f[(size_t)j * m.nf];
-    const double* df = &w.df[(size_t)j * m.nf];
-    const double* mono = &w.mono[(size_t)j * NM];
-    double* md = &w.mdots[(size_t)j * NM];
-    mono_tangent(m, mono, t, rdot, md);
-    for (const Model::Block& b : m.blocks) {
-      const double c1 = df[b.mu] * rdot, c2 = f[b.mu] * inv;
-      double* d = dot + b.start;
-      const double* mo = mono + b.mono0;
-      const double* mt = md + b.mono0;
-      for (int q = 0; q < b.len; ++q) d[q] += c1 * mo[q] + c2 * mt[q];
+  const int np = (nn + kLanes - 1) / kLanes * kLanes;
+  w.reserve_grad_lanes(m, np);
+  const int NP = w.np_cap;
+  double* u = w.su.data();    // rows ux, uy, uz
+  double* W = w.sw.data();    // rows d u / dt = (t - u (u.t)) / d
+  double* rd = w.srd.data();  // u.t = d |r| / dt
+  double* dd = w.sd.data();
+  double* mask = w.smask.data();
+  const double** cl = w.scoef.data();
+  for (int j = 0; j < np; ++j) {
+    if (j < nn) {
+      const double x = rv[3 * j], y = rv[3 * j + 1], z = rv[3 * j + 2];
+      const double d = std::sqrt(x * x + y * y + z * z);
+      if (d > 0.0 && d < m.rcut) {
+        const double ux = x / d, uy = y / d, uz = z / d, inv = 1.0 / d;
+        const double* t = tv + 3 * j;
+        const double r = ux * t[0] + uy * t[1] + uz * t[2];
+        u[j] = ux; u[NP + j] = uy; u[2 * NP + j] = uz; dd[j] = d; rd[j] = r;
+        W[j] = (t[0] - ux * r) * inv; W[NP + j] = (t[1] - uy * r) * inv; W[2 * NP + j] = (t[2] - uz * r) * inv;
+        cl[j] = m.radial + ((size_t)ti * m.ns + tj[j]) * m.nf * m.nb;
+        mask[j] = 1.0;
+        continue;
+      }
+    }
+    // padding and neighbours outside the cutoff: zero f, f', basis rows and tangents
+    u[j] = u[NP + j] = u[2 * NP + j] = 0.0; W[j] = W[NP + j] = W[2 * NP + j] = 0.0;
+    dd[j] = 1.0; rd[j] = 0.0;
+    cl[j] = m.radial;
+    mask[j] = 0.0;
+  }
+  double* F = w.sf.data();
+  double* DFR = w.sdf.data();  // f' (u.t): the radial part of df/dt
+  double* P = w.sP.data();
+  double* DP = w.sDP.data();
+  const size_t skip = (32 - reinterpret_cast<uintptr_t>(w.sphi.data()) % 32) % 32 / sizeof(double);
+  v4a* phi = reinterpret_cast<v4a*>(w.sphi.data() + skip);
+  v4a* dphi = phi + m.nb;
+  for (int j = 0; j < np; j += kLanes) {
+    const v4a dj = MTP_CV(dd + j);
+    radial_basis(m, dj, phi, dphi);
+    const double *c0 = cl[j], *c1 = cl[j + 1], *c2 = cl[j + 2], *c3 = cl[j + 3];
+    const bool one = c0 == c1 && c0 == c2 && c0 == c3;
+    const v4d mk = MTP_CV(mask + j), r = MTP_CV(rd + j);
+    for (int b = 0; b < m.nb; ++b) {
+      MTP_V(P + (size_t)b * NP + j) = phi[b] * mk;
+      MTP_V(DP + (size_t)b * NP + j) = dphi[b] * mk;
+    }
+    for (int mu = 0; mu < m.nf; ++mu) {
+      v4d fa = {0, 0, 0, 0}, fb = fa;
+      for (int k = 0; k < m.nb; ++k) {
+        const int q = mu * m.nb + k;
+        const v4d c = one ? v4d{c0[q], c0[q], c0[q], c0[q]} : v4d{c0[q], c1[q], c2[q], c3[q]};
+        fa += c * phi[k];
+        fb += c * dphi[k];
+      }
+      MTP_V(F + (size_t)mu * NP + j) = fa * mk;
+      MTP_V(DFR + (size_t)mu * NP + j) = fb * mk * r;
     }
   }
-  for (const Times& t : m.times) dot[t.out] += t.mult * (dot[t.i] * val[t.j] + val[t.i] * dot[t.j]);
+  // monomials and their tangents, each from its parent: M_q = M_p U, dM_q = dM_p U + M_p dU
+  double* M = w.smono.data();
+  double* MT = w.smt.data();
+  for (int j = 0; j < np; ++j) { M[j] = 1.0; MT[j] = 0.0; }
+  for (int q = 1; q < m.n_mono; ++q) {
+    const size_t p = (size_t)m.mpar[q] * NP, ax = (size_t)m.maxis[q] * NP, o = (size_t)q * NP;
+    for (int j = 0; j < np; j += kLanes) {
+      const v4d Pm = MTP_CV(M + p + j), Pt = MTP_CV(MT + p + j), U = MTP_CV(u + ax + j), dU = MTP_CV(W + ax + j);
+      MTP_V(M + o + j) = Pm * U;
+      MTP_V(MT + o + j) = Pt * U + Pm * dU;
+    }
+  }
+  // basic moments and their tangents, summed over neighbours
+  double* val = w.val.data();
+  double* dot = w.dot.data();
+  std::fill(w.val.begin(), w.val.end(), 0.0);
+  std::fill(w.dot.begin(), w.dot.end(), 0.0);
+  for (const Model::Block& b : m.blocks) {
+    const double* f = F + (size_t)b.mu * NP;
+    const double* fr = DFR + (size_t)b.mu * NP;
+    for (int q = 0; q < b.len; ++q) {
+      const double* mo = M + (size_t)(b.mono0 + q) * NP;
+      const double* mt = MT + (size_t)(b.mono0 + q) * NP;
+      v4d av = {0, 0, 0, 0}, ad = av;
+      for (int j = 0; j < np; j += kLanes) {
+        const v4d fj = MTP_CV(f + j), mj = MTP_CV(mo + j);
+        av += fj * mj;
+        ad += MTP_CV(fr + j) * mj + fj * MTP_CV(mt + j);
+      }
+      val[b.start + q] = (av[0] + av[1]) + (av[2] + av[3]);
+      dot[b.start + q] = (ad[0] + ad[1]) + (ad[2] + ad[3]);
+    }
+  }
+  for (const Model::Run& r : m.runs) {
+    double acc = 0.0;
+    for (int t = r.begin; t < r.end; ++t) acc += m.times[t].mult * val[m.times[t].i] * val[m.times[t].j];
+    val[r.out] += acc;
+  }
+  for (const Model::Run& r : m.runs) {
+    double acc = 0.0;
+    for (int t = r.begin; t < r.end; ++t) {
+      const Times& x = m.times[t];
+      acc += x.mult * (dot[x.i] * val[x.j] + val[x.i] * dot[x.j]);
+    }
+    dot[r.out] += acc;
+  }
+  // reverse sweep: lam = dPhi/dval, eta = dPhi/ddot
   double* lam = w.lam.data();
   double* eta = w.eta.data();
   std::fill(w.lam.begin(), w.lam.end(), 0.0);
@@ -472,42 +565,60 @@ inline void site_param_grad(const Model& m, Work& w, int ti, int nn, const int* 
     lam[k] += a * m.moment[q];
     eta[k] += m.moment[q];
   }
-  for (auto it = m.times.rbegin(); it != m.times.rend(); ++it) {
-    const double e = it->mult * eta[it->out], l = it->mult * lam[it->out];
-    if (e == 0.0 && l == 0.0) continue;
-    eta[it->i] += e * val[it->j];
-    eta[it->j] += e * val[it->i];
-    lam[it->i] += l * val[it->j] + e * dot[it->j];
-    lam[it->j] += l * val[it->i] + e * dot[it->i];
-  }
-  double* A = w.A.data();
-  double* Bv = w.B.data();
-  for (int j = 0; j < nn; ++j) {
-    const double* ur = &w.ur[4 * j];
-    if (ur[3] == 0.0) continue;
-    const double inv = 1.0 / ur[3];
-    const double* t = tv + 3 * j;
-    const double rdot = ur[0] * t[0] + ur[1] * t[1] + ur[2] * t[2];
-    const double* mono = &w.mono[(size_t)j * NM];
-    const double* md = &w.mdots[(size_t)j * NM];
-    std::fill(A, A + m.nf, 0.0);
-    std::fill(Bv, Bv + m.nf, 0.0);
-    for (const Model::Block& b : m.blocks) {
-      const double* la = lam + b.start;
-      const double* et = eta + b.start;
-      const double* mo = mono + b.mono0;
-      const double* mt = md + b.mono0;
-      double sa = 0.0, sb = 0.0;
-      for (int q = 0; q < b.len; ++q) { sa += la[q] * mo[q] + inv * et[q] * mt[q]; sb += et[q] * mo[q]; }
-      A[b.mu] += sa;
-      Bv[b.mu] += sb;
+  // eta[out] and lam[out] are final when their run is reached (every use of out comes later)
+  for (auto r = m.runs.rbegin(); r != m.runs.rend(); ++r) {
+    const double eo = eta[r->out], lo = lam[r->out];
+    if (eo == 0.0 && lo == 0.0) continue;
+    for (int t = r->begin; t < r->end; ++t) {
+      const Times& x = m.times[t];
+      const double e = x.mult * eo, l = x.mult * lo;
+      eta[x.i] += e * val[x.j];
+      eta[x.j] += e * val[x.i];
+      lam[x.i] += l * val[x.j] + e * dot[x.j];
+      lam[x.j] += l * val[x.i] + e * dot[x.i];
     }
-    const double* phi = &w.phi[(size_t)j * m.nb];
-    const double* dphi = &w.dphi[(size_t)j * m.nb];
-    double* gr = g_radial + ((size_t)ti * m.ns + tj[j]) * m.nf * m.nb;
+  }
+  // per neighbour: A = dPhi/df, B = dPhi/d(f' u.t)
+  double* A = w.sG.data();
+  double* Bv = w.sGB.data();
+  std::fill(A, A + (size_t)m.nf * NP, 0.0);
+  std::fill(Bv, Bv + (size_t)m.nf * NP, 0.0);
+  for (const Model::Block& b : m.blocks) {
+    const double* la = lam + b.start;
+    const double* et = eta + b.start;
+    for (int j = 0; j < np; j += kLanes) {
+      v4d sa = {0, 0, 0, 0}, sb = sa;
+      for (int q = 0; q < b.len; ++q) {
+        const size_t row = (size_t)(b.mono0 + q) * NP + j;
+        const v4d mo = MTP_CV(M + row);
+        sa += la[q] * mo + et[q] * MTP_CV(MT + row);
+        sb += et[q] * mo;
+      }
+      double* ga = A + (size_t)b.mu * NP + j;
+      double* gb = Bv + (size_t)b.mu * NP + j;
+      MTP_V(ga) = MTP_CV(ga) + sa;
+      MTP_V(gb) = MTP_CV(gb) + sb;
+    }
+  }
+  // radial coefficients: f_mu = sum_b c[ti][tj][mu][b] phi_b, summed per neighbour species
+  for (int s = 0; s < m.ns; ++s) {
+    bool any = false;
+    for (int j = 0; j < nn && !any; ++j) any = tj[j] == s;
+    if (!any) continue;
+    double* sel = w.sgu.data();  // lane selector of this species (sgu is free on this path)
+    for (int j = 0; j < np; ++j) sel[j] = (j < nn && tj[j] == s) ? 1.0 : 0.0;
+    double* gr = g_radial + ((size_t)ti * m.ns + s) * m.nf * m.nb;
     for (int mu = 0; mu < m.nf; ++mu) {
-      const double am = A[mu], bm = Bv[mu] * rdot;
-      for (int b = 0; b < m.nb; ++b) gr[mu * m.nb + b] += am * phi[b] + bm * dphi[b];
+      const double* am = A + (size_t)mu * NP;
+      const double* bm = Bv + (size_t)mu * NP;
+      for (int b = 0; b < m.nb; ++b) {
+        const double* pb = P + (size_t)b * NP;
+        const double* db = DP + (size_t)b * NP;
+        v4d acc = {0, 0, 0, 0};
+        for (int j = 0; j < np; j += kLanes)
+          acc += MTP_CV(sel + j) * (MTP_CV(am + j) * MTP_CV(pb + j) + MTP_CV(bm + j) * MTP_CV(rd + j) * MTP_CV(db + j));
+        gr[mu * m.nb + b] += (acc[0] + acc[1]) + (acc[2] + acc[3]);
+      }
     }
   }
 }
