@@ -1,7 +1,7 @@
 """Starting structures for distillation: prototypes and known phases, and what is derived from them.
 
 Every structure carries ``atoms.info["source"]`` (``prototype``, ``strain``, ``shear``, ``vacancy``,
-``surface``, ``stacking-fault``, ``adsorbate``, ``alloy``, ``user``), which the student card counts.
+``surface``, ``stacking-fault``, ``adsorbate``, ``close-contact``, ``alloy``, ``user``), which the student card counts.
 """
 
 from __future__ import annotations
@@ -204,6 +204,29 @@ def adsorbates(slab: Atoms, elements: Sequence[str], rng: np.random.Generator, h
     return out
 
 
+def close_contacts(atoms: Atoms, elements: Sequence[str], rng: np.random.Generator,
+                   fractions: Sequence[float] = (0.5, 0.65)) -> list[Atoms]:
+    """Copies of ``atoms`` where one atom, made each of ``elements`` in turn, is pushed towards its
+    nearest neighbour until they are ``fractions`` of the pair's mean bulk nearest-neighbour distance
+    apart: the repulsive wall the student must learn from the teacher, and the shortest distance its
+    radial basis then covers (``r_min``), so a close contact met in MD is inside it, not a divergence."""
+    out = []
+    host = atoms.get_chemical_symbols()
+    for e in elements:
+        for f in fractions:
+            a = atoms.copy()
+            i = int(rng.integers(len(a)))
+            a[i].symbol = e
+            d = a.get_distances(i, range(len(a)), mic=True, vector=True)
+            r = np.linalg.norm(d, axis=1)
+            r[i] = np.inf
+            j = int(np.argmin(r))
+            target = f * 0.5 * (nearest_neighbour_distance(e) + nearest_neighbour_distance(host[j]))
+            a.positions[i] += d[j] / r[j] * (r[j] - target)
+            out.append(_tag(a, "close-contact", f"{atoms.info.get('name', '')}:{e}-{host[j]}@{f:.2f}"))
+    return out
+
+
 def random_alloys(elements: Sequence[str], rng: np.random.Generator, max_atoms: int, n: int = 4) -> list[Atoms]:
     """Random substitutional alloys on bcc and fcc supercells, lattice constant by Vegard's law."""
     out = []
@@ -290,8 +313,9 @@ def generate_structures(elements: Sequence[str], seed: int = 0, max_atoms: int =
             out += derived
             if p.info["name"] != f"{e}-{known}":
                 continue
-            # the known phase also slips, and meets the other elements at its surfaces
+            # the known phase also slips, is pressed into close contacts, and meets the other elements at its surfaces
             out += stacking_faults(p, known, max_atoms)
+            out += close_contacts(supercell(p, max_atoms), elements, rng)
             others = [x for x in elements if x != e]
             if others:
                 for slab in (a for a in derived if a.info["source"] == "surface"):

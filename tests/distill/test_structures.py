@@ -11,6 +11,7 @@ from finetune.distill.structures import (
     adsorbates,
     atomic_volume,
     check_elements,
+    close_contacts,
     generate_structures,
     min_distance,
     ordered_alloys,
@@ -27,7 +28,7 @@ def test_single_element_covers_every_kind():
     names = {a.info["name"] for a in s if a.info["source"] == "prototype"}
     assert {"Si-diamond", "Si-fcc", "Si-bcc", "Si-hcp", "Si-sc"} <= names
     assert all(len(a) <= 64 and set(a.get_chemical_symbols()) == {"Si"} for a in s)
-    assert all(min_distance(a) > 1.5 for a in s)
+    assert all(min_distance(a) > 1.5 for a in s if a.info["source"] != "close-contact")
     # the known diamond phase keeps ASE's lattice constant; strains reach ±10 % in length
     dia = next(a for a in s if a.info["name"] == "Si-diamond")
     assert min_distance(dia) == pytest.approx(5.43 * np.sqrt(3) / 4, rel=1e-3)
@@ -111,6 +112,21 @@ def test_adsorbates_sit_on_top_of_the_slab(rng):
     assert a.get_distances(len(a) - 1, range(len(slab)), mic=True).min() > 1.8
 
 
+def test_close_contacts_press_one_pair_to_the_asked_distance(rng):
+    from finetune.distill.structures import nearest_neighbour_distance
+
+    w = bulk("W", cubic=True) * (2, 2, 2)
+    got = close_contacts(w, ["W", "Be"], rng, fractions=(0.5, 0.7))
+    assert [a.info["name"].split(":")[1] for a in got] == ["W-W@0.50", "W-W@0.70", "Be-W@0.50", "Be-W@0.70"]
+    d_w, d_be = nearest_neighbour_distance("W"), nearest_neighbour_distance("Be")
+    for a, mean, f in zip(got, (d_w, d_w, (d_w + d_be) / 2, (d_w + d_be) / 2), (0.5, 0.7, 0.5, 0.7)):
+        assert min_distance(a) == pytest.approx(f * mean, rel=1e-6)  # the pushed pair, and only it, that close
+        d = a.get_all_distances(mic=True)
+        np.fill_diagonal(d, np.inf)
+        assert (d < 0.9 * d_w).sum() == 2
+    assert sorted(got[2].get_chemical_symbols()).count("Be") == 1
+
+
 def test_the_known_phase_slips_and_meets_the_other_elements():
     s = generate_structures(["W", "Be"], max_atoms=64)
     faults = [a for a in s if a.info["source"] == "stacking-fault"]
@@ -118,6 +134,8 @@ def test_the_known_phase_slips_and_meets_the_other_elements():
     ads = [a for a in s if a.info["source"] == "adsorbate"]
     assert {a.info["name"].split("+")[-1] for a in ads} == {"W", "Be"}
     assert "adsorbate" not in {a.info["source"] for a in generate_structures(["Si"], max_atoms=64)}
+    pairs = {a.info["name"].split(":")[1].split("@")[0] for a in s if a.info["source"] == "close-contact"}
+    assert pairs == {"W-W", "Be-W", "W-Be", "Be-Be"}
 
 
 @pytest.mark.parametrize("bad", ["Xx", "SI", "", "X"])
