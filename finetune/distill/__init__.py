@@ -2,8 +2,8 @@
 
 - :func:`distill` -- the entry point (``unihub distill TEACHER --elements Si -o si.mtp``)
 - ``structures`` -- starting structures: prototypes, known phases, strains, shears, vacancies,
-  surfaces, ordered binary compounds and random alloys
-- ``sampling`` -- teacher MD over a temperature ladder, rattles, batched teacher labels
+  surfaces, stacking faults, close contacts, adatoms, ordered binary compounds and random alloys
+- ``sampling`` -- teacher MD up each start's temperature ladder, rattles, batched teacher labels
 - ``active`` -- MaxVol active learning on the student's own MD
 - ``card`` -- the student's card and zoo folder
 """
