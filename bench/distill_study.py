@@ -211,6 +211,8 @@ def main() -> None:
     ap.add_argument("--finetune-epochs", type=int, default=0,
                     help="first fine-tune --teacher on the system's DFT training frames (finetune.finetune)")
     ap.add_argument("--finetune-steps", type=int, default=None)
+    ap.add_argument("--relative-forces", type=float, default=None, metavar="F0",
+                    help="eV/Å: unihub distill --relative-forces (relative force errors in the student's fit)")
     args = ap.parse_args()
     spec = SYSTEMS[args.system]
     out = Path(args.out)
@@ -247,6 +249,8 @@ def main() -> None:
            "--md-steps", str(args.md_steps), "--fit-iters", str(args.fit_iters), "--rounds", str(args.rounds),
            "--al-steps", str(args.al_steps), "--refit-iters", str(args.refit_iters), "--no-progress",
            "-o", str(mtp_path)]
+    if args.relative_forces:
+        cmd[-2:-2] = ["--relative-forces", str(args.relative_forces)]
     if args.dft_structures:
         from ase.io import write
 

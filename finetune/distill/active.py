@@ -227,12 +227,15 @@ def pick(found: list[tuple[float, int, Atoms]], max_new: int, per_run: int) -> l
 def active_learning(student, teacher, train: list[Atoms], starts: Sequence[Atoms], temperatures: Sequence[float],
                     refit: Callable[[list[Atoms], int], dict], cfg: ActiveConfig | None = None,
                     budget: int | None = None, head: str | None = None, log_path: str | Path | None = None,
-                    seed: int = 0, progress: bool = True, floor=None) -> ActiveResult:
+                    seed: int = 0, progress: bool = True, floor=None, first_round: int = 1,
+                    on_round: Callable[[int, int], None] | None = None) -> ActiveResult:
     """Run rounds until converged or ``budget`` teacher labels have been added; ``train`` grows in place.
 
     ``student`` is an ``MTPModel``; ``refit(train, iters)`` refits it in place and returns train errors.
     Labels below ``floor`` (a ``sampling.EnergyFloor``) are teacher holes: counted, not trained on.
-    Every round is logged (``logging`` and, when ``log_path`` is given, one JSON line per round)."""
+    Every round is logged (``logging`` and, when ``log_path`` is given, one JSON line per round), then
+    ``on_round(round, teacher_calls_so_far)`` is called (distill saves the labels there); a resumed run
+    starts at ``first_round`` (round seeds depend on the round number only)."""
     cfg = cfg or ActiveConfig()
     n_workers = min(cfg.workers or 1, sum(len(ladder_of(s, temperatures)) for s in starts))
     with ExitStack() as stack:
@@ -245,7 +248,7 @@ def active_learning(student, teacher, train: list[Atoms], starts: Sequence[Atoms
             # spawn, not fork: the parent's OpenMP and torch thread pools do not survive a fork
             pool = stack.enter_context(ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn")))
         return _rounds(student, teacher, train, starts, temperatures, refit, cfg, budget, head, log_path, seed,
-                       progress, floor, pool)
+                       progress, floor, pool, first_round, on_round)
 
 
 @contextmanager
@@ -266,11 +269,11 @@ def _single_threaded_children():
 
 
 def _rounds(student, teacher, train, starts, temperatures, refit, cfg, budget, head, log_path, seed, progress, floor,
-            pool) -> ActiveResult:
+            pool, first_round=1, on_round=None) -> ActiveResult:
     temperatures = sorted(temperatures)
     res = ActiveResult()
-    left = budget if budget is not None else 10 ** 9
-    for r in range(1, cfg.max_rounds + 1):
+    left = start = budget if budget is not None else 10 ** 9
+    for r in range(first_round, cfg.max_rounds + 1):
         t0 = time.perf_counter()
         aset = active_set(student, train, tol=cfg.tol, seed=seed + r)
         found, st = explore(student, starts, temperatures, aset, cfg, seed=seed + 100 * r, pool=pool)
@@ -298,6 +301,8 @@ def _rounds(student, teacher, train, starts, temperatures, refit, cfg, budget, h
         if log_path is not None:
             with open(log_path, "a") as fh:
                 fh.write(json.dumps(asdict(rec)) + "\n")
+        if on_round is not None:
+            on_round(r, start - left)
         if not found:
             res.converged, res.reason = True, f"round {r} visited nothing above grade {cfg.threshold}"
             return res

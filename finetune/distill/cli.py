@@ -27,7 +27,8 @@ def _run(args: argparse.Namespace) -> int:
     student = distill(args.teacher, elements=elements, structures=args.structures, level=args.level,
                       r_cut=args.r_cut, head=args.head, temperatures=args.temperatures, budget=args.budget,
                       output=args.output, md_steps=args.md_steps, fit_iters=args.fit_iters, active=active,
-                      reference=reference, seed=args.seed, threads=args.threads, progress=not args.no_progress)
+                      reference=reference, seed=args.seed, threads=args.threads, progress=not args.no_progress,
+                      resume=args.resume, force_relative=args.relative_forces)
     for ref, e in student.record["errors"].items():
         print(f"student vs {ref}: E {e['energy_mae']:.2f} meV/atom  F {e['force_mae']:.1f} meV/Å"
               + (f"  S {e['stress_mae']:.3f} GPa" if "stress_mae" in e else ""))
@@ -57,6 +58,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     d.add_argument("--threads", type=int, help="cores to use: teacher and fit threads, parallel student MD runs")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("-o", "--output", required=True, help="x.mtp (writes x.mtp and the zoo folder x/)")
+    d.add_argument("--resume", action="store_true",
+                   help="reuse the teacher labels and finished active-learning rounds a killed run left in x/")
+    d.add_argument("--relative-forces", dest="relative_forces", type=float, metavar="F0",
+                   help="eV/Å; weigh each atom's force error by (F0 / (|F| + F0))^2, so the fit spends its "
+                        "capacity on near-equilibrium configurations rather than the hottest MD frames")
     d.add_argument("--no-progress", action="store_true")
     d.set_defaults(func=_run)
     return d

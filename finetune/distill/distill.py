@@ -4,11 +4,13 @@ Steps: starting structures (given, or generated for the elements and relaxed by 
 teacher labels of those, of rattled copies and of teacher MD up a temperature ladder past
 melting; a held-out tenth of those labels for student-vs-teacher errors; a first fit; active
 learning on the student's own MD (``active.py``); the ``.mtp`` file and a zoo folder with the card.
+The teacher labels are saved in that folder as they are made (``labels.py``), so a killed run resumes.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import time
@@ -24,6 +26,7 @@ from ase.data import atomic_numbers, reference_states
 from . import structures as st
 from .active import ActiveConfig, active_learning
 from .card import DistilledStudent
+from .labels import load_labels, save_labels
 from .sampling import EnergyFloor, label, ladder_of, own_ladder, rattled, teacher_md, temperature_ladder
 
 log = logging.getLogger(__name__)
@@ -150,7 +153,8 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
             md_steps: int = 400, md_every: int = 20, rattles: int = 1, fit_iters: int = 300,
             active: ActiveConfig | bool = True, reference: dict[str, Sequence] | None = None,
             max_atoms: int = 64, radial_basis_size: int = 8, seed: int = 0, threads: int | None = None,
-            name: str | None = None, progress: bool = True) -> DistilledStudent:
+            name: str | None = None, progress: bool = True, resume: bool = False,
+            force_relative: float | None = None) -> DistilledStudent:
     """Distil ``teacher`` (a hub model, name or path) into a level-``level`` MTP over ``elements``.
 
     ``structures`` (a file or ``Atoms``) replaces the generated starting structures;
@@ -159,7 +163,10 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
     ``budget`` caps the teacher-labelled configurations (initial sampling + active learning);
     ``reference`` maps a name to DFT frames (``foundation.data.Frame``) to report student-vs-DFT
     errors on the card. With ``output`` ``x.mtp``, writes ``x.mtp`` and the zoo folder ``x/``
-    (student.mtp, config.json, README.md card, distillation.json, checksums.json) next to it.
+    (student.mtp, config.json, README.md card, distillation.json, checksums.json) next to it, and keeps
+    the teacher labels there as they are made (labels.extxyz, labels.json); ``resume`` reuses them and
+    the finished active-learning rounds of a killed run with the same teacher, head, elements and seed.
+    ``force_relative`` (eV/Å) weighs the fit's force errors relatively (``finetune.mtp.FitConfig``).
     """
     t_start = time.perf_counter()
     if threads is not None:
@@ -168,6 +175,9 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
         torch.set_num_threads(threads)
     teacher = _teacher(teacher)
     rng = np.random.default_rng(seed)
+    out_dir = _out_dir(output)
+    if resume and out_dir is None:
+        raise ValueError("resume needs output: the labels to resume from are kept in the output's folder")
     user = None
     if structures is not None:
         user = st.read_structures(structures) if isinstance(structures, (str, os.PathLike)) else list(structures)
@@ -181,6 +191,8 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
         raise ValueError(f"structures contain {sorted(set(st.elements_of(user)) - set(elements))}, "
                          f"not in elements={elements}")
     _check_teacher_elements(teacher, elements, head)
+    identity = {"teacher_revision": teacher_revision(teacher), "head": head, "elements": elements, "seed": seed}
+    saved = load_labels(out_dir, identity) if resume else None
     own_ladders = temperatures is None
     temperatures = sorted(temperatures) if temperatures is not None else temperature_ladder(elements)
     say = print if progress else log.info
@@ -192,12 +204,6 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
     if relaxed:
         for a, r in zip(relaxed.values(), teacher.predict(list(relaxed.values()), head=head)):
             a.info["energy_per_atom"] = r["energy"] / len(a)
-    if user:
-        base = []
-        for a in user:
-            base += [a, *st.derive(a, rng, max_atoms, surfaces_too=False)]
-    else:
-        base = st.generate_structures(elements, seed=seed, max_atoms=max_atoms, relaxed=relaxed)
     starts = _md_starts(elements, relaxed, user, max_atoms, seed)
     if own_ladders:  # each start heated past its own melting point, not the highest element's
         for a in starts:
@@ -205,57 +211,91 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
 
     # 2. teacher sampling
     ladders = {a.info.get("name", str(i)): ladder_of(a, temperatures) for i, a in enumerate(starts)}
-    say(f"distill: {len(base)} starting structures; teacher MD from {len(starts)} starts: {ladders} K")
     floor = energy_floor(elements, relaxed)
-    snaps = teacher_md(teacher, starts, temperatures, md_steps, md_every, head=head, seed=seed, progress=progress,
-                       floor=floor)
-    pool = base + rattled(base, rng, n=rattles) + snaps
     cfg = active if isinstance(active, ActiveConfig) else ActiveConfig()
     if cfg.workers is None:  # one student MD run per core distillation may use
         from finetune.mtp.kernel import default_threads
 
         cfg = replace(cfg, workers=threads or default_threads())
-    reserve = min(cfg.max_new * cfg.max_rounds, budget // 3) if active else 0  # kept for active learning
-    if len(pool) > budget - reserve:
-        pool = [pool[i] for i in sorted(rng.choice(len(pool), budget - reserve, replace=False))]
-    labelled = label(teacher, pool, head=head, progress=progress)
-    holes = 0
-    if floor is not None:
-        labelled, holes = floor.drop_holes(labelled)
-    order = rng.permutation(len(labelled))
-    n_val = max(1, len(labelled) // 10)
-    held_out = [labelled[i] for i in order[:n_val]]
-    train = [labelled[i] for i in order[n_val:]]
-    say(f"distill: {len(labelled)} teacher labels ({dict(Counter(a.info['source'] for a in labelled))}), "
-        f"{n_val} held out, {holes} dropped below the energy floor; {time.perf_counter() - t_start:.0f} s")
+    if saved is None:
+        if user:
+            base = []
+            for a in user:
+                base += [a, *st.derive(a, rng, max_atoms, surfaces_too=False)]
+        else:
+            base = st.generate_structures(elements, seed=seed, max_atoms=max_atoms, relaxed=relaxed)
+        say(f"distill: {len(base)} starting structures; teacher MD from {len(starts)} starts: {ladders} K")
+        snaps = teacher_md(teacher, starts, temperatures, md_steps, md_every, head=head, seed=seed,
+                           progress=progress, floor=floor)
+        pool = base + rattled(base, rng, n=rattles) + snaps
+        reserve = min(cfg.max_new * cfg.max_rounds, budget // 3) if active else 0  # kept for active learning
+        if len(pool) > budget - reserve:
+            pool = [pool[i] for i in sorted(rng.choice(len(pool), budget - reserve, replace=False))]
+        labelled = label(teacher, pool, head=head, progress=progress)
+        holes = 0
+        if floor is not None:
+            labelled, holes = floor.drop_holes(labelled)
+        order = rng.permutation(len(labelled))
+        n_val = max(1, len(labelled) // 10)
+        held_out = [labelled[i] for i in order[:n_val]]
+        train = [labelled[i] for i in order[n_val:]]
+        calls, rounds_done, converged = len(labelled) + holes, 0, False
+        say(f"distill: {len(labelled)} teacher labels ({dict(Counter(a.info['source'] for a in labelled))}), "
+            f"{n_val} held out, {holes} dropped below the energy floor; {time.perf_counter() - t_start:.0f} s")
+    else:
+        train, held_out, state = saved
+        holes, calls = state["holes"], state["teacher_calls"]
+        rounds_done, converged = state["rounds_done"], state["converged"]
+        say(f"distill: resumed {len(train) + len(held_out)} teacher labels from {out_dir} "
+            f"({rounds_done} active-learning rounds done)")
+
+    def keep(rounds: int, spent: int, done: bool = False) -> None:
+        if out_dir is not None:
+            save_labels(out_dir, train, held_out, {**identity, "holes": holes, "teacher_calls": calls + spent,
+                                                   "rounds_done": rounds, "converged": done})
+
+    if saved is None:
+        keep(0, 0)
 
     # 3. first fit
     from finetune.mtp import FitConfig, MTPModel, fit
 
-    r_min = r_min if r_min is not None else _pick_r_min(labelled)
+    r_min = r_min if r_min is not None else _pick_r_min(train + held_out)
     mtp = MTPModel.from_level(level, elements, min_dist=r_min, max_dist=r_cut, radial_basis_size=radial_basis_size,
                               seed=seed)
 
     def refit(frames: list[Atoms], iters: int) -> dict:
-        return fit(mtp, frames, None, FitConfig(max_iter=iters, threads=threads, seed=seed, progress=progress)).train
+        return fit(mtp, frames, None, FitConfig(max_iter=iters, threads=threads, seed=seed, progress=progress,
+                                                  force_relative=force_relative)).train
 
     first = refit(train, fit_iters)
     say(f"distill: first fit F MAE {first['force_mae']:.1f} meV/Å on {len(train)} configurations; "
         f"{time.perf_counter() - t_start:.0f} s")
 
     # 4. active learning on the student's own MD
-    out_dir = _out_dir(output)
-    log_path = None
+    log_path, earlier = None, []
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         log_path = out_dir / "active_log.jsonl"
-        log_path.unlink(missing_ok=True)
+        if saved is not None and log_path.exists():  # the finished rounds of the killed run
+            earlier = [r for r in map(json.loads, log_path.read_text().splitlines()) if r["round"] <= rounds_done]
+        log_path.write_text("".join(json.dumps(r) + "\n" for r in earlier))
     active_rec: dict = {"reason": "not run", "rounds": []}
-    if active:
-        res = active_learning(mtp, teacher, train, starts, temperatures, refit, cfg,
-                              budget=budget - len(labelled) - holes, head=head, log_path=log_path, seed=seed,
-                              progress=progress, floor=floor)
-        active_rec = {"reason": res.reason, "converged": res.converged, "rounds": res.log_dicts(),
+    if active and converged:
+        active_rec = {"reason": f"converged before the resume (round {rounds_done})", "converged": True,
+                      "rounds": earlier, "config": asdict(cfg)}
+    elif active:
+        spent = [rounds_done, 0]  # last round, teacher calls of this run's rounds
+
+        def after_round(r: int, calls_now: int) -> None:
+            spent[:] = [r, calls_now]
+            keep(r, calls_now)
+
+        res = active_learning(mtp, teacher, train, starts, temperatures, refit, cfg, budget=budget - calls,
+                              head=head, log_path=log_path, seed=seed, progress=progress, floor=floor,
+                              first_round=rounds_done + 1, on_round=after_round)
+        keep(*spent, res.converged)
+        active_rec = {"reason": res.reason, "converged": res.converged, "rounds": earlier + res.log_dicts(),
                       "config": asdict(cfg), "dropped_below_floor": res.dropped}
 
     # 5. errors and the card
@@ -269,7 +309,7 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
         "teacher_revision": teacher_revision(teacher),
         "head": head or getattr(getattr(teacher, "config", None), "default_fidelity", None),
         "elements": elements, "level": level, "cutoff": r_cut, "r_min": r_min,
-        "radial_basis_size": radial_basis_size, "temperatures": ladders,
+        "radial_basis_size": radial_basis_size, "force_relative": force_relative, "temperatures": ladders,
         "counts": dict(Counter(a.info.get("source", "?") for a in train + held_out)),
         "train_size": len(train), "held_out": len(held_out), "errors": errs, "active": active_rec,
         "energy_floor": {"ground_eV_per_atom": floor.ground if floor else None, "dropped_initial": holes},

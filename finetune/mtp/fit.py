@@ -4,6 +4,10 @@ Loss (per-quantity means, so weights are comparable across datasets)::
 
     L = w_E mean_s (dE_s/N_s)^2 + w_F mean_components(dF^2) + w_S mean_components(dS_GPa^2)
 
+With ``force_relative`` F0 the force mean is weighted per atom by (F0 / (|F_ref| + F0))^2, the
+relative force error of DeePMD-kit's ``relative_f``: hot, high-force frames then stop dominating
+the squared loss, and a small model spends its capacity near equilibrium.
+
 First linear least squares for the species and moment coefficients at fixed radial
 coefficients, then BFGS over all coefficients, then a final linear solve. The gradient of
 the force and stress terms comes from one extra kernel pass: the force/stress residuals define
@@ -33,6 +37,7 @@ class FitConfig:
     energy_weight: float = 1.0  # on (eV/atom)^2
     force_weight: float = 0.01  # on (eV/Å)^2
     stress_weight: float = 1e-4  # on GPa^2
+    force_relative: float | None = None  # eV/Å: per-atom force weights (F0 / (|F_ref| + F0))^2
     max_iter: int = 500
     bfgs_max_params: int = 3000
     seed: int = 0
@@ -94,8 +99,9 @@ class Objective:
         self.shapes = (p.species_count, p.n_scalar, p.radial_coeffs.size)
         self.f_mask = np.isfinite(labels.forces).all(axis=1)
         self.s_mask = np.isfinite(labels.stress).all(axis=(1, 2)) & np.isfinite(ds.volumes)
+        self.f_weight = force_weights(labels.forces, cfg.force_relative)
         self.nE = len(labels.energy)
-        self.nF = max(1, 3 * int(self.f_mask.sum()))
+        self.nF = 3 * float(self.f_weight.sum()) or 1.0
         self.nS = max(1, 9 * int(self.s_mask.sum()))
 
     def theta(self) -> np.ndarray:
@@ -118,10 +124,11 @@ class Objective:
         self.set_theta(th)
         dE, dF, dS = self.residuals()
         N = self.y.n_atoms
-        loss = (c.energy_weight * np.sum((dE / N) ** 2) / self.nE + c.force_weight * np.sum(dF ** 2) / self.nF
+        wF = self.f_weight[:, None]
+        loss = (c.energy_weight * np.sum((dE / N) ** 2) / self.nE + c.force_weight * np.sum(wF * dF ** 2) / self.nF
                 + c.stress_weight * GPA ** 2 * np.sum(dS ** 2) / self.nS)
         a = 2 * c.energy_weight * dE / N ** 2 / self.nE
-        v = -2 * c.force_weight / self.nF * dF  # dL/dF = -(tangent along which E is differentiated)
+        v = -2 * c.force_weight / self.nF * wF * dF  # dL/dF = -(tangent along which E is differentiated)
         strain = 2 * c.stress_weight * GPA ** 2 / self.nS * np.nan_to_num(dS / self.ds.volumes[:, None, None])
         g = self.kernel.grad_dataset(self.ds, v, strain, a, c.threads).sum(axis=0)
         return float(loss), g
@@ -151,9 +158,9 @@ class Objective:
         we = np.sqrt(c.energy_weight / self.nE)
         rows.append(np.hstack([counts, Bsum]) / N[:, None] * we)
         rhs.append(y.energy / N * we)
-        wf = np.sqrt(c.force_weight / self.nF)
         fm = self.f_mask
-        Af = -dB[fm].reshape(-1, nq) * wf
+        wf = np.sqrt(c.force_weight / self.nF * np.repeat(self.f_weight[fm], 3))
+        Af = -dB[fm].reshape(-1, nq) * wf[:, None]
         rows.append(np.hstack([np.zeros((len(Af), ns)), Af]))
         rhs.append(y.forces[fm].reshape(-1) * wf)
         sm = self.s_mask
@@ -174,6 +181,18 @@ class Objective:
         self.linear_scale = scale
         p = self.model.params
         self.model.set_coefficients(p.radial_coeffs, x[:ns], x[ns:])
+
+
+def force_weights(forces: np.ndarray, relative: float | None = None) -> np.ndarray:
+    """Per-atom weights of the force loss: 0 where a label is missing, else 1, or with ``relative``
+    (F0, eV/Å) (F0 / (|F| + F0))^2, so an atom's term is its squared relative force error times F0^2."""
+    have = np.isfinite(forces).all(axis=1)
+    if relative is None:
+        return have.astype(float)
+    if not relative > 0:
+        raise ValueError(f"force_relative must be a positive force scale in eV/Å, got {relative!r}")
+    norm = np.linalg.norm(np.where(have[:, None], forces, 0.0), axis=1)
+    return np.where(have, (relative / (norm + relative)) ** 2, 0.0)
 
 
 def errors(model: MTPModel, ds: PackedDataset, y: Labels, threads: int | None = None) -> dict:

@@ -129,3 +129,56 @@ def test_md_starts_of_several_elements_visit_compounds():
     # four elements have 30 pair compounds: at most max_compounds of them start MD
     many = _md_starts(["Nb", "Mo", "Ta", "W"], {}, None, 64, 0, max_compounds=5)
     assert len(many) == 4 * 2 + 5 + 1
+
+
+def test_a_killed_distillation_resumes_from_its_saved_labels(emt_teacher, tmp_path, monkeypatch):
+    """Labels are saved after sampling and after every round; a run killed in round 2 resumes there
+    without asking the teacher again for what it already labelled."""
+    from ase.io import read
+
+    import finetune.distill.active as active_mod
+
+    out = tmp_path / "cu.mtp"
+    kw = dict(elements=["Cu"], level=6, r_cut=4.5, temperatures=[300, 1500], budget=120, output=out, md_steps=40,
+              md_every=10, fit_iters=10, active=ActiveConfig(threshold=0.3, steps=60, every=10, max_new=4,
+                                                             max_rounds=3, fit_iters=3),
+              max_atoms=8, threads=1, progress=False)
+    explore = active_mod.explore
+
+    def dies_in_round_two(student, starts, temperatures, aset, cfg, seed, pool):
+        if seed >= 200:  # round r explores with seed + 100 r
+            raise KeyboardInterrupt("killed")
+        return explore(student, starts, temperatures, aset, cfg, seed=seed, pool=pool)
+
+    monkeypatch.setattr(active_mod, "explore", dies_in_round_two)
+    with pytest.raises(KeyboardInterrupt):
+        distill(emt_teacher, **kw)
+    state = json.loads((tmp_path / "cu" / "labels.json").read_text())
+    saved = read(tmp_path / "cu" / "labels.extxyz", index=":")
+    assert state["rounds_done"] == 1 and not state["converged"] and state["frames"] == len(saved)
+    relaxed = emt_teacher.calls - state["teacher_calls"]  # the prototypes' energies, not labels
+    assert 1 <= relaxed <= 5
+    assert {a.info["split"] for a in saved} == {"train", "held_out"}
+    EMTTeacher = type(emt_teacher)
+    assert np.allclose(saved[0].get_forces(), EMTTeacher().predict([saved[0]])[0]["forces"])
+
+    monkeypatch.setattr(active_mod, "explore", explore)
+    fresh = EMTTeacher()
+    s = distill(fresh, resume=True, **kw)
+    rec = s.record
+    rounds = [r["round"] for r in rec["active"]["rounds"]]
+    assert rounds[0] == 1 and rounds[1] == 2 and rounds == sorted(rounds)
+    added_after = sum(r["added"] for r in rec["active"]["rounds"][1:])
+    assert fresh.calls == relaxed + added_after  # the prototypes again, then only the new rounds' labels
+    assert rec["train_size"] + rec["held_out"] == len(saved) + added_after
+    log_rounds = [json.loads(x)["round"] for x in (tmp_path / "cu" / "active_log.jsonl").read_text().splitlines()]
+    assert log_rounds == rounds
+
+    with pytest.raises(ValueError, match=r"different setup \(seed: saved 0, asked 1\)"):
+        distill(EMTTeacher(), resume=True, **{**kw, "seed": 1})
+    with open(tmp_path / "cu" / "labels.extxyz", "a") as fh:
+        fh.write("garbage\n")
+    with pytest.raises(ValueError, match="does not match the checksum"):
+        distill(EMTTeacher(), resume=True, **kw)
+    with pytest.raises(ValueError, match="resume needs output"):
+        distill(EMTTeacher(), resume=True, **{**kw, "output": None})

@@ -19,7 +19,8 @@ def labelled(teacher, n, seed=0):
     return frames
 
 
-def test_loss_gradient_matches_finite_differences():
+@pytest.mark.parametrize("relative", [None, 0.5])
+def test_loss_gradient_matches_finite_differences(relative):
     model = random_model(10, ["Si", "Ge"], seed=2)
     rng = np.random.default_rng(0)
     frames = labelled(random_model(6, ["Si", "Ge"], seed=5), 3)
@@ -27,7 +28,7 @@ def test_loss_gradient_matches_finite_differences():
         f.forces = f.forces + rng.normal(size=f.forces.shape)
         f.stress = f.stress + 0.01 * rng.normal(size=(3, 3))
     ds, y = prepare(model, frames)
-    obj = Objective(model, ds, y, FitConfig(stress_weight=1e-3))
+    obj = Objective(model, ds, y, FitConfig(stress_weight=1e-3, force_relative=relative))
     th = obj.theta()
     _, g = obj(th)
     for i in rng.choice(len(th), 12, replace=False):
@@ -37,6 +38,34 @@ def test_loss_gradient_matches_finite_differences():
         tm[i] -= h
         fd = (obj(tp)[0] - obj(tm)[0]) / (2 * h)
         assert g[i] == pytest.approx(fd, rel=1e-4, abs=1e-6 * np.abs(g).max())
+
+
+def test_relative_force_weights_and_the_linear_solve_minimise_the_same_loss():
+    from finetune.mtp.fit import force_weights
+
+    forces = np.array([[0.0, 0.0, 0.0], [3.0, 4.0, 0.0], [np.nan, 0.0, 0.0]])
+    np.testing.assert_allclose(force_weights(forces), [1, 1, 0])
+    np.testing.assert_allclose(force_weights(forces, 1.0), [1, 1 / 36, 0])
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="positive force scale"):
+            force_weights(forces, bad)
+
+    model = random_model(8, ["Si", "Ge"], seed=3)
+    frames = labelled(random_model(6, ["Si", "Ge"], seed=5, scale=0.05), 4)
+    ds, y = prepare(model, frames)
+    obj = Objective(model, ds, y, FitConfig(force_relative=0.3))
+    dE, dF, dS = obj.residuals()
+    w = force_weights(y.forces, 0.3)
+    assert w.min() < 0.5 * w.max()  # the labels span force scales, so the weights matter
+    by_hand = (np.mean((dE / y.n_atoms) ** 2) + 0.01 * np.sum(w[:, None] * dF ** 2) / (3 * w.sum())
+               + 1e-4 * 160.21766208 ** 2 * np.mean(dS ** 2))
+    assert obj(obj.theta())[0] == pytest.approx(by_hand, rel=1e-10)
+    # the linear solve is the minimum of that weighted loss over the linear coefficients
+    n_lin = sum(obj.shapes[:2])
+    g0 = obj(obj.theta())[1][:n_lin]
+    obj.linear_solve()
+    g1 = obj(obj.theta())[1][:n_lin]
+    assert np.abs(g1).max() < 1e-6 * np.abs(g0).max()
 
 
 def test_fit_learns_a_teacher_and_is_deterministic():
