@@ -127,7 +127,7 @@ def _md_starts(elements: list[str], relaxed: dict[str, Atoms], user: list[Atoms]
     return starts
 
 
-def _pick_r_min(structures: Sequence[Atoms]) -> float:
+def pick_r_min(structures: Sequence[Atoms]) -> float:
     """Lower edge of the radial basis: 0.1 Å below the shortest distance in the data, on a 0.1 Å grid."""
     d = min(st.min_distance(a) for a in structures)
     return float(max(0.5, np.floor((d - 0.1) * 10) / 10))
@@ -260,7 +260,7 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
     # 3. first fit
     from finetune.mtp import FitConfig, MTPModel, fit
 
-    r_min = r_min if r_min is not None else _pick_r_min(train + held_out)
+    r_min = r_min if r_min is not None else pick_r_min(train + held_out)
     mtp = MTPModel.from_level(level, elements, min_dist=r_min, max_dist=r_cut, radial_basis_size=radial_basis_size,
                               seed=seed)
 
