@@ -6,6 +6,7 @@
 - ``sampling`` -- teacher MD up each start's temperature ladder, rattles, batched teacher labels
 - ``active`` -- MaxVol active learning on the student's own MD
 - ``card`` -- the student's card and zoo folder
+- ``labels`` -- the teacher labels kept in that folder as they are made, for ``resume``
 """
 
 import sys
