@@ -1,11 +1,12 @@
 """Refit a level-16 student on the teacher labels a distillation kept, to compare fitting choices on
 identical data, and score each fit against the system's DFT test frames (per group).
 
-    python bench/distill_refit.py wbe --labels .cache/bench/distill-v10/wbe --iters 800 \\
+    python bench/distill_refit.py wbe --labels .cache/bench/distill-v10/wbe --iters 800 2000 \\
         --relative-forces none 1.0 [--threads 2] [--out .cache/bench/refit-wbe.json]
 
 Each variant fits from the same seed on the saved training labels (no active learning: the labels
-already hold those rounds); reported: student-vs-teacher on the held-out labels, student-vs-DFT
+already hold those rounds), scored after each number of BFGS iterations in ``--iters`` (one fit,
+continued from one checkpoint to the next); reported: student-vs-teacher on the held-out labels, student-vs-DFT
 force MAE overall and by group, and the ratio to the teacher's force MAE on the same DFT frames.
 """
 
@@ -24,7 +25,7 @@ def main() -> None:
     ap.add_argument("system", choices=sorted(SYSTEMS))
     ap.add_argument("--labels", required=True, help="a distilled student's folder (labels.extxyz, labels.json)")
     ap.add_argument("--teacher", default="universal-v1")
-    ap.add_argument("--iters", type=int, default=800)
+    ap.add_argument("--iters", type=int, nargs="+", default=[800], help="cumulative iterations to score at")
     ap.add_argument("--relative-forces", nargs="+", default=["none"], help="F0 values in eV/Å, or none")
     ap.add_argument("--level", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
@@ -54,18 +55,21 @@ def main() -> None:
     for f0 in args.relative_forces:
         rel = None if f0.lower() == "none" else float(f0)
         mtp = MTPModel.from_level(args.level, spec["elements"], min_dist=r_min, max_dist=5.0, seed=0)
-        t0 = time.perf_counter()
-        fit(mtp, train, None, FitConfig(max_iter=args.iters, threads=args.threads, seed=0, progress=False,
-                                        force_relative=rel))
-        path = folder.parent / f"refit-{args.system}-{f0}.mtp"
-        mtp.save(path)
-        dft = errors_of(load_model(path), test)
-        held = errors(mtp, *prepare(mtp, held_out), args.threads)
-        res["variants"][f0] = {"seconds": time.perf_counter() - t0, "held_out": held, "dft": dft,
-                               "over_teacher": dft["force_mae"] / teacher["force_mae"]}
-        print(f"relative forces {f0}: held-out F MAE {held['force_mae']:.1f}, vs DFT {dft['force_mae']:.1f} "
-              f"({dft['force_mae'] / teacher['force_mae']:.2f}x teacher), {time.perf_counter() - t0:.0f} s",
-              flush=True)
+        t0, done = time.perf_counter(), 0
+        for iters in sorted(args.iters):
+            fit(mtp, train, None, FitConfig(max_iter=iters - done, threads=args.threads, seed=0, progress=False,
+                                            force_relative=rel))
+            done = iters
+            key = f"{f0}@{iters}"
+            path = folder.parent / f"refit-{args.system}-{key}.mtp"
+            mtp.save(path)
+            dft = errors_of(load_model(path), test)
+            held = errors(mtp, *prepare(mtp, held_out), args.threads)
+            res["variants"][key] = {"seconds": time.perf_counter() - t0, "held_out": held, "dft": dft,
+                                    "over_teacher": dft["force_mae"] / teacher["force_mae"]}
+            print(f"relative forces {f0}, {iters} iterations: held-out F MAE {held['force_mae']:.1f}, vs DFT "
+                  f"{dft['force_mae']:.1f} ({dft['force_mae'] / teacher['force_mae']:.2f}x teacher), "
+                  f"{time.perf_counter() - t0:.0f} s", flush=True)
     groups = teacher["force_mae_by_group"]
     print(f"{'group':28s} {'teacher':>8s} " + " ".join(f"{f0:>8s}" for f0 in res["variants"]))
     for g in groups:
