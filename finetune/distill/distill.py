@@ -294,7 +294,8 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
         res = active_learning(mtp, teacher, train, starts, temperatures, refit, cfg, budget=budget - calls,
                               head=head, log_path=log_path, seed=seed, progress=progress, floor=floor,
                               first_round=rounds_done + 1, on_round=after_round)
-        keep(*spent, res.converged)
+        if res.converged:  # the last round's save did not know yet
+            keep(*spent, True)
         active_rec = {"reason": res.reason, "converged": res.converged, "rounds": earlier + res.log_dicts(),
                       "config": asdict(cfg), "dropped_below_floor": res.dropped}
 
