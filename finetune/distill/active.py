@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from .sampling import label, ladder_of, run_md
+from .sampling import ensemble_of, label, ladder_of, run_md
 from .structures import min_distance
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def _explore_run(student, run: _Run, active_set, cfg: ActiveConfig, threads: int
     found: list[tuple[float, int, Atoms]] = []
     st = {"steps": 0, "max_grade": 0.0, "broken": False}
     atoms = run.start.copy()
-    ensemble = ("nvt", "npt")[run.rung % 2] if atoms.pbc.all() else "nvt"
+    ensemble = ensemble_of(run.start, run.rung)
     where = f"{run.start.info.get('name', '')}@{run.temperature:.0f}K"
 
     def observe(a: Atoms, step: int) -> bool:

@@ -98,6 +98,16 @@ def _ground_state(element: str, relaxed: dict[str, Atoms]) -> Atoms | None:
     return min(cands, key=lambda a: a.info.get("energy_per_atom", 0.0)) if cands else None
 
 
+def _ground_or_guess(element: str, relaxed: dict[str, Atoms]) -> Atoms:
+    """``_ground_state``, else the unrelaxed known phase (else the first prototype)."""
+    found = _ground_state(element, relaxed)
+    if found is not None:
+        return found
+    known = (reference_states[atomic_numbers[element]] or {}).get("symmetry")
+    protos = st.prototypes(element)
+    return next((p for p in protos if p.info["name"] == f"{element}-{known}"), protos[0])
+
+
 def energy_floor(elements: list[str], relaxed: dict[str, Atoms]) -> EnergyFloor | None:
     """The floor under which teacher labels are holes: ground-state teacher energies per element."""
     ground = {e: _ground_state(e, relaxed) for e in elements}
@@ -106,18 +116,26 @@ def energy_floor(elements: list[str], relaxed: dict[str, Atoms]) -> EnergyFloor 
     return EnergyFloor({e: g.info["energy_per_atom"] for e, g in ground.items()})
 
 
+# Fractions of the melting point at which surfaces, faults and adatoms are run: the defects a test
+# set relaxes sit near 0 K; hot, they would melt or roughen into what the bulk ladder already visits.
+WARM = (0.1, 0.3)
+
+
 def _md_starts(elements: list[str], relaxed: dict[str, Atoms], user: list[Atoms] | None, max_atoms: int,
                seed: int, max_compounds: int = 8) -> list[Atoms]:
     """Where MD starts: the user's structures, else each element's ground state (``_ground_state``) and
-    the same cell with a vacancy, and, for several elements, ordered compounds (at most ``max_compounds``,
+    the same cell with a vacancy, its surfaces, one stacking fault and, for several elements, a surface
+    with an adatom of each other element (``warm_starts``), and ordered compounds (at most ``max_compounds``,
     drawn at random) and a random bcc alloy: mixed environments must be visited hot, not only at rest."""
     if user:
         return [st.supercell(a, max_atoms) for a in user]
     rng = np.random.default_rng(seed)
     starts = []
     for e in elements:
-        best = st.supercell(_ground_state(e, relaxed) or st.prototypes(e)[0], max_atoms)
+        best = st.supercell(_ground_or_guess(e, relaxed), max_atoms)
         starts += [best, st.with_vacancy(best, rng)]
+    for e in elements:
+        starts += warm_starts(_ground_or_guess(e, relaxed), elements, rng, max_atoms)
     if len(elements) > 1:
         compounds = st.ordered_alloys(elements)
         if len(compounds) > max_compounds:
@@ -125,6 +143,24 @@ def _md_starts(elements: list[str], relaxed: dict[str, Atoms], user: list[Atoms]
         starts += [st.supercell(a, max_atoms) for a in compounds]
         starts.append(st.random_alloys(elements, np.random.default_rng(seed), max_atoms, n=1)[0])
     return starts
+
+
+def warm_starts(ground: Atoms, elements: Sequence[str], rng: np.random.Generator, max_atoms: int) -> list[Atoms]:
+    """MD starts run only at ``WARM`` fractions of the melting point: the (100), (110) and (111)
+    surfaces of an element's ground state, its middle stacking fault (``structures.stacking_faults``)
+    and, for each other element, the first surface with that element adsorbed on it."""
+    e = ground.get_chemical_symbols()[0]
+    kind = (reference_states[atomic_numbers[e]] or {}).get("symmetry")
+    slabs = st.surfaces(ground, max_atoms)
+    faults = st.stacking_faults(ground, kind, max_atoms) if kind else []
+    out = slabs + faults[len(faults) // 2:][:1]
+    others = [x for x in elements if x != e]
+    small = st.surfaces(ground, max_atoms - 1)  # room for the adatom
+    if small and others:
+        out += st.adsorbates(small[0], others, rng)
+    for a in out:
+        a.info["temperatures"] = own_ladder(a, WARM)
+    return out
 
 
 def pick_r_min(structures: Sequence[Atoms]) -> float:

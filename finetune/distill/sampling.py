@@ -120,11 +120,17 @@ def run_md(atoms: Atoms, calculator, temperature: float, steps: int, ensemble: s
     return done
 
 
+def ensemble_of(start: Atoms, rung: int) -> str:
+    """NVT and NPT alternating up a ladder; NVT only for a cell that is not periodic or holds vacuum
+    (``info["vacuum"]``, e.g. a slab): a barostat would squeeze the vacuum away."""
+    return "npt" if rung % 2 and start.pbc.all() and not start.info.get("vacuum") else "nvt"
+
+
 def teacher_md(teacher, starts: Sequence[Atoms], temperatures: Sequence[float], steps: int, every: int = 20,
                head: str | None = None, seed: int = 0, progress: bool = False,
                floor: EnergyFloor | None = None) -> list[Atoms]:
     """Snapshots (unlabelled) of teacher MD heating each start up the ladder (its own, if its
-    ``info["temperatures"]`` holds one), NVT and NPT alternating.
+    ``info["temperatures"]`` holds one), NVT and NPT alternating (``ensemble_of``).
 
     Each start is carried from one temperature to the next, so the high rungs begin from an
     equilibrated lower one. A run stops when two atoms come closer than 0.6x the start's shortest
@@ -140,7 +146,7 @@ def teacher_md(teacher, starts: Sequence[Atoms], temperatures: Sequence[float], 
             closest = 0.6 * min_distance(start)
             calc = teacher.calculator(head=head)
             for k, T in enumerate(ladder_of(start, temperatures)):
-                ensemble = ("nvt", "npt")[k % 2] if atoms.pbc.all() else "nvt"
+                ensemble = ensemble_of(start, k)
                 name = f"{start.info.get('name', '')}@{T:.0f}K-{ensemble}"
                 ok = [True]
 

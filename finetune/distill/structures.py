@@ -139,6 +139,7 @@ def surfaces(atoms: Atoms, max_atoms: int, layers: int = 4, vacuum: float = 6.0)
             continue
         reps = max(1, int(np.sqrt(max_atoms // len(s))))
         s = s * (reps, reps, 1)
+        s.info["vacuum"] = float(vacuum)
         out.append(_tag(s, "surface", f"{atoms.info.get('name', '')}({''.join(map(str, hkl))})"))
     return out
 
@@ -266,21 +267,41 @@ ORDERED = {
 }
 
 
+# The hexagonal Laves phases (space group P6_3/mmc, ideal c/a): name -> (c/a, Wyckoff sites of the
+# larger element, of the smaller). With C15 they are the commonest intermetallic family, e.g. WBe2.
+HEXAGONAL_LAVES = {
+    "C14": (np.sqrt(8 / 3), [(1 / 3, 2 / 3, 1 / 16)], [(0, 0, 0), (5 / 6, 2 / 3, 1 / 4)]),  # MgZn2
+    "C36": (2 * np.sqrt(8 / 3), [(0, 0, 3 / 32), (1 / 3, 2 / 3, 27 / 32)],  # MgNi2
+            [(1 / 3, 2 / 3, 1 / 8), (1 / 2, 0, 0), (1 / 6, 1 / 3, 1 / 4)]),
+}
+
+
+def _at_volume(cell: Atoms, vol: dict[str, float]) -> Atoms:
+    """``cell`` scaled to the Vegard volume of its composition (``vol``: volume per atom of each element)."""
+    v = sum(vol[s] for s in cell.get_chemical_symbols())
+    cell.set_cell(cell.cell * (v / cell.get_volume()) ** (1 / 3), scale_atoms=True)
+    return cell
+
+
 def ordered_alloys(elements: Sequence[str]) -> list[Atoms]:
-    """Ordered binary compounds (B2, L1_0, L1_2 both ways, C15 Laves) of every pair of ``elements``,
-    at the volume per atom of a Vegard mix of the elements' known phases."""
+    """Ordered binary compounds (B2, L1_0, L1_2 both ways, the C15, C14 and C36 Laves phases) of every
+    pair of ``elements``, at the volume per atom of a Vegard mix of the elements' known phases."""
+    from ase.spacegroup import crystal
+
     vol = {e: atomic_volume(e) for e in elements}
     out = []
     for i, a in enumerate(elements):
         for b in elements[i + 1:]:
             big, small = (a, b) if vol[a] >= vol[b] else (b, a)
+            cells = {}
             for kind, (sites_a, sites_b) in ORDERED.items():
-                n_a, n_b = len(sites_a), len(sites_b)
-                v = (n_a * vol[big] + n_b * vol[small]) / (n_a + n_b)
-                length = float(((n_a + n_b) * v) ** (1 / 3))
-                cell = Atoms([big] * n_a + [small] * n_b, scaled_positions=np.mod(sites_a + sites_b, 1.0),
-                             cell=np.eye(3) * length, pbc=True)
-                label = kind.rstrip("'")
+                cells[kind] = Atoms([big] * len(sites_a) + [small] * len(sites_b),
+                                    scaled_positions=np.mod(sites_a + sites_b, 1.0), cell=np.eye(3), pbc=True)
+            for kind, (c_over_a, sites_a, sites_b) in HEXAGONAL_LAVES.items():
+                cells[kind] = crystal([big] * len(sites_a) + [small] * len(sites_b), basis=sites_a + sites_b,
+                                      spacegroup=194, cellpar=[1, 1, c_over_a, 90, 90, 120])
+            for kind, cell in cells.items():
+                cell, label = _at_volume(cell, vol), kind.rstrip("'")
                 out.append(_tag(cell, "alloy", f"{cell.get_chemical_formula(empirical=True)}-{label}"))
     return out
 

@@ -114,8 +114,31 @@ def test_md_starts_from_the_known_phase_not_the_teachers_favourite():
     relaxed = {"Cu-fcc": fcc, "Cu-hcp": hcp}
     starts = _md_starts(["Cu"], relaxed, None, 32, 0)
     # a 3x3x3 supercell of the one-atom fcc cell (hcp has two atoms per cell) and the same with a vacancy
-    assert [len(s) for s in starts] == [27, 26]
+    assert [len(s) for s in starts[:2]] == [27, 26]
+    # then fcc's surfaces and a stacking fault, run warm only
+    assert all(s.info["name"].startswith("Cu-fcc") and "temperatures" in s.info for s in starts[2:])
     assert energy_floor(["Cu"], relaxed).ground == {"Cu": -3.5}
+
+
+def test_surfaces_faults_and_adatoms_start_warm_md_without_a_barostat():
+    from finetune.distill.distill import WARM, _md_starts
+    from finetune.distill.sampling import composition_melting_point, ensemble_of
+
+    starts = {s.info["name"]: s for s in _md_starts(["W", "Be"], {}, None, 64, 0)}
+    warm = {n: s for n, s in starts.items() if "temperatures" in s.info}
+    # each element's known phase: three surfaces, a stacking fault on its slip plane, an adatom of the other
+    assert {"W-bcc(110)", "W-bcc110-gsf0.00,0.50", "W-bcc(100)+Be", "Be-hcp(100)+W"} <= set(warm)
+    assert len(warm) == 10
+    for n, s in warm.items():
+        tm = composition_melting_point(s)
+        assert s.info["temperatures"] == [round(f * tm) for f in WARM]
+        slab = "vacuum" in s.info
+        assert slab == ("gsf" not in n)
+        # a slab keeps its vacuum: NVT on every rung; bulk cells alternate NVT and NPT
+        assert [ensemble_of(s, k) for k in range(2)] == ["nvt", "nvt" if slab else "npt"]
+    adatom = warm["W-bcc(100)+Be"]
+    assert adatom.get_chemical_symbols().count("Be") == 1 and adatom.positions[:, 2].argmax() == len(adatom) - 1
+    assert [ensemble_of(starts["W-bcc"], k) for k in range(3)] == ["nvt", "npt", "nvt"]
 
 
 def test_md_starts_of_several_elements_visit_compounds():
@@ -123,12 +146,16 @@ def test_md_starts_of_several_elements_visit_compounds():
 
     starts = _md_starts(["W", "Be"], {}, None, 64, 0)
     names = [s.info["name"] for s in starts]
-    assert {"BeW-B2", "Be2W-C15", "BeW3-L1_2", "Be3W-L1_2"} <= set(names)
-    assert sum(set(s.get_chemical_symbols()) == {"W", "Be"} for s in starts) == 6  # 5 compounds + a random alloy
+    assert {"BeW-B2", "Be2W-C15", "Be2W-C14", "BeW3-L1_2", "Be3W-L1_2"} <= set(names)
+    mixed = [s for s in starts if set(s.get_chemical_symbols()) == {"W", "Be"} and "temperatures" not in s.info]
+    assert len(mixed) == 8  # 7 compounds + a random alloy (the 2 adatom slabs run warm only)
     assert all(len(s) <= 64 for s in starts)
     # four elements have 30 pair compounds: at most max_compounds of them start MD
     many = _md_starts(["Nb", "Mo", "Ta", "W"], {}, None, 64, 0, max_compounds=5)
-    assert len(many) == 4 * 2 + 5 + 1
+    bulk = [s for s in many if "temperatures" not in s.info]
+    assert len(bulk) == 4 * 2 + 5 + 1
+    # and each (bcc) element warm: 3 surfaces, a stacking fault, an adatom of each of the 3 others
+    assert len(many) - len(bulk) == 4 * (3 + 1 + 3)
 
 
 def test_a_killed_distillation_resumes_from_its_saved_labels(emt_teacher, tmp_path, monkeypatch):

@@ -56,7 +56,7 @@ def test_several_elements_add_random_alloys():
 
 def test_ordered_compounds_have_their_prototype_geometry():
     got = {a.info["name"]: a for a in ordered_alloys(["Be", "W"])}
-    assert set(got) == {"BeW-B2", "BeW-L1_0", "BeW3-L1_2", "Be3W-L1_2", "Be2W-C15"}
+    assert set(got) == {"BeW-B2", "BeW-L1_0", "BeW3-L1_2", "Be3W-L1_2", "Be2W-C15", "Be2W-C14", "Be2W-C36"}
     vol = {e: atomic_volume(e) for e in ("W", "Be")}
     for a in got.values():
         n_w, n_be = (a.numbers == 74).sum(), (a.numbers == 4).sum()
@@ -77,6 +77,25 @@ def test_ordered_compounds_have_their_prototype_geometry():
     assert d[np.ix_(w, be)].min() == pytest.approx(np.sqrt(11) / 8)
     # every pair of a ternary gets its compounds
     assert len(ordered_alloys(["Nb", "Mo", "Ta"])) == 3 * len(got)
+
+
+def test_hexagonal_laves_phases_share_the_c15_neighbourhoods():
+    import spglib
+
+    got = {a.info["name"]: a for a in ordered_alloys(["Be", "W"])}
+    c15 = got["Be2W-C15"]
+    for name, n in (("Be2W-C14", 12), ("Be2W-C36", 24)):
+        a = got[name]
+        assert len(a) == n and (a.numbers == 74).sum() == n // 3
+        assert spglib.get_spacegroup((a.cell[:], a.get_scaled_positions(), a.numbers)).endswith("(194)")
+        # ideal Laves phases differ only in how the layers stack: every atom keeps the C15 neighbourhood
+        # (W: 4 W and 12 Be; Be: 6 W and 6 Be) at the same distances, as the volumes per atom are equal
+        for x, y in ((74, 74), (74, 4), (4, 4)):
+            dx = a.get_all_distances(mic=True)[np.ix_(a.numbers == x, a.numbers == y)]
+            d15 = c15.get_all_distances(mic=True)[np.ix_(c15.numbers == x, c15.numbers == y)]
+            assert dx[dx > 0.1].min() == pytest.approx(d15[d15 > 0.1].min(), rel=1e-6)
+        cn = _coordination(a, 3.2)  # between the first shell (up to 2.75 Å) and the second (3.67 Å)
+        assert sorted(set(cn[a.numbers == 74])) == [16] and sorted(set(cn[a.numbers == 4])) == [12]
 
 
 def _coordination(atoms, cutoff):
