@@ -213,6 +213,8 @@ def main() -> None:
     ap.add_argument("--finetune-steps", type=int, default=None)
     ap.add_argument("--relative-forces", type=float, default=None, metavar="F0",
                     help="eV/Å: unihub distill --relative-forces (relative force errors in the student's fit)")
+    ap.add_argument("--force-weight", type=float, default=None,
+                    help="unihub distill --force-weight (the fit's force term against energies)")
     ap.add_argument("--resume", action="store_true",
                     help="unihub distill --resume: reuse the teacher labels in OUT/<system>/ (e.g. copied from "
                          "an earlier run) and refit with this run's fit settings")
@@ -254,6 +256,8 @@ def main() -> None:
            "-o", str(mtp_path)]
     if args.relative_forces:
         cmd[-2:-2] = ["--relative-forces", str(args.relative_forces)]
+    if args.force_weight is not None:
+        cmd[-2:-2] = ["--force-weight", str(args.force_weight)]
     if args.resume:
         cmd[-2:-2] = ["--resume"]
     if args.dft_structures:

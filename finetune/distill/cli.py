@@ -28,7 +28,8 @@ def _run(args: argparse.Namespace) -> int:
                       r_cut=args.r_cut, head=args.head, temperatures=args.temperatures, budget=args.budget,
                       output=args.output, md_steps=args.md_steps, fit_iters=args.fit_iters, active=active,
                       reference=reference, seed=args.seed, threads=args.threads, progress=not args.no_progress,
-                      resume=args.resume, force_relative=args.relative_forces)
+                      resume=args.resume, force_relative=args.relative_forces,
+                      force_weight=args.force_weight)
     for ref, e in student.record["errors"].items():
         print(f"student vs {ref}: E {e['energy_mae']:.2f} meV/atom  F {e['force_mae']:.1f} meV/Å"
               + (f"  S {e['stress_mae']:.3f} GPa" if "stress_mae" in e else ""))
@@ -63,6 +64,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     d.add_argument("--relative-forces", dest="relative_forces", type=float, metavar="F0",
                    help="eV/Å; weigh each atom's force error by (F0 / (|F| + F0))^2, so the fit spends its "
                         "capacity on near-equilibrium configurations rather than the hottest MD frames")
+    d.add_argument("--force-weight", dest="force_weight", type=float,
+                   help="weight of the fit's force term, on (eV/Å)^2 against energies on (eV/atom)^2 "
+                        "(default 0.01, MLIP's); higher trades energy accuracy for force accuracy")
     d.add_argument("--no-progress", action="store_true")
     d.set_defaults(func=_run)
     return d

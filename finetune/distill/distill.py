@@ -190,7 +190,7 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
             active: ActiveConfig | bool = True, reference: dict[str, Sequence] | None = None,
             max_atoms: int = 64, radial_basis_size: int = 8, seed: int = 0, threads: int | None = None,
             name: str | None = None, progress: bool = True, resume: bool = False,
-            force_relative: float | None = None) -> DistilledStudent:
+            force_relative: float | None = None, force_weight: float | None = None) -> DistilledStudent:
     """Distil ``teacher`` (a hub model, name or path) into a level-``level`` MTP over ``elements``.
 
     ``structures`` (a file or ``Atoms``) replaces the generated starting structures;
@@ -202,7 +202,8 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
     (student.mtp, config.json, README.md card, distillation.json, checksums.json) next to it, and keeps
     the teacher labels there as they are made (labels.extxyz, labels.json); ``resume`` reuses them and
     the finished active-learning rounds of a killed run with the same teacher, head, elements and seed.
-    ``force_relative`` (eV/Å) weighs the fit's force errors relatively (``finetune.mtp.FitConfig``).
+    ``force_relative`` (eV/Å) weighs the fit's force errors relatively and ``force_weight`` sets the force
+    term's weight against energies (default ``finetune.mtp.FitConfig``'s).
     """
     t_start = time.perf_counter()
     if threads is not None:
@@ -300,9 +301,11 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
     mtp = MTPModel.from_level(level, elements, min_dist=r_min, max_dist=r_cut, radial_basis_size=radial_basis_size,
                               seed=seed)
 
+    weights = {} if force_weight is None else {"force_weight": force_weight}
+
     def refit(frames: list[Atoms], iters: int) -> dict:
         return fit(mtp, frames, None, FitConfig(max_iter=iters, threads=threads, seed=seed, progress=progress,
-                                                  force_relative=force_relative)).train
+                                                  force_relative=force_relative, **weights)).train
 
     first = refit(train, fit_iters)
     say(f"distill: first fit F MAE {first['force_mae']:.1f} meV/Å on {len(train)} configurations; "
@@ -346,7 +349,8 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
         "teacher_revision": teacher_revision(teacher),
         "head": head or getattr(getattr(teacher, "config", None), "default_fidelity", None),
         "elements": elements, "level": level, "cutoff": r_cut, "r_min": r_min,
-        "radial_basis_size": radial_basis_size, "force_relative": force_relative, "temperatures": ladders,
+        "radial_basis_size": radial_basis_size, "force_relative": force_relative,
+        "force_weight": force_weight if force_weight is not None else FitConfig.force_weight, "temperatures": ladders,
         "counts": dict(Counter(a.info.get("source", "?") for a in train + held_out)),
         "train_size": len(train), "held_out": len(held_out), "errors": errs, "active": active_rec,
         "energy_floor": {"ground_eV_per_atom": floor.ground if floor else None, "dropped_initial": holes},

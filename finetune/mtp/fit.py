@@ -224,6 +224,9 @@ def fit(model: MTPModel, train: Sequence, valid: Sequence | None = None, config:
     cfg = config or FitConfig()
     for k, v in overrides.items():
         setattr(cfg, k, v)
+    for k in ("energy_weight", "force_weight", "stress_weight"):
+        if not (np.isfinite(getattr(cfg, k)) and getattr(cfg, k) >= 0):
+            raise ValueError(f"{k} must be a finite weight >= 0, got {getattr(cfg, k)!r}")
     t0 = time.perf_counter()
     p = model.params
     fresh = p.radial_coeffs is None or bool(model.params.moment_coeffs is not None

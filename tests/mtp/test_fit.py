@@ -68,6 +68,22 @@ def test_relative_force_weights_and_the_linear_solve_minimise_the_same_loss():
     assert np.abs(g1).max() < 1e-6 * np.abs(g0).max()
 
 
+def test_a_heavier_force_weight_trades_energy_error_for_force_error():
+    """Weighted least squares: raising one block's weight cannot raise that block's residual."""
+    frames = labelled(random_model(6, ["Si", "Ge"], seed=5, scale=0.05), 4)
+    for f in frames:  # labels no level-6 model reproduces, so the two terms compete
+        f.forces = f.forces + np.random.default_rng(1).normal(scale=0.3, size=f.forces.shape)
+    errs = {}
+    for fw in (0.001, 1.0):
+        model = random_model(6, ["Si", "Ge"], seed=3)
+        errs[fw] = fit(model, frames, None, FitConfig(max_iter=0, force_weight=fw, progress=False)).train
+    assert errs[1.0]["force_rmse"] < errs[0.001]["force_rmse"]
+    assert errs[1.0]["energy_rmse"] > errs[0.001]["energy_rmse"]
+    for bad in (-0.1, float("nan")):
+        with pytest.raises(ValueError, match="force_weight must be a finite weight"):
+            fit(random_model(6, ["Si", "Ge"], seed=3), frames, None, FitConfig(max_iter=0, force_weight=bad))
+
+
 def test_fit_learns_a_teacher_and_is_deterministic():
     teacher = random_model(8, ["Si", "Ge"], seed=11, scale=0.02)
     train, valid = labelled(teacher, 8), labelled(teacher, 3, seed=100)
