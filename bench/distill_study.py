@@ -11,7 +11,8 @@ physical checks of student vs teacher (lattice constant and bulk modulus from an
 Gamma-point vibrational DOS of a 64-atom cell by finite differences, relaxed vacancy formation
 energy, 20 ps NVT at 1.2x melting with the student: shortest pair distance); speed of student vs
 teacher on the same cells and threads. ``wbe``: the same distillation for W-Be, errors against
-the FitSNAP W-Be DFT test frames and the W lattice constant / bulk modulus.
+the FitSNAP W-Be DFT test frames, and the same physical checks on bcc W (54-atom cells, NVT at 1.2x
+the melting point of W).
 
 The student is also timed in LAMMPS (Si only, 4096 atoms, 1 rank and ``--threads`` ranks), its production engine.
 
@@ -131,6 +132,33 @@ def hot_nvt(student, relaxed, temperature: float, ps: float = 20.0, reps: int = 
             "mean_T": float(np.mean(temps[len(temps) // 5:])), "seconds": time.perf_counter() - t0}
 
 
+def reps_for(cell, atoms: int = 64) -> int:
+    """Repetitions of ``cell`` along each axis to about ``atoms`` atoms (at least 2)."""
+    return max(2, round((atoms / len(cell)) ** (1 / 3)))
+
+
+def physics(teacher, student, spec: dict, args) -> dict:
+    """Student vs teacher on the system's main phase: lattice constant and bulk modulus, relaxed vacancy
+    formation energy and Gamma frequencies in a ~64-atom cell, and the student's NVT at 1.2 Tm."""
+    phys: dict = {}
+    relaxed = {}
+    for who, model in (("teacher", teacher), ("student", student)):
+        calc = model.calculator(threads=args.threads) if who == "student" else model.calculator()
+        r = eos(calc, spec["phase"])
+        relaxed[who] = r["relaxed"]
+        n = reps_for(r["relaxed"])
+        phys[who] = {"a_A": r["a"], "B_GPa": r["B_GPa"], "vacancy_eV": vacancy_energy(calc, r["relaxed"], n),
+                     "gamma_THz": gamma_vdos(model, r["relaxed"] * (n, n, n))}
+    wt, ws = phys["teacher"].pop("gamma_THz"), phys["student"].pop("gamma_THz")
+    phys["gamma_mode_mae_THz"] = float(np.mean(np.abs(wt[3:] - ws[3:])))
+    phys["gamma_max_THz"] = {"teacher": float(wt.max()), "student": float(ws.max())}
+    hist = [np.histogram(w[3:], bins=30, range=(0, max(wt.max(), ws.max()) * 1.05))[0] for w in (wt, ws)]
+    phys["vdos_overlap"] = float(np.minimum(*hist).sum() / hist[0].sum())
+    phys["nvt_1.2Tm"] = hot_nvt(student, relaxed["student"], 1.2 * spec["tm"], args.nvt_ps,
+                                reps_for(relaxed["student"]))
+    return phys
+
+
 def speed(teacher, student, phase, threads: int) -> dict:
     """Seconds per MD-like step (energy, forces, stress after a small move) of each model on the
     same cells, same threads, same run."""
@@ -204,6 +232,8 @@ def main() -> None:
     ap.add_argument("--skip-distill", action="store_true", help="reuse OUT/<system>.mtp")
     ap.add_argument("--speed-only", action="store_true",
                     help="reuse OUT/<system>.mtp and only time teacher and student (OUT/<system>-speed.json)")
+    ap.add_argument("--physics-only", action="store_true",
+                    help="reuse OUT/<system>.mtp and only run the physical checks (OUT/<system>-physics.json)")
     ap.add_argument("--dft-structures", type=int, default=0,
                     help="start from this many random DFT training structures (positions only: the student "
                          "never sees their labels) instead of the generated prototypes")
@@ -275,7 +305,7 @@ def main() -> None:
         write(starts, bare)
         cmd[cmd.index("--level"):cmd.index("--level")] = ["--structures", str(starts)]
     res["command"] = " ".join(cmd)
-    if args.speed_only:
+    if args.speed_only or args.physics_only:
         args.skip_distill = True
     if not args.skip_distill:
         print("$", res["command"], flush=True)
@@ -294,6 +324,11 @@ def main() -> None:
     teacher = load_model(args.teacher)
     student = load_model(mtp_path.with_suffix(""))
     record = json.loads((mtp_path.with_suffix("") / "distillation.json").read_text())
+    if args.physics_only:
+        res["physics"] = physics(teacher, student, spec, args)
+        (out / f"{args.system}-physics.json").write_text(json.dumps(res, indent=1, default=float))
+        print(json.dumps(res["physics"], indent=1, default=float))
+        return
     if args.speed_only:
         res["speed"] = timings(teacher, student, spec, mtp_path, args)
         res["uptime_after"] = os.getloadavg()
@@ -335,28 +370,7 @@ def main() -> None:
         print(f"  {g:32s} {by['teacher'][g]:8.1f} {by['student'][g]:8.1f}")
 
     # 3. physics, student vs teacher
-    phys: dict = {}
-    tcalc, scalc = teacher.calculator(), student.calculator(threads=args.threads)
-    for who, calc in (("teacher", tcalc), ("student", scalc)):
-        r = eos(calc, spec["phase"])
-        phys[who] = {"a_A": r["a"], "B_GPa": r["B_GPa"]}
-        if args.system == "si":
-            relaxed = r["relaxed"]
-            phys[who]["vacancy_eV"] = vacancy_energy(calc, relaxed)
-            model = teacher if who == "teacher" else student
-            w = gamma_vdos(model, relaxed * (2, 2, 2))
-            phys[who]["gamma_THz"] = w.tolist()
-            phys[who]["relaxed_cell"] = relaxed
-    if args.system == "si":
-        wt, ws = np.array(phys["teacher"]["gamma_THz"]), np.array(phys["student"]["gamma_THz"])
-        phys["gamma_mode_mae_THz"] = float(np.mean(np.abs(wt[3:] - ws[3:])))
-        phys["gamma_max_THz"] = {"teacher": float(wt.max()), "student": float(ws.max())}
-        hist = [np.histogram(w[3:], bins=30, range=(0, max(wt.max(), ws.max()) * 1.05))[0] for w in (wt, ws)]
-        phys["vdos_overlap"] = float(np.minimum(*hist).sum() / hist[0].sum())
-        phys["nvt_1.2Tm"] = hot_nvt(student, phys["student"].pop("relaxed_cell"), 1.2 * spec["tm"], args.nvt_ps)
-        phys["teacher"].pop("relaxed_cell")
-        for who in ("teacher", "student"):
-            phys[who].pop("gamma_THz")
+    phys = physics(teacher, student, spec, args)
     res["physics"] = phys
     res["speed"] = timings(teacher, student, spec, mtp_path, args)
     res["uptime_after"] = os.getloadavg()
