@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
-from ase.data import atomic_numbers, reference_states
+from ase.data import atomic_numbers
 
 from . import structures as st
 from .active import ActiveConfig, active_learning
@@ -91,7 +91,7 @@ def _relax_prototypes(teacher, elements: list[str], head: str | None) -> dict[st
 def _ground_state(element: str, relaxed: dict[str, Atoms]) -> Atoms | None:
     """The element's known phase (ASE's reference state) as the teacher relaxed it, else the teacher's
     lowest-energy prototype: a teacher's own ranking can be fooled by a hole in a phase it never saw."""
-    known = (reference_states[atomic_numbers[element]] or {}).get("symmetry")
+    known = st.known_phase(element)
     if known and f"{element}-{known}" in relaxed:
         return relaxed[f"{element}-{known}"]
     cands = [a for n, a in relaxed.items() if n.startswith(f"{element}-")]
@@ -103,7 +103,7 @@ def _ground_or_guess(element: str, relaxed: dict[str, Atoms]) -> Atoms:
     found = _ground_state(element, relaxed)
     if found is not None:
         return found
-    known = (reference_states[atomic_numbers[element]] or {}).get("symmetry")
+    known = st.known_phase(element)
     protos = st.prototypes(element)
     return next((p for p in protos if p.info["name"] == f"{element}-{known}"), protos[0])
 
@@ -150,7 +150,7 @@ def warm_starts(ground: Atoms, elements: Sequence[str], rng: np.random.Generator
     surfaces of an element's ground state, its middle stacking fault (``structures.stacking_faults``)
     and, for each other element, the first surface with that element adsorbed on it."""
     e = ground.get_chemical_symbols()[0]
-    kind = (reference_states[atomic_numbers[e]] or {}).get("symmetry")
+    kind = st.known_phase(e)
     slabs = st.surfaces(ground, max_atoms)
     faults = st.stacking_faults(ground, kind, max_atoms) if kind else []
     out = slabs + faults[len(faults) // 2:][:1]
@@ -301,11 +301,11 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
     mtp = MTPModel.from_level(level, elements, min_dist=r_min, max_dist=r_cut, radial_basis_size=radial_basis_size,
                               seed=seed)
 
-    weights = {} if force_weight is None else {"force_weight": force_weight}
+    force_weight = FitConfig.force_weight if force_weight is None else force_weight
 
     def refit(frames: list[Atoms], iters: int) -> dict:
         return fit(mtp, frames, None, FitConfig(max_iter=iters, threads=threads, seed=seed, progress=progress,
-                                                  force_relative=force_relative, **weights)).train
+                                                  force_relative=force_relative, force_weight=force_weight)).train
 
     first = refit(train, fit_iters)
     say(f"distill: first fit F MAE {first['force_mae']:.1f} meV/Å on {len(train)} configurations; "
@@ -350,7 +350,7 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
         "head": head or getattr(getattr(teacher, "config", None), "default_fidelity", None),
         "elements": elements, "level": level, "cutoff": r_cut, "r_min": r_min,
         "radial_basis_size": radial_basis_size, "force_relative": force_relative,
-        "force_weight": force_weight if force_weight is not None else FitConfig.force_weight, "temperatures": ladders,
+        "force_weight": force_weight, "temperatures": ladders,
         "counts": dict(Counter(a.info.get("source", "?") for a in train + held_out)),
         "train_size": len(train), "held_out": len(held_out), "errors": errs, "active": active_rec,
         "energy_floor": {"ground_eV_per_atom": floor.ground if floor else None, "dropped_initial": holes},

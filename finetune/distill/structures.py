@@ -34,6 +34,11 @@ def check_elements(elements: Iterable[str]) -> list[str]:
     return out
 
 
+def known_phase(element: str) -> str | None:
+    """The symmetry of the element's reference phase in ASE (e.g. 'bcc', 'hcp', 'diamond'), or None."""
+    return (reference_states[atomic_numbers[element]] or {}).get("symmetry")
+
+
 def nearest_neighbour_distance(element: str) -> float:
     """Nearest-neighbour distance of the element's known ASE phase, else twice its covalent radius."""
     try:
@@ -64,7 +69,7 @@ def prototypes(element: str) -> list[Atoms]:
     """fcc/bcc/hcp/sc/diamond at the nearest-neighbour distance of the element's known ASE phase
     (which appears with its own lattice constants), plus that phase if it is none of the five."""
     d = nearest_neighbour_distance(element)
-    known = (reference_states[atomic_numbers[element]] or {}).get("symmetry")
+    known = known_phase(element)
     out = []
     if known and known not in PROTOTYPES:
         try:  # a known phase outside the five prototypes (e.g. rhombohedral, orthorhombic)
@@ -326,7 +331,7 @@ def generate_structures(elements: Sequence[str], seed: int = 0, max_atoms: int =
     rng = np.random.default_rng(seed)
     out: list[Atoms] = []
     for e in elements:
-        known = (reference_states[atomic_numbers[e]] or {}).get("symmetry")
+        known = known_phase(e)
         for p in prototypes(e):
             p = (relaxed or {}).get(p.info["name"], p)
             out.append(p)
