@@ -1,14 +1,17 @@
-"""Refit a level-16 student on the teacher labels a distillation kept, to compare fitting choices on
-identical data, and score each fit against the system's DFT test frames (per group).
+"""Refit students on the teacher labels a distillation kept, to compare fitting choices on identical
+data, and score each fit against the system's DFT test frames (per group).
 
     python bench/distill_refit.py wbe --labels .cache/bench/distill-v10/wbe --iters 800 2000 \\
-        --relative-forces none 1.0 [--force-weights 0.01 0.1] [--threads 2] [--out .cache/bench/refit-wbe.json]
+        --relative-forces none 1.0 [--force-weights 0.01 0.1] [--levels 8 16] [--cutoffs 4.5 5.0] \\
+        [--speed] [--threads 2] [--out .cache/bench/refit-wbe.json]
 
-Each variant (every relative-force F0 with every force weight) fits from the same seed on the saved
-training labels (no active learning: the labels already hold those rounds), scored after each number of
-BFGS iterations in ``--iters`` (one fit, continued from one checkpoint to the next). Reported:
+Each variant (every level, cutoff, relative-force F0 and force weight) fits from the same seed on the
+saved training labels (no active learning: the labels already hold those rounds), scored after each
+number of BFGS iterations in ``--iters`` (one fit, continued from one checkpoint to the next). Reported:
 student-vs-teacher on the held-out labels, student-vs-DFT force MAE overall and by group, and the ratio
-to the teacher's force MAE on the same DFT frames.
+to the teacher's force MAE on the same DFT frames. ``--speed`` adds the cost side, in this one run: the
+teacher's µs per atom-step (ASE, ``--threads`` threads, ~512 atoms of the system's phase) and each final
+student's in LAMMPS (~4096 atoms, 1 rank and ``--threads`` ranks), with a plot of force error against cost.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import json
 import time
 from pathlib import Path
 
-from distill_study import SYSTEMS, errors_of
+from distill_study import SYSTEMS, cell_of, errors_of, lammps_student_cost
 
 from finetune.mtp import FitConfig, MTPModel, fit
 
@@ -32,7 +35,12 @@ def main() -> None:
     ap.add_argument("--relative-forces", nargs="+", default=["none"], help="F0 values in eV/Å, or none")
     ap.add_argument("--force-weights", type=float, nargs="+", default=[FitConfig.force_weight],
                     help="weights of the force term, on (eV/Å)^2 against energies on (eV/atom)^2")
-    ap.add_argument("--level", type=int, default=16)
+    ap.add_argument("--levels", type=int, nargs="+", default=[16])
+    ap.add_argument("--cutoffs", type=float, nargs="+", default=[5.0], help="student cutoffs in Å")
+    ap.add_argument("--speed", action="store_true", help="time the teacher and every final student (LAMMPS)")
+    ap.add_argument("--append", action="store_true", help="add this run's variants to the ones in --out's JSON")
+    ap.add_argument("--speed-only", action="store_true",
+                    help="no fitting: time the teacher and the students an earlier run saved in --out's JSON")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -40,13 +48,17 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
+    spec = SYSTEMS[args.system]
+    folder = Path(args.labels)
+    out = Path(args.out or folder.parent / f"refit-{args.system}.json")
+    if args.speed_only:
+        retime(json.loads(out.read_text()), spec, folder, out, args)
+        return
     from finetune.distill.distill import load_reference, pick_r_min
     from finetune.distill.labels import load_labels
     from finetune.mtp.fit import errors, prepare
     from zoo import load_model
 
-    spec = SYSTEMS[args.system]
-    folder = Path(args.labels)
     state = json.loads((folder / "labels.json").read_text())
     train, held_out, _ = load_labels(folder, {k: state[k] for k in ("teacher_revision", "head", "elements", "seed")})
     _, test = load_reference(spec["dft"], spec["elements"])
@@ -54,34 +66,114 @@ def main() -> None:
     print(f"{len(train)} train / {len(held_out)} held-out labels; teacher vs DFT F MAE {teacher['force_mae']:.1f}",
           flush=True)
     r_min = pick_r_min(train + held_out)
-    res = {"labels": str(folder), "iters": args.iters, "level": args.level, "r_min": r_min, "teacher": teacher,
-           "variants": {}}
-    for f0, fw in [(f0, fw) for f0 in args.relative_forces for fw in args.force_weights]:
+    res = {"labels": str(folder), "iters": args.iters, "r_min": r_min, "teacher": teacher, "variants": {}}
+    if args.append and out.exists():
+        earlier = json.loads(out.read_text())
+        if earlier["labels"] != res["labels"] or earlier["r_min"] != r_min:
+            raise SystemExit(f"{out} holds fits on other labels ({earlier['labels']}): not appending")
+        res["variants"] = earlier["variants"]
+    if args.speed:
+        res.update(time_teacher(spec, args))
+    grid = [(lv, rc, f0, fw) for lv in args.levels for rc in args.cutoffs for f0 in args.relative_forces
+            for fw in args.force_weights]
+    for level, rc, f0, fw in grid:
         rel = None if f0.lower() == "none" else float(f0)
-        mtp = MTPModel.from_level(args.level, spec["elements"], min_dist=r_min, max_dist=5.0, seed=0)
+        mtp = MTPModel.from_level(level, spec["elements"], min_dist=r_min, max_dist=rc, seed=0)
         t0, done = time.perf_counter(), 0
         for iters in sorted(args.iters):
             fit(mtp, train, None, FitConfig(max_iter=iters - done, threads=args.threads, seed=0, progress=False,
                                             force_relative=rel, force_weight=fw))
             done = iters
-            key = f"{f0},fw{fw:g}@{iters}"
+            key = f"L{level},rc{rc:g},{f0},fw{fw:g}@{iters}"
             path = folder.parent / f"refit-{args.system}-{key}.mtp"
             mtp.save(path)
             dft = errors_of(load_model(path), test)
             held = errors(mtp, *prepare(mtp, held_out), args.threads)
-            res["variants"][key] = {"seconds": time.perf_counter() - t0, "held_out": held, "dft": dft,
-                                    "over_teacher": dft["force_mae"] / teacher["force_mae"]}
-            print(f"relative forces {f0}, force weight {fw:g}, {iters} iterations: "
+            res["variants"][key] = {"level": level, "cutoff": rc, "seconds": time.perf_counter() - t0, "held_out": held,
+                                    "dft": dft, "over_teacher": dft["force_mae"] / teacher["force_mae"]}
+            print(f"level {level}, cutoff {rc:g} Å, relative forces {f0}, force weight {fw:g}, {iters} iterations: "
                   f"held-out F MAE {held['force_mae']:.1f}, vs DFT "
                   f"{dft['force_mae']:.1f} ({dft['force_mae'] / teacher['force_mae']:.2f}x teacher), "
                   f"{time.perf_counter() - t0:.0f} s", flush=True)
+        if args.speed:
+            res["variants"][key].update(time_student(path, spec, res["teacher_us_per_atom_step"], args))
     groups = teacher["force_mae_by_group"]
     print(f"{'group':28s} {'teacher':>8s} " + " ".join(f"{f0:>8s}" for f0 in res["variants"]))
     for g in groups:
         print(f"{g:28s} {groups[g]:8.1f} "
               + " ".join(f"{v['dft']['force_mae_by_group'][g]:8.1f}" for v in res["variants"].values()))
-    out = Path(args.out or folder.parent / f"refit-{args.system}.json")
     out.write_text(json.dumps(res, indent=1, default=float))
+    if args.speed:
+        plot(res, args, out.with_suffix(".png"))
+        print(f"wrote {out} and {out.with_suffix('.png')}")
+
+
+def time_teacher(spec: dict, args, calls: int = 20) -> dict:
+    """The teacher's µs per atom-step on ~512 atoms of the system's phase, ``--threads`` threads."""
+    from eval.suites.cost import seconds_per_call
+    from zoo import load_model
+
+    cell = cell_of(spec["phase"], 512)
+    us = seconds_per_call(load_model(args.teacher).calculator(), cell, calls) / len(cell) * 1e6
+    print(f"teacher {us:.1f} µs/atom-step ({len(cell)} atoms, {args.threads} threads)", flush=True)
+    return {"teacher_us_per_atom_step": us, "teacher_cell": {"atoms": len(cell), "threads": args.threads,
+                                                             "calls": calls}}
+
+
+def time_student(path: Path, spec: dict, teacher_us: float | None, args) -> dict:
+    """A student's µs per atom-step in LAMMPS on 1 and ``--threads`` ranks, and its speed over the teacher's."""
+    out = {}
+    for ranks in sorted({1, args.threads}):
+        lmp = lammps_student_cost(path, spec["phase"], ranks)
+        out[f"lammps_{ranks}_ranks"] = lmp
+        line = f"  {path.name}: LAMMPS {ranks} rank(s) {lmp['us_per_atom_step']:.2f} µs/atom-step"
+        if teacher_us:
+            lmp["ratio"] = teacher_us / lmp["us_per_atom_step"]
+            line += f", {lmp['ratio']:.1f}x the teacher's speed"
+        print(line, flush=True)
+    return out
+
+
+def retime(res: dict, spec: dict, folder: Path, out: Path, args) -> None:
+    """Time the teacher (before and after; the ratios use the mean) and every variant's final student of an
+    earlier run, nothing else running in this process, and rewrite its JSON and plot."""
+    before = time_teacher(spec, args)
+    finals = {}
+    for key in res["variants"]:
+        finals[key.rsplit("@", 1)[0]] = key  # the last checkpoint of each variant (keys in iteration order)
+    timed = {key: time_student(folder.parent / f"refit-{args.system}-{key}.mtp", spec, None, args)
+             for key in finals.values()}
+    after = time_teacher(spec, args)
+    teacher_us = (before["teacher_us_per_atom_step"] + after["teacher_us_per_atom_step"]) / 2
+    res.update(before, teacher_us_per_atom_step=teacher_us,
+               teacher_us_before_after=[before["teacher_us_per_atom_step"], after["teacher_us_per_atom_step"]])
+    for key, rows in timed.items():
+        for row in rows.values():
+            row["ratio"] = teacher_us / row["us_per_atom_step"]
+        res["variants"][key].update(rows)
+        print(f"{key}: " + ", ".join(f"{r['ranks']} rank(s) {r['us_per_atom_step']:.2f} µs/atom-step "
+                                      f"= {r['ratio']:.1f}x" for r in rows.values()), flush=True)
+    out.write_text(json.dumps(res, indent=1, default=float))
+    plot(res, args, out.with_suffix(".png"))
+    print(f"wrote {out} and {out.with_suffix('.png')}")
+
+
+def plot(res: dict, args, path: Path) -> None:
+    """Force error against DFT vs cost on the same cores (teacher on ``--threads`` threads, students
+    on as many LAMMPS ranks), with the issue's bars: 1.3x the teacher's error, 1/300 of its cost."""
+    from eval.plots import pareto
+
+    ranks = f"lammps_{args.threads}_ranks"
+    teacher_us, teacher_f = res["teacher_us_per_atom_step"], res["teacher"]["force_mae"]
+    points = {"teacher": (teacher_us, teacher_f)}
+    for key, v in res["variants"].items():
+        if ranks in v:  # "L14,rc5,none,fw0.1@800" -> "L14 rc5 fw0.1"
+            points[" ".join(k for k in key.rsplit("@", 1)[0].split(",") if k != "none")] = (
+                v[ranks]["us_per_atom_step"], v["dft"]["force_mae"])
+    png = pareto(points, f"µs per atom-step on {args.threads} cores", "force MAE vs DFT (meV/Å)",
+                 f"{args.system} students vs teacher", f"labels {res['labels']}; bench/distill_refit.py",
+                 hlines={"1.3x teacher error": 1.3 * teacher_f}, vlines={"300x teacher speed": teacher_us / 300})
+    path.write_bytes(png)
 
 
 if __name__ == "__main__":

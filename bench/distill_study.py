@@ -14,7 +14,8 @@ teacher on the same cells and threads. ``wbe``: the same distillation for W-Be, 
 the FitSNAP W-Be DFT test frames, and the same physical checks on bcc W (54-atom cells, NVT at 1.2x
 the melting point of W).
 
-The student is also timed in LAMMPS (Si only, 4096 atoms, 1 rank and ``--threads`` ranks), its production engine.
+The student is also timed in LAMMPS (~4096 atoms of the system's phase, 1 rank and ``--threads`` ranks), its
+production engine.
 
 Results go to ``OUT/<system>.json`` and are printed as a table.
 """
@@ -159,58 +160,63 @@ def physics(teacher, student, spec: dict, args) -> dict:
     return phys
 
 
+def cell_of(phase, target: int):
+    """A rattled cubic supercell of ``phase`` (element, lattice, a) with about ``target`` atoms."""
+    from lammps_speed import CUBIC_SITES
+
+    el, kind, a0 = phase
+    reps = max(1, round((target / CUBIC_SITES[kind]) ** (1 / 3)))
+    atoms = bulk(el, kind, a=a0, cubic=True) * (reps, reps, reps)
+    atoms.rattle(0.01, seed=0)
+    return atoms
+
+
 def speed(teacher, student, phase, threads: int) -> dict:
-    """Seconds per MD-like step (energy, forces, stress after a small move) of each model on the
-    same cells, same threads, same run."""
+    """Seconds per MD-like step (energy, forces, stress after a small move; median) of each model on the
+    same cells (~64 and ~512 atoms of ``phase``), same threads, same run."""
     import torch
+
+    from eval.suites.cost import seconds_per_call
 
     torch.set_num_threads(threads)
     out = {}
-    el, kind, a0 = phase
-    for reps in (2, 4):
-        atoms = bulk(el, kind, a=a0, cubic=True) * (reps, reps, reps)
-        atoms.rattle(0.01, seed=0)
-        row = {}
-        calcs = (("teacher", teacher.calculator(), 20), ("student", student.calculator(threads=threads), 100))
-        for name, calc, n in calcs:
-            atoms.calc = calc
-            atoms.get_forces()
-            t0 = time.perf_counter()
-            for _ in range(n):
-                atoms.positions += 1e-4
-                atoms.get_forces()
-                atoms.get_stress()
-            row[name] = (time.perf_counter() - t0) / n
+    for target in (64, 512):
+        atoms = cell_of(phase, target)
+        row = {"teacher": seconds_per_call(teacher.calculator(), atoms, 20),
+               "student": seconds_per_call(student.calculator(threads=threads), atoms, 100)}
         row["ratio"] = row["teacher"] / row["student"]
         out[str(len(atoms))] = row
     return out
 
 
-def lammps_student_cost(mtp_path: Path, ranks: int = 1, n_atoms: int = 4096, steps: int = 100) -> dict:
-    """The student where it runs in production: LAMMPS (pair_style unihub/mtp, ``ranks`` MPI ranks), diamond
-    Si NVE at 300 K (``bench/lammps_speed.py``'s input): wall µs per atom-step, and per core."""
+def lammps_student_cost(mtp_path: Path, phase: tuple, ranks: int = 1, steps: int = 100) -> dict:
+    """The student where it runs in production: LAMMPS (pair_style unihub/mtp, ``ranks`` MPI ranks), NVE at
+    300 K of ~4096 atoms of ``phase`` (``bench/lammps_speed.py``'s input): wall µs per atom-step, and per core."""
     import tempfile
 
-    from lammps_speed import run_lammps
+    from lammps_speed import CUBIC_SITES, run_lammps
 
+    sites = CUBIC_SITES[phase[1]]
+    n_atoms = sites * round((4096 / sites) ** (1 / 3)) ** 3
     with tempfile.TemporaryDirectory(prefix="unihub-distill-lammps-") as d:
-        r = run_lammps(Path(d), ranks, mtp_path.resolve(), n_atoms, steps)
+        r = run_lammps(Path(d), ranks, mtp_path.resolve(), n_atoms, steps, phase)
     return {"ranks": ranks, "atoms": r["atoms"], "steps": r["steps"],
             "us_per_atom_step": r["seconds"] / (r["atoms"] * r["steps"]) * 1e6,
             "us_per_atom_step_core": r["us_per_atom_step_core"]}
 
 
 def timings(teacher, student, spec: dict, mtp_path: Path, args) -> dict:
-    """Teacher and student side by side (Python calculators), and the student in LAMMPS for Si."""
+    """Teacher and student side by side (Python calculators), and the student in LAMMPS against the
+    teacher's cost per atom-step on the larger cell."""
     out = speed(teacher, student, spec["phase"], args.threads)
-    if args.system == "si":  # the LAMMPS input builds diamond Si
-        # the teacher ran on --threads cores: the student gets as many MPI ranks (and 1, for the per-core cost)
-        teacher_us = out["512"]["teacher"] / 512 * 1e6
-        for ranks in sorted({1, args.threads}):
-            lmp = lammps_student_cost(mtp_path, ranks)
-            key = "lammps_student" if ranks == 1 else f"lammps_student_{ranks}_ranks"
-            out[key] = {**lmp, "teacher_us_per_atom_step_512": teacher_us,
-                        "ratio": teacher_us / lmp["us_per_atom_step"]}
+    big = max(out, key=int)
+    teacher_us = out[big]["teacher"] / int(big) * 1e6
+    # the teacher ran on --threads cores: the student gets as many MPI ranks (and 1, for the per-core cost)
+    for ranks in sorted({1, args.threads}):
+        lmp = lammps_student_cost(mtp_path, spec["phase"], ranks)
+        key = "lammps_student" if ranks == 1 else f"lammps_student_{ranks}_ranks"
+        out[key] = {**lmp, "teacher_atoms": int(big), "teacher_us_per_atom_step": teacher_us,
+                    "ratio": teacher_us / lmp["us_per_atom_step"]}
     return out
 
 

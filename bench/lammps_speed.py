@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 
 A_SI = 5.43
+SI = ("Si", "diamond", A_SI)
+CUBIC_SITES = {"diamond": 8, "fcc": 4, "bcc": 2}  # atoms per conventional cubic cell (LAMMPS' lattice)
 # runs one rank's lmp and reports its peak RSS: the processes mpiexec starts are this wrapper
 _RANK_WRAPPER = ("import resource, subprocess, sys\n"
                  "rc = subprocess.run(sys.argv[1:], close_fds=False).returncode\n"
@@ -45,11 +47,11 @@ def fit_potential(path: Path, level: int = 16) -> None:
     print(f"fitted level-{level} Si MTP to SW: force MAE {train['force_mae']:.0f} meV/Å", flush=True)
 
 
-def box_repeats(n_atoms: int) -> tuple[int, int, int]:
-    """Cubic-cell repeats (8 atoms each) giving exactly ``n_atoms``, as close to a cube as possible."""
-    cells = n_atoms // 8
-    if cells * 8 != n_atoms:
-        raise ValueError(f"{n_atoms} is not a multiple of 8 (diamond cubic cell)")
+def box_repeats(n_atoms: int, sites: int = 8) -> tuple[int, int, int]:
+    """Cubic-cell repeats (``sites`` atoms each) giving exactly ``n_atoms``, as close to a cube as possible."""
+    cells = n_atoms // sites
+    if cells * sites != n_atoms:
+        raise ValueError(f"{n_atoms} is not a multiple of {sites} (atoms of the cubic cell)")
     best = None
     for nx in range(1, round(cells ** (1 / 3)) + 2):
         for ny in range(nx, round((cells / nx) ** 0.5) + 2):
@@ -61,26 +63,32 @@ def box_repeats(n_atoms: int) -> tuple[int, int, int]:
     return best[1]
 
 
-def lammps_input(path: Path, potential: Path, n_atoms: int, steps: int, plugin: Path) -> None:
-    nx, ny, nz = box_repeats(n_atoms)
+def lammps_input(path: Path, potential: Path, n_atoms: int, steps: int, plugin: Path,
+                 phase: tuple[str, str, float] = SI) -> None:
+    """NVE at 300 K of ``n_atoms`` of one element in a cubic ``phase`` (element, lattice, a in Å)."""
+    from ase.data import atomic_masses, atomic_numbers
+
+    el, kind, a = phase
+    nx, ny, nz = box_repeats(n_atoms, CUBIC_SITES[kind])
     path.write_text("\n".join([
         "units metal", "atom_style atomic", "boundary p p p",
-        f"lattice diamond {A_SI}", f"region box block 0 {nx} 0 {ny} 0 {nz}", "create_box 1 box",
-        "create_atoms 1 box", "mass 1 28.0855",
-        f'plugin load "{plugin}"', "pair_style unihub/mtp", f'pair_coeff * * "{potential}" Si',
+        f"lattice {kind} {a}", f"region box block 0 {nx} 0 {ny} 0 {nz}", "create_box 1 box",
+        "create_atoms 1 box", f"mass 1 {atomic_masses[atomic_numbers[el]]:.4f}",
+        f'plugin load "{plugin}"', "pair_style unihub/mtp", f'pair_coeff * * "{potential}" {el}',
         "neighbor 1.0 bin", "neigh_modify every 1 delay 0 check yes",
         "velocity all create 300 4928459 mom yes rot no loop geom", "fix 1 all nve", "timestep 0.001",
         "thermo 10", f"run {steps}"]) + "\n")
 
 
-def run_lammps(workdir: Path, ranks: int, potential: Path, n_atoms: int, steps: int) -> dict:
+def run_lammps(workdir: Path, ranks: int, potential: Path, n_atoms: int, steps: int,
+               phase: tuple[str, str, float] = SI) -> dict:
     from finetune.mtp.lammps import build_plugin
     from finetune.mtp.lammps.runtime import find_install
 
     inst = find_install()
     inp = workdir / f"in.{n_atoms}.{ranks}"
     log = workdir / f"log.{n_atoms}.{ranks}"
-    lammps_input(inp, potential, n_atoms, steps, build_plugin())
+    lammps_input(inp, potential, n_atoms, steps, build_plugin(), phase)
     cmd = [str(inst.mpiexec), "-n", str(ranks), sys.executable, "-c", _RANK_WRAPPER, str(inst.executable),
            "-in", str(inp), "-log", str(log), "-screen", "none", "-nocite"]
     before = load()

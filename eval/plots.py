@@ -127,10 +127,16 @@ def bars(values: Mapping[str, float], ylabel: str, title: str, footer: str) -> b
     return _png(fig, footer)
 
 
-def pareto(points: Mapping[str, tuple[float, float]], xlabel: str, ylabel: str, title: str, footer: str) -> bytes:
-    """Accuracy (y, lower is better) against cost (x, log scale); the Pareto front is drawn as a step line."""
+def pareto(points: Mapping[str, tuple[float, float]], xlabel: str, ylabel: str, title: str, footer: str,
+           hlines: Mapping[str, float] | None = None, vlines: Mapping[str, float] | None = None) -> bytes:
+    """Accuracy (y, lower is better) against cost (x, log scale); the Pareto front is drawn as a step line,
+    and named targets as dotted horizontal (error) and vertical (cost) lines."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(4.6, 3.6))
+    for k, (name, y) in enumerate((hlines or {}).items()):
+        ax.axhline(y, color=f"C{k + 3}", ls=":", lw=1, label=name)
+    for k, (name, x) in enumerate((vlines or {}).items()):
+        ax.axvline(x, color=f"C{k + 6}", ls=":", lw=1, label=name)
     pts = {k: v for k, v in points.items() if np.isfinite(v[0]) and np.isfinite(v[1])}
     for i, (name, (x, y)) in enumerate(pts.items()):
         ax.scatter([x], [y], color=f"C{i}", s=30, zorder=3)
@@ -139,6 +145,7 @@ def pareto(points: Mapping[str, tuple[float, float]], xlabel: str, ylabel: str, 
     if len(front) > 1:
         fx, fy = zip(*(pts[n] for n in front))
         ax.step(fx, fy, where="post", color="0.4", lw=1, ls="--", label="Pareto front")
+    if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)
     ax.set_xscale("log")
     ax.set_xlabel(xlabel)
