@@ -166,10 +166,13 @@ def plot(res: dict, args, path: Path) -> None:
     ranks = f"lammps_{args.threads}_ranks"
     teacher_us, teacher_f = res["teacher_us_per_atom_step"], res["teacher"]["force_mae"]
     points = {"teacher": (teacher_us, teacher_f)}
-    for key, v in res["variants"].items():
-        if ranks in v:  # "L14,rc5,none,fw0.1@800" -> "L14 rc5 fw0.1"
-            points[" ".join(k for k in key.rsplit("@", 1)[0].split(",") if k != "none")] = (
-                v[ranks]["us_per_atom_step"], v["dft"]["force_mae"])
+    timed = {key: v for key, v in res["variants"].items() if ranks in v}
+    # "L14,rc5,none,fw0.1@800" -> "L14 rc5": only what tells the variants apart
+    tokens = {key: key.rsplit("@", 1)[0].split(",") for key in timed}
+    shared = set.intersection(*map(set, tokens.values())) if len(tokens) > 1 else set()
+    for key, v in timed.items():
+        name = " ".join(k for k in tokens[key] if k not in shared) or key
+        points[name] = (v[ranks]["us_per_atom_step"], v["dft"]["force_mae"])
     png = pareto(points, f"µs per atom-step on {args.threads} cores", "force MAE vs DFT (meV/Å)",
                  f"{args.system} students vs teacher", f"labels {res['labels']}; bench/distill_refit.py",
                  hlines={"1.3x teacher error": 1.3 * teacher_f}, vlines={"300x teacher speed": teacher_us / 300})
