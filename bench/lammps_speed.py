@@ -8,7 +8,9 @@ built by LAMMPS' ``create_atoms``, started at 300 K, NVE, neighbour skin 1 Å. E
 ``mpiexec -n R lmp``; its time is LAMMPS' "Loop time" (MD steps, without setup). Peak memory is the
 max RSS of each rank's process. In the same run the Python-side kernel (``MTPModel.calculator()``,
 1 thread, neighbour list reused under small displacements) is timed on the smallest cell, so the
-per-atom-step costs are side by side. The 1-minute load average is printed with every timing.
+per-atom-step costs are side by side. ``--native-sw`` also runs LAMMPS' own Stillinger-Weber Si on the same
+cells and ranks, the cost of a classical potential in the same harness. The 1-minute load average is printed
+with every timing.
 """
 
 from __future__ import annotations
@@ -63,7 +65,18 @@ def box_repeats(n_atoms: int, sites: int = 8) -> tuple[int, int, int]:
     return best[1]
 
 
-def lammps_input(path: Path, potential: Path, n_atoms: int, steps: int, plugin: Path,
+def pair_lines(potential: Path | str, element: str) -> list[str]:
+    """LAMMPS lines for the student's pair style, or for LAMMPS' own Stillinger-Weber Si if ``potential`` is "sw"."""
+    from finetune.mtp.lammps import build_plugin
+    from finetune.mtp.lammps.runtime import find_install
+
+    if str(potential) == "sw":
+        sw = find_install().package / "share" / "lammps" / "potentials" / "Si.sw"
+        return ["pair_style sw", f'pair_coeff * * "{sw}" {element}']
+    return [f'plugin load "{build_plugin()}"', "pair_style unihub/mtp", f'pair_coeff * * "{potential}" {element}']
+
+
+def lammps_input(path: Path, potential: Path | str, n_atoms: int, steps: int,
                  phase: tuple[str, str, float] = SI) -> None:
     """NVE at 300 K of ``n_atoms`` of one element in a cubic ``phase`` (element, lattice, a in Å)."""
     from ase.data import atomic_masses, atomic_numbers
@@ -73,22 +86,20 @@ def lammps_input(path: Path, potential: Path, n_atoms: int, steps: int, plugin: 
     path.write_text("\n".join([
         "units metal", "atom_style atomic", "boundary p p p",
         f"lattice {kind} {a}", f"region box block 0 {nx} 0 {ny} 0 {nz}", "create_box 1 box",
-        "create_atoms 1 box", f"mass 1 {atomic_masses[atomic_numbers[el]]:.4f}",
-        f'plugin load "{plugin}"', "pair_style unihub/mtp", f'pair_coeff * * "{potential}" {el}',
+        "create_atoms 1 box", f"mass 1 {atomic_masses[atomic_numbers[el]]:.4f}", *pair_lines(potential, el),
         "neighbor 1.0 bin", "neigh_modify every 1 delay 0 check yes",
         "velocity all create 300 4928459 mom yes rot no loop geom", "fix 1 all nve", "timestep 0.001",
         "thermo 10", f"run {steps}"]) + "\n")
 
 
-def run_lammps(workdir: Path, ranks: int, potential: Path, n_atoms: int, steps: int,
+def run_lammps(workdir: Path, ranks: int, potential: Path | str, n_atoms: int, steps: int,
                phase: tuple[str, str, float] = SI) -> dict:
-    from finetune.mtp.lammps import build_plugin
     from finetune.mtp.lammps.runtime import find_install
 
     inst = find_install()
     inp = workdir / f"in.{n_atoms}.{ranks}"
     log = workdir / f"log.{n_atoms}.{ranks}"
-    lammps_input(inp, potential, n_atoms, steps, build_plugin(), phase)
+    lammps_input(inp, potential, n_atoms, steps, phase)
     cmd = [str(inst.mpiexec), "-n", str(ranks), sys.executable, "-c", _RANK_WRAPPER, str(inst.executable),
            "-in", str(inp), "-log", str(log), "-screen", "none", "-nocite"]
     before = load()
@@ -127,6 +138,22 @@ def python_kernel_cost(potential: Path, n_atoms: int, steps: int) -> dict:
             "neighbour_builds": atoms.calc.nlist.builds, "load": f"{before} -> {load()}"}
 
 
+def teacher_cost(name: str, threads: int) -> float:
+    """µs per atom-step (energy, forces, stress; median of 20 calls) of a hub model on 512 atoms of diamond Si."""
+    import torch
+    from ase.build import bulk
+
+    from eval.suites.cost import seconds_per_call
+    from zoo import load_model
+
+    torch.set_num_threads(threads)
+    atoms = bulk("Si", "diamond", a=A_SI, cubic=True).repeat(4)
+    atoms.rattle(0.01, seed=0)
+    us = seconds_per_call(load_model(name).calculator(), atoms, 20) / len(atoms) * 1e6
+    print(f"teacher {name}: {us:.1f} µs/atom-step ({len(atoms)} atoms, {threads} threads)  {load()}", flush=True)
+    return us
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[32000, 1000000])
@@ -134,6 +161,10 @@ def main() -> None:
     ap.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--python-steps", type=int, default=10)
     ap.add_argument("--potential", type=Path, help="a Si .mtp (default: fit a level-16 one to SW)")
+    ap.add_argument("--teacher", help="a hub model to time in the same run (ASE, 512 atoms, max(--ranks) threads), "
+                    "so every LAMMPS row also gets its speed over the teacher's")
+    ap.add_argument("--native-sw", action="store_true",
+                    help="also run LAMMPS' own Stillinger-Weber Si (C++ pair style sw) on the same cells and ranks")
     args = ap.parse_args()
     steps = dict(zip(args.sizes, args.steps + [args.steps[-1]] * len(args.sizes)))
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -144,6 +175,7 @@ def main() -> None:
             potential = work / "si16.mtp"
             fit_potential(potential)
         potential = potential.resolve()
+        teacher_us = teacher_cost(args.teacher, max(args.ranks)) if args.teacher else None
         print(f"{'atoms':>8} {'ranks':>5} {'steps':>5} {'atom-steps/s':>13} {'µs/atom-step·core':>18} "
               f"{'par. eff.':>9} {'peak MiB/rank':>15} {'total MiB':>9}  load (1/5/15 min) before -> after", flush=True)
         lmp_cost = {}
@@ -159,6 +191,17 @@ def main() -> None:
                       f"{sum(peaks):9.0f}  {res['load']}", flush=True)
                 if r == 1:
                     lmp_cost[n] = res["us_per_atom_step_core"]
+                if teacher_us:
+                    print(f"{'':8} {'':5} {'':5} teacher / student per atom-step: "
+                          f"{teacher_us / (res['us_per_atom_step_core'] / r):.1f}", flush=True)
+                if args.native_sw:  # a classical potential's cost in the same harness: the floor MD costs
+                    sw = run_lammps(work, r, "sw", n, steps[n])
+                    print(f"{'':8} {'':5} {'':5} {sw['atom_steps_per_s']:13.4g} {sw['us_per_atom_step_core']:18.2f}"
+                          f"  LAMMPS' Stillinger-Weber; MTP / SW cost {res['seconds'] / sw['seconds']:.1f}  "
+                          f"{sw['load']}", flush=True)
+                    if teacher_us:
+                        print(f"{'':8} {'':5} {'':5} teacher / SW per atom-step: "
+                              f"{teacher_us / (sw['us_per_atom_step_core'] / r):.1f}", flush=True)
         n_py = min(args.sizes)
         py = python_kernel_cost(potential, n_py, args.python_steps)
         print(f"\nPython-side kernel (MTPModel.calculator, 1 thread), {py['atoms']} atoms: "
