@@ -1,4 +1,4 @@
-"""Distillation study: a teacher -> level-16 MTP student with no DFT labels seen by the student.
+"""Distillation study: a teacher -> level-16 (``--level``) MTP student with no DFT labels seen by the student.
 
     python bench/distill_study.py si  --teacher universal-v1 [--threads 2] [--out .cache/bench/distill]
     python bench/distill_study.py wbe --teacher universal-v1 --budget 600
@@ -251,10 +251,16 @@ def main() -> None:
                     help="eV/Å: unihub distill --relative-forces (relative force errors in the student's fit)")
     ap.add_argument("--force-weight", type=float, default=None,
                     help="unihub distill --force-weight (the fit's force term against energies)")
+    ap.add_argument("--level", type=int, default=16, help="MTP level of the student (and of the direct DFT fit)")
+    ap.add_argument("--student", type=Path, default=None,
+                    help="with --speed-only or --physics-only: this .mtp (e.g. a bench/distill_refit.py fit) instead "
+                         "of OUT/<system>.mtp; results go to OUT/<system>-<speed|physics>-<its name>.json")
     ap.add_argument("--resume", action="store_true",
                     help="unihub distill --resume: reuse the teacher labels in OUT/<system>/ (e.g. copied from "
                          "an earlier run) and refit with this run's fit settings")
     args = ap.parse_args()
+    if args.student is not None and not (args.speed_only or args.physics_only):
+        ap.error("--student goes with --speed-only or --physics-only")
     spec = SYSTEMS[args.system]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -286,8 +292,9 @@ def main() -> None:
 
     # 1. unihub distill, timed to the validated student
     cmd = [sys.executable, "-m", "finetune.distill.cli", args.teacher, "--elements", *spec["elements"],
-           "--level", "16", "--dft", spec["dft"], "--threads", str(args.threads), "--budget", str(args.budget),
-           "--md-steps", str(args.md_steps), "--fit-iters", str(args.fit_iters), "--rounds", str(args.rounds),
+           "--level", str(args.level), "--dft", spec["dft"], "--threads", str(args.threads),
+           "--budget", str(args.budget), "--md-steps", str(args.md_steps), "--fit-iters", str(args.fit_iters),
+           "--rounds", str(args.rounds),
            "--al-steps", str(args.al_steps), "--refit-iters", str(args.refit_iters), "--no-progress",
            "-o", str(mtp_path)]
     if args.relative_forces:
@@ -328,19 +335,25 @@ def main() -> None:
     from zoo import load_model
 
     teacher = load_model(args.teacher)
-    student = load_model(mtp_path.with_suffix(""))
-    record = json.loads((mtp_path.with_suffix("") / "distillation.json").read_text())
+    suffix = ""
+    if args.student is not None:
+        mtp_path, suffix = args.student, f"-{args.student.stem}"
+        res["student"] = str(args.student)
+        student = load_model(mtp_path)
+    else:
+        student = load_model(mtp_path.with_suffix(""))
     if args.physics_only:
         res["physics"] = physics(teacher, student, spec, args)
-        (out / f"{args.system}-physics.json").write_text(json.dumps(res, indent=1, default=float))
+        (out / f"{args.system}-physics{suffix}.json").write_text(json.dumps(res, indent=1, default=float))
         print(json.dumps(res["physics"], indent=1, default=float))
         return
     if args.speed_only:
         res["speed"] = timings(teacher, student, spec, mtp_path, args)
         res["uptime_after"] = os.getloadavg()
-        (out / f"{args.system}-speed.json").write_text(json.dumps(res, indent=1, default=float))
+        (out / f"{args.system}-speed{suffix}.json").write_text(json.dumps(res, indent=1, default=float))
         print(json.dumps(res["speed"], indent=1, default=float))
         return
+    record = json.loads((mtp_path.with_suffix("") / "distillation.json").read_text())
     res["card"] = card_fields(student.card)
     res["record"] = {k: record[k] for k in ("counts", "train_size", "held_out", "errors", "seconds", "r_min")}
     res["active_rounds"] = record["active"]["rounds"]
@@ -359,7 +372,7 @@ def main() -> None:
 
     # its own r_min: DFT frames reach closer than the student's data (Be-Be 0.99 Å in FitSNAP W-Be)
     direct_r_min = pick_r_min([f.to_atoms() for f in train])
-    direct = MTPModel.from_level(16, spec["elements"], min_dist=direct_r_min, max_dist=5.0, seed=0)
+    direct = MTPModel.from_level(args.level, spec["elements"], min_dist=direct_r_min, max_dist=5.0, seed=0)
     iters = args.direct_iters or args.fit_iters
     t0 = time.perf_counter()
     fr = fit(direct, train, test, FitConfig(max_iter=iters, threads=args.threads, progress=False))
