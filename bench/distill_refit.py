@@ -21,7 +21,8 @@ import json
 import time
 from pathlib import Path
 
-from distill_study import SYSTEMS, cell_of, errors_of, lammps_student_cost
+from distill_study import SYSTEMS, errors_of, lammps_student_cost
+from lammps_speed import cell_of
 
 from finetune.mtp import FitConfig, MTPModel, fit
 
@@ -52,6 +53,8 @@ def main() -> None:
     folder = Path(args.labels)
     out = Path(args.out or folder.parent / f"refit-{args.system}.json")
     if args.speed_only:
+        if not out.exists():
+            raise SystemExit(f"--speed-only times the students of an earlier run: {out} does not exist (see --out)")
         retime(json.loads(out.read_text()), spec, folder, out, args)
         return
     from finetune.distill.distill import load_reference, pick_r_min

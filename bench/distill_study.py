@@ -160,21 +160,11 @@ def physics(teacher, student, spec: dict, args) -> dict:
     return phys
 
 
-def cell_of(phase, target: int):
-    """A rattled cubic supercell of ``phase`` (element, lattice, a) with about ``target`` atoms."""
-    from lammps_speed import CUBIC_SITES
-
-    el, kind, a0 = phase
-    reps = max(1, round((target / CUBIC_SITES[kind]) ** (1 / 3)))
-    atoms = bulk(el, kind, a=a0, cubic=True) * (reps, reps, reps)
-    atoms.rattle(0.01, seed=0)
-    return atoms
-
-
 def speed(teacher, student, phase, threads: int) -> dict:
     """Seconds per MD-like step (energy, forces, stress after a small move; median) of each model on the
     same cells (~64 and ~512 atoms of ``phase``), same threads, same run."""
     import torch
+    from lammps_speed import cell_of
 
     from eval.suites.cost import seconds_per_call
 

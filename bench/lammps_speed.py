@@ -49,6 +49,17 @@ def fit_potential(path: Path, level: int = 16) -> None:
     print(f"fitted level-{level} Si MTP to SW: force MAE {train['force_mae']:.0f} meV/Å", flush=True)
 
 
+def cell_of(phase: tuple[str, str, float], target: int):
+    """A rattled cubic supercell of ``phase`` (element, lattice, a) with about ``target`` atoms."""
+    from ase.build import bulk
+
+    el, kind, a0 = phase
+    reps = max(1, round((target / CUBIC_SITES[kind]) ** (1 / 3)))
+    atoms = bulk(el, kind, a=a0, cubic=True) * (reps, reps, reps)
+    atoms.rattle(0.01, seed=0)
+    return atoms
+
+
 def box_repeats(n_atoms: int, sites: int = 8) -> tuple[int, int, int]:
     """Cubic-cell repeats (``sites`` atoms each) giving exactly ``n_atoms``, as close to a cube as possible."""
     cells = n_atoms // sites
@@ -141,14 +152,12 @@ def python_kernel_cost(potential: Path, n_atoms: int, steps: int) -> dict:
 def teacher_cost(name: str, threads: int) -> float:
     """µs per atom-step (energy, forces, stress; median of 20 calls) of a hub model on 512 atoms of diamond Si."""
     import torch
-    from ase.build import bulk
 
     from eval.suites.cost import seconds_per_call
     from zoo import load_model
 
     torch.set_num_threads(threads)
-    atoms = bulk("Si", "diamond", a=A_SI, cubic=True).repeat(4)
-    atoms.rattle(0.01, seed=0)
+    atoms = cell_of(SI, 512)
     us = seconds_per_call(load_model(name).calculator(), atoms, 20) / len(atoms) * 1e6
     print(f"teacher {name}: {us:.1f} µs/atom-step ({len(atoms)} atoms, {threads} threads)  {load()}", flush=True)
     return us
