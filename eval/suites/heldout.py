@@ -125,7 +125,7 @@ def _frames_for(ctx: Context) -> tuple[dict, str]:
                 ctx.log(f"heldout: {m.name}'s training pack is unavailable ({err}); reading the cards")
     from foundation.data import list_cards
 
-    names = [c.name for c in list_cards() if c.role == "train"]
+    names = list_cards("train")
     return card_test_frames(names, n, ctx.seed), "test split of every training card"
 
 

@@ -14,8 +14,9 @@ from typing import Any
 
 import yaml
 
-ROLES = ("train", "bench")
-FIDELITIES = ("pbe", "pbesol", "rpbe", "r2scan", "lda", "optb88vdw", "mixed")
+ROLES = ("train", "bench", "finetune")
+# mptrj: raw Materials Project GGA/GGA+U totals (MP settings and U values, not MP2020-corrected).
+FIDELITIES = ("pbe", "pbesol", "rpbe", "r2scan", "lda", "mptrj", "optb88vdw", "mixed")
 ENERGY_REFERENCES = ("total", "cohesive")
 REQUIRED_KEYS = ("name", "title", "role", "folder", "reader", "reader_options", "files", "source", "license",
                  "dataset_license", "dft_code", "functional", "fidelity", "energy_reference", "units",
@@ -28,14 +29,19 @@ class UnknownCardError(LookupError):
 
 @dataclass(frozen=True)
 class CardFile:
-    """One file of a dataset. ``archive_of``/``git_tree`` mark a tar.gz repack of a source folder."""
+    """One file of a dataset.
+
+    ``archive_of``/``git_tree`` mark a tar.gz repack of a source folder. ``derived_from`` marks a file
+    converted from source files (no URL serves it as it is): how it was made and the sources' blob ids.
+    """
 
     path: str
-    url: str
+    url: str | None
     sha256: str
     bytes: int
     archive_of: str | None = None
     git_tree: str | None = None
+    derived_from: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,7 @@ def cards_dir() -> Path:
 
 
 def list_cards(role: str | None = None) -> list[str]:
-    """Names of all cards, optionally only ``role`` ('train' or 'bench')."""
+    """Names of all cards, optionally only ``role`` ('train', 'bench' or 'finetune')."""
     if role is not None and role not in ROLES:
         raise ValueError(f"role must be one of {ROLES} or None, got {role!r}")
     names = sorted(p.stem for p in cards_dir().glob("*.md") if p.stem.lower() != "readme")
@@ -162,11 +168,16 @@ def _card_file(path: Path, entry: dict) -> CardFile:
     need = {"path", "url", "sha256", "bytes"}
     if not isinstance(entry, dict) or not need <= entry.keys():
         raise ValueError(f"{path}: each file needs {sorted(need)}, got {entry!r}")
-    extra = set(entry) - need - {"archive_of", "git_tree"}
+    extra = set(entry) - need - {"archive_of", "git_tree", "derived_from"}
     if extra:
         raise ValueError(f"{path}: unknown file keys {sorted(extra)} in {entry['path']!r}")
     if ("archive_of" in entry) != ("git_tree" in entry):
         raise ValueError(f"{path}: {entry['path']!r} needs both archive_of and git_tree, or neither")
+    derived = entry.get("derived_from")
+    if derived is not None and not (isinstance(derived, dict) and {"method", "sources"} <= derived.keys()):
+        raise ValueError(f"{path}: derived_from of {entry['path']!r} needs 'method' and 'sources'")
+    if (entry["url"] is None) != (derived is not None):
+        raise ValueError(f"{path}: {entry['path']!r} needs a url, or url: null with derived_from (a converted file)")
     return CardFile(**{**entry, "bytes": int(entry["bytes"])})
 
 

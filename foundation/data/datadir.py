@@ -48,6 +48,10 @@ def resolve_file(card: Card, file: CardFile | str, data_dir: str | os.PathLike |
         verify_file(path, file, card.name)
         return path
     where = f"{card.folder}/{file.path}"
+    if file.url is None:
+        raise MissingDataError(f"dataset {card.name!r}: file {where} is not in {root}; it is converted from "
+                               f"{file.derived_from['method']} (see {card.path}), so no URL serves it: set "
+                               f"UNIHUB_DATA to a folder containing it (CI uses ../shared/data)")
     hint = (f"set UNIHUB_DATA to a folder containing {where} (CI uses ../shared/data), "
             f"or go online to fetch it from {file.url}")
     if offline():

@@ -24,12 +24,15 @@ def assign_split(dataset: str, group: str, source_split: str | None = None,
 
     ``spec`` is a card's ``splits``: ``{method: by_group, fractions: {...}}`` cuts [0, 1) into
     train/val/test; ``{method: source, val_fraction: f}`` keeps the source's test set and moves a
-    fraction f of the source's training groups to val; ``{method: bench}`` makes everything test.
+    fraction f of the source's training groups to val; ``{method: bench}`` makes everything test;
+    ``{method: listed, val: [...], test: [...]}`` names the val and test groups, the rest is train.
     Otherwise a frame that carries its own source split is treated the ``source`` way.
     """
     spec = spec or {}
     if spec.get("method") == "bench":
         return "test"
+    if spec.get("method") == "listed":
+        return "test" if group in spec["test"] else "val" if group in spec["val"] else "train"
     u = group_unit(dataset, group)
     if source_split is not None or spec.get("method") == "source":
         if source_split in ("test", "val"):

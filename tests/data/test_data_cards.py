@@ -11,15 +11,18 @@ from foundation.data.cards import REQUIRED_KEYS, split_front_matter
 from foundation.data.datadir import resolve_file, sha256_file
 
 TRAIN = {"mad_subset", "mad_au_alloys", "oc20_traj", "matpes_element_refs", "diatomics", "fitsnap_WBe",
-         "fitsnap_Fe", "fitsnap_InP", "fitsnap_Ta", "nbmotaw", "mlearn"}
+         "fitsnap_Fe", "fitsnap_InP", "fitsnap_Ta", "nbmotaw", "mlearn", "mptrj_highest_stress", "mattersim_mpf_tp"}
 BENCH = {"wbm_random_1000", "mp_binary_elasticity", "alexandria_phonon", "acwf_eos", "jarvis_vacancy",
-         "kappa103", "mp_elemental_refs"}
+         "kappa103", "mp_elemental_refs", "mattersim_ood"}
+FINETUNE = {"srhfo_mp_tasks", "ymgpo_insertion"}
+ALL = TRAIN | BENCH | FINETUNE
 
 
 def test_every_dataset_has_a_card_with_the_exact_schema():
     assert set(list_cards("train")) == TRAIN
     assert set(list_cards("bench")) == BENCH
-    for name in TRAIN | BENCH:
+    assert set(list_cards("finetune")) == FINETUNE
+    for name in ALL:
         card = load_card(name)
         meta, prose = split_front_matter(card.path.read_text())
         assert list(meta) == list(REQUIRED_KEYS), name
@@ -30,22 +33,26 @@ def test_every_dataset_has_a_card_with_the_exact_schema():
             assert key is None or key in READERS
             if f.archive_of:
                 assert f.url.startswith("https://codeload.github.com/") and len(f.git_tree) == 40
+            elif f.derived_from:  # converted, not copied: no URL serves it; every source named by blob id
+                assert f.url is None and f.derived_from["sources"]
+                assert all(len(s["git_blob"]) == 40 for s in f.derived_from["sources"])
             else:
                 assert f.url.startswith("https://raw.githubusercontent.com/") and f.url.endswith(f.path.split("/")[-1])
 
 
 def test_fidelity_choices():
-    fid = {n: load_card(n).fidelity for n in TRAIN | BENCH}
+    fid = {n: load_card(n).fidelity for n in ALL}
     assert fid["mad_subset"] == fid["mad_au_alloys"] == "pbesol"
     assert fid["oc20_traj"] == "rpbe" and fid["fitsnap_InP"] == "lda" and fid["jarvis_vacancy"] == "optb88vdw"
     assert fid["matpes_element_refs"] == fid["diatomics"] == "mixed"
     assert {fid[n] for n in ("mlearn", "nbmotaw", "fitsnap_WBe", "fitsnap_Fe", "fitsnap_Ta")} == {"pbe"}
     assert load_card("mad_au_alloys").reader_options["energy_key"] == "REF_cohesion_energy"
     assert {load_card(n).energy_reference for n in ("mad_subset", "mad_au_alloys")} == {"cohesive"}
+    assert {fid[n] for n in ("mptrj_highest_stress", "mattersim_mpf_tp", "mattersim_ood") + tuple(FINETUNE)} == {"mptrj"}
 
 
 def test_cards_match_manifest(manifest):
-    assert set(manifest) == TRAIN | BENCH
+    assert set(manifest) == ALL
     for name, entry in manifest.items():
         card = load_card(name)
         assert card.folder == entry["folder"]
@@ -56,7 +63,7 @@ def test_cards_match_manifest(manifest):
 
 
 def test_every_card_file_matches_the_shared_data(shared_data):
-    for name in sorted(TRAIN | BENCH):
+    for name in sorted(ALL):
         card = load_card(name)
         for f in card.files:
             path = shared_data / card.folder / f.path
@@ -101,3 +108,54 @@ def test_bad_cards_are_refused(tmp_path, monkeypatch):
     (tmp_path / "open.md").write_text("---\nname: open\n")
     with pytest.raises(ValueError, match="not closed"):
         load_card("open")
+
+
+def test_no_training_frame_comes_from_a_benchmark_material(shared_data, dataset):
+    """MPtrj trajectories whose MP material a benchmark holds are listed in the card and dropped by the reader."""
+    import gzip
+    import json
+
+    from ase.io import iread
+
+    card = load_card("mptrj_highest_stress")
+    bench_ids = set()
+    for name in ("mp_binary_elasticity", "alexandria_phonon", "wbm_random_1000"):
+        c = load_card(name)
+        for f in c.files:
+            for rec in json.loads(gzip.open(shared_data / c.folder / f.path).read()):
+                bench_ids.update(str(rec[k]) for k in ("mp_id", "material_id") if k in rec)
+    ood = load_card("mattersim_ood")
+    for at in iread(str(shared_data / ood.folder / "mptrj-random-1k.xyz"), index=":"):
+        bench_ids.add(str(at.info["mptrj_traj_id"]))
+    raw = [str(at.info["mptrj_traj_id"]) for at in iread(str(shared_data / card.folder / card.files[0].path), index=":")]
+    overlap = set(raw) & bench_ids
+    assert overlap and overlap == set(card.reader_options["drop"]["values"])
+    frames = dataset("mptrj_highest_stress")
+    assert len(frames) == sum(1 for r in raw if r not in overlap) < card.counts["frames"]
+    assert not {f.group for f in frames} & bench_ids
+
+
+def test_listed_splits_keep_whole_runs_apart(dataset):
+    from foundation.data.splits import assign_splits
+
+    for name in sorted(FINETUNE):
+        card = load_card(name)
+        frames = dataset(name)
+        splits = assign_splits(frames, card.splits)
+        by_group: dict = {}
+        for f, s in zip(frames, splits, strict=True):
+            by_group.setdefault(f.group, set()).add(s)
+        assert all(len(s) == 1 for s in by_group.values()), name  # no run straddles two splits
+        assert {g for g, s in by_group.items() if s == {"test"}} == set(card.splits["test"]), name
+        assert {g for g, s in by_group.items() if s == {"val"}} == set(card.splits["val"]), name
+        assert all(f.fidelity == "mptrj" for f in frames)
+        counts = {s: splits.count(s) for s in ("train", "val", "test")}
+        assert min(counts.values()) > 100, (name, counts)
+
+
+def test_derived_file_without_data_names_the_variable(tmp_path):
+    from foundation.data.datadir import MissingDataError
+
+    card = load_card("srhfo_mp_tasks")
+    with pytest.raises(MissingDataError, match="UNIHUB_DATA.*shared/data"):
+        resolve_file(card, card.files[0], data_dir=tmp_path)

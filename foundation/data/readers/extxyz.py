@@ -18,7 +18,9 @@ def read_extxyz(path: Path, options: Mapping[str, Any]) -> Iterator[Frame]:
 
     Options: ``energy_key``/``forces_key``/``stress_key`` (default ``energy``/``forces``/``stress``),
     ``stress_unit``/``stress_sign``/``voigt_order`` for the stored stress, ``group_by``
-    (``index``, ``formula`` or an info key), ``split_key`` (info key holding a source split).
+    (``index``, ``formula`` or an info key), ``split_key`` (info key holding a source split),
+    ``drop`` (``{key: info key, values: [...]}``: frames whose info value is listed are skipped, e.g.
+    trajectories of materials that a benchmark holds).
     """
     from ase.io import iread
 
@@ -30,7 +32,11 @@ def read_extxyz(path: Path, options: Mapping[str, Any]) -> Iterator[Frame]:
     order = options.get("voigt_order", "xx yy zz yz xz xy")
     group_by = options.get("group_by", "index")
     split_key = options.get("split_key")
+    drop = options.get("drop") or {}
+    dropped = set(drop.get("values", ()))
     for i, atoms in enumerate(iread(str(path), index=":", format="extxyz")):
+        if dropped and str(atoms.info.get(drop["key"])) in dropped:
+            continue
         results = dict(atoms.calc.results) if atoms.calc is not None else {}
         info = dict(atoms.info)
         energy = info.pop(ekey, results.get(ekey))
