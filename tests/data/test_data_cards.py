@@ -48,7 +48,8 @@ def test_fidelity_choices():
     assert {fid[n] for n in ("mlearn", "nbmotaw", "fitsnap_WBe", "fitsnap_Fe", "fitsnap_Ta")} == {"pbe"}
     assert load_card("mad_au_alloys").reader_options["energy_key"] == "REF_cohesion_energy"
     assert {load_card(n).energy_reference for n in ("mad_subset", "mad_au_alloys")} == {"cohesive"}
-    assert {fid[n] for n in ("mptrj_highest_stress", "mattersim_mpf_tp", "mattersim_ood") + tuple(FINETUNE)} == {"mptrj"}
+    mptrj = ("mptrj_highest_stress", "mattersim_mpf_tp", "mattersim_ood", *FINETUNE)
+    assert {fid[n] for n in mptrj} == {"mptrj"}
 
 
 def test_cards_match_manifest(manifest):
@@ -127,7 +128,8 @@ def test_no_training_frame_comes_from_a_benchmark_material(shared_data, dataset)
     ood = load_card("mattersim_ood")
     for at in iread(str(shared_data / ood.folder / "mptrj-random-1k.xyz"), index=":"):
         bench_ids.add(str(at.info["mptrj_traj_id"]))
-    raw = [str(at.info["mptrj_traj_id"]) for at in iread(str(shared_data / card.folder / card.files[0].path), index=":")]
+    path = shared_data / card.folder / card.files[0].path
+    raw = [str(at.info["mptrj_traj_id"]) for at in iread(str(path), index=":")]
     overlap = set(raw) & bench_ids
     assert overlap and overlap == set(card.reader_options["drop"]["values"])
     frames = dataset("mptrj_highest_stress")
