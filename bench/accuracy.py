@@ -16,19 +16,19 @@ import argparse
 import json
 import time
 
-from eval.suites.heldout import aligned_energy_mae, predict_frames, score, test_frames
+from unihub.eval.suites.heldout import aligned_energy_mae, predict_frames, score, test_frames
 
 __all__ = ["aligned_energy_mae", "main", "predict_ours", "predict_peer", "score", "test_frames"]
 
 
 def predict_ours(model, frames) -> list:
-    from eval.models import wrap_hub_model
+    from unihub.eval.models import wrap_hub_model
 
     return predict_frames(wrap_hub_model(model), frames)[0]
 
 
 def predict_peer(calc, frames) -> list:
-    from eval.models import EvalModel
+    from unihub.eval.models import EvalModel
 
     peer = EvalModel("peer", "peer", "", _calcs={None: calc})
 
@@ -47,14 +47,13 @@ def main() -> None:
     p.add_argument("--json")
     a = p.parse_args()
     import torch
-
-    from zoo import load_model
+    from unihub.zoo import load_model
 
     torch.set_num_threads(a.threads)
     model = load_model(a.model)
     data = test_frames(model, a.max_frames)
     peers = {}
-    from eval.peers import peer_available, peer_calculator
+    from unihub.eval.peers import peer_available, peer_calculator
 
     for name in a.peers:
         if peer_available(name):

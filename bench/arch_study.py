@@ -39,9 +39,9 @@ class CpuBudget(pl.Callback):
 
 def sample_source(n_frames: int, seed: int = 0):
     """A fixed mixed sample: frames from the pack's train split and its val split."""
-    from foundation.data import PackedMix
-    from foundation.training.data import FrameSource
-    from foundation.training.run import cache_dir
+    from unihub.foundation.data import PackedMix
+    from unihub.foundation.training.data import FrameSource
+    from unihub.foundation.training.run import cache_dir
 
     packs = sorted((cache_dir() / "packs").glob("mix-*"))
     if not packs:
@@ -75,10 +75,10 @@ def inference_cost(model) -> float:
 
 
 def run_variant(name: str, kw: dict, source, cpu_seconds: float, out: str) -> dict:
-    from foundation.training.config import TrainConfig
-    from foundation.training.data import PotentialDataModule
-    from foundation.training.module import PotentialModule
-    from foundation.training.references import fit_references
+    from unihub.foundation.training.config import TrainConfig
+    from unihub.foundation.training.data import PotentialDataModule
+    from unihub.foundation.training.module import PotentialModule
+    from unihub.foundation.training.references import fit_references
 
     cfg = TrainConfig.from_dict({"model": kw, "optim": {"lr": 3e-3, "warmup_steps": 50}})
     pl.seed_everything(0)

@@ -23,8 +23,7 @@ from pathlib import Path
 
 from distill_study import SYSTEMS, errors_of, lammps_student_cost
 from lammps_speed import cell_of
-
-from finetune.mtp import FitConfig, MTPModel, fit
+from unihub.finetune.mtp import FitConfig, MTPModel, fit
 
 
 def main() -> None:
@@ -57,10 +56,10 @@ def main() -> None:
             raise SystemExit(f"--speed-only times the students of an earlier run: {out} does not exist (see --out)")
         retime(json.loads(out.read_text()), spec, folder, out, args)
         return
-    from finetune.distill.distill import load_reference, pick_r_min
-    from finetune.distill.labels import load_labels
-    from finetune.mtp.fit import errors, prepare
-    from zoo import load_model
+    from unihub.finetune.distillation.distill import load_reference, pick_r_min
+    from unihub.finetune.distillation.labels import load_labels
+    from unihub.finetune.mtp.fit import errors, prepare
+    from unihub.zoo import load_model
 
     state = json.loads((folder / "labels.json").read_text())
     train, held_out, _ = load_labels(folder, {k: state[k] for k in ("teacher_revision", "head", "elements", "seed")})
@@ -113,8 +112,8 @@ def main() -> None:
 
 def time_teacher(spec: dict, args, calls: int = 20) -> dict:
     """The teacher's µs per atom-step on ~512 atoms of the system's phase, ``--threads`` threads."""
-    from eval.suites.cost import seconds_per_call
-    from zoo import load_model
+    from unihub.eval.suites.cost import seconds_per_call
+    from unihub.zoo import load_model
 
     cell = cell_of(spec["phase"], 512)
     us = seconds_per_call(load_model(args.teacher).calculator(), cell, calls) / len(cell) * 1e6
@@ -164,7 +163,7 @@ def retime(res: dict, spec: dict, folder: Path, out: Path, args) -> None:
 def plot(res: dict, args, path: Path) -> None:
     """Force error against DFT vs cost on the same cores (teacher on ``--threads`` threads, students
     on as many LAMMPS ranks), with the issue's bars: 1.3x the teacher's error, 1/300 of its cost."""
-    from eval.plots import pareto
+    from unihub.eval.plots import pareto
 
     ranks = f"lammps_{args.threads}_ranks"
     teacher_us, teacher_f = res["teacher_us_per_atom_step"], res["teacher"]["force_mae"]

@@ -3,7 +3,7 @@
     python bench/distill_study.py si  --teacher universal-v1 [--threads 2] [--out .cache/bench/distill]
     python bench/distill_study.py wbe --teacher universal-v1 --budget 600
 
-``si``: the student is made by ``unihub distill`` (run as ``python -m finetune.distill.cli`` in a
+``si``: the student is made by ``unihub distill`` (run as ``python -m unihub.finetune.distillation.cli`` in a
 subprocess, timed from start to the validated student: its card carries its mlearn Si DFT test
 errors). Then, in this one run: teacher and student errors on the mlearn Si test frames next to an
 MTP fitted directly on the mlearn Si DFT training frames (same level, cutoff, iterations);
@@ -59,8 +59,7 @@ def eos(calc, phase) -> dict:
     """Lattice constant (Å) and bulk modulus (GPa) from a relaxed cell and an E(V) fit over ±4 % volume."""
     from ase.eos import EquationOfState
     from ase.units import GPa
-
-    from zoo.simulate import relax
+    from unihub.zoo.simulate import relax
 
     el, kind, a0 = phase
     atoms = bulk(el, kind, a=a0, cubic=True)
@@ -102,7 +101,7 @@ def gamma_vdos(model, cell, delta: float = 0.01) -> np.ndarray:
 
 def vacancy_energy(calc, relaxed, reps: int = 2) -> float:
     """Relaxed (positions, fixed cell) vacancy formation energy in a 2x2x2 conventional cell, eV."""
-    from zoo.simulate import relax
+    from unihub.zoo.simulate import relax
 
     perfect = relaxed * (reps, reps, reps)
     perfect.calc = calc
@@ -115,8 +114,8 @@ def vacancy_energy(calc, relaxed, reps: int = 2) -> float:
 
 def hot_nvt(student, relaxed, temperature: float, ps: float = 20.0, reps: int = 2) -> dict:
     """``ps`` of Langevin NVT with the student; shortest pair distance seen every 10 fs."""
-    from finetune.distill.sampling import run_md
-    from finetune.distill.structures import min_distance
+    from unihub.finetune.distillation.sampling import run_md
+    from unihub.finetune.distillation.structures import min_distance
 
     atoms = relaxed * (reps, reps, reps)
     seen = [min_distance(atoms)]
@@ -165,8 +164,7 @@ def speed(teacher, student, phase, threads: int) -> dict:
     same cells (~64 and ~512 atoms of ``phase``), same threads, same run."""
     import torch
     from lammps_speed import cell_of
-
-    from eval.suites.cost import seconds_per_call
+    from unihub.eval.suites.cost import seconds_per_call
 
     torch.set_num_threads(threads)
     out = {}
@@ -235,7 +233,7 @@ def main() -> None:
                          "never sees their labels) instead of the generated prototypes")
     ap.add_argument("--nvt-ps", type=float, default=20.0)
     ap.add_argument("--finetune-epochs", type=int, default=0,
-                    help="first fine-tune --teacher on the system's DFT training frames (finetune.finetune)")
+                    help="first fine-tune --teacher on the system's DFT training frames (unihub.finetune.finetune)")
     ap.add_argument("--finetune-steps", type=int, default=None)
     ap.add_argument("--relative-forces", type=float, default=None, metavar="F0",
                     help="eV/Å: unihub distill --relative-forces (relative force errors in the student's fit)")
@@ -262,9 +260,8 @@ def main() -> None:
     # 0. the teacher: optionally fine-tuned on the system's DFT training frames
     if args.finetune_epochs and not args.skip_distill:
         import torch
-
-        from finetune import finetune
-        from finetune.distill.distill import load_reference
+        from unihub.finetune import finetune
+        from unihub.finetune.distillation.distill import load_reference
 
         torch.set_num_threads(args.threads)
         _, ft_train = load_reference(spec["train"], spec["elements"])
@@ -281,7 +278,7 @@ def main() -> None:
         res["teacher"] = args.teacher
 
     # 1. unihub distill, timed to the validated student
-    cmd = [sys.executable, "-m", "finetune.distill.cli", args.teacher, "--elements", *spec["elements"],
+    cmd = [sys.executable, "-m", "unihub.finetune.distillation.cli", args.teacher, "--elements", *spec["elements"],
            "--level", str(args.level), "--dft", spec["dft"], "--threads", str(args.threads),
            "--budget", str(args.budget), "--md-steps", str(args.md_steps), "--fit-iters", str(args.fit_iters),
            "--rounds", str(args.rounds),
@@ -295,8 +292,7 @@ def main() -> None:
         cmd[-2:-2] = ["--resume"]
     if args.dft_structures:
         from ase.io import write
-
-        from finetune.distill.distill import load_reference
+        from unihub.finetune.distillation.distill import load_reference
 
         _, pool = load_reference(spec["train"], spec["elements"])
         pick = np.random.default_rng(1).choice(len(pool), min(args.dft_structures, len(pool)), replace=False)
@@ -320,9 +316,9 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from finetune.distill import card_fields
-    from finetune.distill.distill import load_reference
-    from zoo import load_model
+    from unihub.finetune.distillation import card_fields
+    from unihub.finetune.distillation.distill import load_reference
+    from unihub.zoo import load_model
 
     teacher = load_model(args.teacher)
     suffix = ""
@@ -357,8 +353,8 @@ def main() -> None:
         train = [train[i] for i in sorted(pick)]
     res["dft_test"] = {"name": name, "frames": len(test)}
     res["errors_vs_dft"] = {"teacher": errors_of(teacher, test), "student": errors_of(student, test)}
-    from finetune.distill.distill import pick_r_min
-    from finetune.mtp import FitConfig, MTPModel, fit
+    from unihub.finetune.distillation.distill import pick_r_min
+    from unihub.finetune.mtp import FitConfig, MTPModel, fit
 
     # its own r_min: DFT frames reach closer than the student's data (Be-Be 0.99 Å in FitSNAP W-Be)
     direct_r_min = pick_r_min([f.to_atoms() for f in train])

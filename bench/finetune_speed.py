@@ -26,9 +26,8 @@ def main() -> None:
     args = p.parse_args()
     sys.path.insert(0, str(Path(__file__).parent))
     from finetune_study import mlearn_frames
-
-    from finetune import finetune
-    from zoo import load_model
+    from unihub.finetune import finetune
+    from unihub.zoo import load_model
 
     train, test = mlearn_frames(args.element)
     subset = [train[i] for i in np.sort(np.random.default_rng(0).permutation(len(train))[:args.frames])]

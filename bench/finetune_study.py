@@ -41,8 +41,7 @@ VARIANTS = {"finetune": {}, "freeze": {"freeze": "embeddings,interaction:0"},
 def mlearn_frames(element: str) -> tuple[list, list]:
     """(training frames, test frames) of one element: the source's training and test.json frames."""
     from ase.data import atomic_numbers
-
-    from foundation.data import load_dataset
+    from unihub.foundation.data import load_dataset
 
     z = atomic_numbers[element]
     frames = [f for f in load_dataset("mlearn") if set(f.numbers.tolist()) == {z}]
@@ -51,7 +50,7 @@ def mlearn_frames(element: str) -> tuple[list, list]:
 
 def scores(frames, preds) -> dict:
     """Force MAE (meV/Å) and energy MAE (meV/atom): raw, and after one per-element offset (peers' references differ)."""
-    from eval.suites.heldout import aligned_energy_mae
+    from unihub.eval.suites.heldout import aligned_energy_mae
 
     f_err = np.concatenate([np.abs(p["forces"] - f.forces).ravel() for f, p in zip(frames, preds)])
     e = [p["energy"] for p in preds]
@@ -65,7 +64,7 @@ def ours(model, frames, head: str = "pbe") -> dict:
 
 
 def chgnet(frames) -> dict | None:
-    from eval.peers import peer_available, peer_calculator
+    from unihub.eval.peers import peer_available, peer_calculator
 
     if not peer_available("chgnet"):
         return None
@@ -82,10 +81,10 @@ def scratch(base, frames, steps: int, seed: int):
     """The base architecture trained from random weights on ``frames`` with foundation's ``train``."""
     import copy
 
-    from foundation.training.config import OptimConfig, TrainConfig, TrainerConfig
-    from foundation.training.data import FrameSource
-    from foundation.training.run import train
-    from zoo.models import UniversalModel
+    from unihub.foundation.training.config import OptimConfig, TrainConfig, TrainerConfig
+    from unihub.foundation.training.data import FrameSource
+    from unihub.foundation.training.run import train
+    from unihub.zoo.models import UniversalModel
 
     tmp = Path(tempfile.mkdtemp(prefix="unihub-scratch-"))
     try:
@@ -101,9 +100,9 @@ def scratch(base, frames, steps: int, seed: int):
 
 def base_from_checkpoint(ckpt: str, config: str = "foundation/configs/universal-v1-stage3.yaml"):
     """An interim base model: the EMA weights of a pretraining checkpoint (for studies while pretraining runs)."""
-    from foundation.model.config import ModelConfig
-    from foundation.training.config import TrainConfig
-    from zoo.models import UniversalModel
+    from unihub.foundation.model.config import ModelConfig
+    from unihub.foundation.training.config import TrainConfig
+    from unihub.zoo.models import UniversalModel
 
     ck = torch.load(ckpt, weights_only=True, map_location="cpu")
     model = UniversalModel(ModelConfig.from_dict(ck["hyper_parameters"]["model"]))
@@ -115,10 +114,10 @@ def base_from_checkpoint(ckpt: str, config: str = "foundation/configs/universal-
 
 
 def run_study(args) -> None:
-    from finetune import finetune
-    from finetune.forgetting import errors, pretraining_val_sets
-    from finetune.run import pretraining_source
-    from zoo import load_model
+    from unihub.finetune import finetune
+    from unihub.finetune.forgetting import errors, pretraining_val_sets
+    from unihub.finetune.run import pretraining_source
+    from unihub.zoo import load_model
 
     torch.set_num_threads(1)
     out = Path(args.out)
@@ -190,8 +189,7 @@ def summarise(out: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from finetune.forgetting import write_report
+    from unihub.finetune.forgetting import write_report
 
     res: dict = {}
     for p in sorted(out.glob("results-*.json")):

@@ -43,7 +43,7 @@ def load() -> str:
 
 def fit_potential(path: Path, level: int = 16) -> None:
     """A level-``level`` Si MTP fitted (linear) to Stillinger-Weber labels computed by LAMMPS."""
-    from finetune.mtp.lammps.reference import sw_fitted_si
+    from unihub.finetune.mtp.lammps.reference import sw_fitted_si
 
     train = sw_fitted_si(path, level, n_frames=24)
     print(f"fitted level-{level} Si MTP to SW: force MAE {train['force_mae']:.0f} meV/Å", flush=True)
@@ -78,8 +78,8 @@ def box_repeats(n_atoms: int, sites: int = 8) -> tuple[int, int, int]:
 
 def pair_lines(potential: Path | str, element: str) -> list[str]:
     """LAMMPS lines for the student's pair style, or for LAMMPS' own Stillinger-Weber Si if ``potential`` is "sw"."""
-    from finetune.mtp.lammps import build_plugin
-    from finetune.mtp.lammps.runtime import find_install
+    from unihub.finetune.mtp.lammps import build_plugin
+    from unihub.finetune.mtp.lammps.runtime import find_install
 
     if str(potential) == "sw":
         sw = find_install().package / "share" / "lammps" / "potentials" / "Si.sw"
@@ -105,7 +105,7 @@ def lammps_input(path: Path, potential: Path | str, n_atoms: int, steps: int,
 
 def run_lammps(workdir: Path, ranks: int, potential: Path | str, n_atoms: int, steps: int,
                phase: tuple[str, str, float] = SI) -> dict:
-    from finetune.mtp.lammps.runtime import find_install
+    from unihub.finetune.mtp.lammps.runtime import find_install
 
     inst = find_install()
     inp = workdir / f"in.{n_atoms}.{ranks}"
@@ -129,8 +129,7 @@ def run_lammps(workdir: Path, ranks: int, potential: Path | str, n_atoms: int, s
 def python_kernel_cost(potential: Path, n_atoms: int, steps: int) -> dict:
     """µs per atom-step of MTPModel.calculator() (1 thread, neighbour list reused), as bench/mtp_speed.py."""
     from ase.build import bulk
-
-    from finetune.mtp.model import MTPModel
+    from unihub.finetune.mtp.model import MTPModel
 
     atoms = bulk("Si", "diamond", a=A_SI, cubic=True).repeat(box_repeats(n_atoms))
     atoms.rattle(0.02, seed=1)
@@ -152,9 +151,8 @@ def python_kernel_cost(potential: Path, n_atoms: int, steps: int) -> dict:
 def teacher_cost(name: str, threads: int) -> float:
     """µs per atom-step (energy, forces, stress; median of 20 calls) of a hub model on 512 atoms of diamond Si."""
     import torch
-
-    from eval.suites.cost import seconds_per_call
-    from zoo import load_model
+    from unihub.eval.suites.cost import seconds_per_call
+    from unihub.zoo import load_model
 
     torch.set_num_threads(threads)
     atoms = cell_of(SI, 512)

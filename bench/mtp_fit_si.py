@@ -16,21 +16,20 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from finetune.mtp.fit import FitConfig, fit
-from finetune.mtp.model import MTPModel
-from foundation.data.frame import Frame, voigt6_to_3x3
+from unihub.finetune.mtp.fit import FitConfig, fit
+from unihub.finetune.mtp.model import MTPModel
+from unihub.foundation.data.frame import Frame, voigt6_to_3x3
 
 MOTEP = {16: (3197, 3.6, 80.5, 0.41), 8: (139, 11.6, 166.8, 0.82)}
 DATA = Path(os.environ.get("UNIHUB_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
 def load_mlearn(split: str) -> list[Frame]:
-    """mlearn maml json -> Frames. Private until foundation.data grows an mlearn reader.
+    """mlearn maml json -> Frames. Private until unihub.foundation.data grows an mlearn reader.
 
     virial_stress is kbar, pressure-positive, order xx yy zz xy yz zx."""
     try:  # prefer the shared reader when it exists
-        from foundation.data import load_dataset  # type: ignore[attr-defined]
+        from unihub.foundation.data import load_dataset  # type: ignore[attr-defined]
 
         return list(load_dataset("mlearn", split=split, elements=["Si"]))
     except Exception:
@@ -71,7 +70,7 @@ def main() -> None:
         nonlocal test_ds
         if it % args.log_every:
             return
-        from finetune.mtp.fit import errors, prepare
+        from unihub.finetune.mtp.fit import errors, prepare
 
         if test_ds is None:
             test_ds = prepare(model, test)

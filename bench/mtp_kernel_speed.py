@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from finetune.mtp.cxx import compiler
+from unihub.finetune.mtp.cxx import compiler
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL = ROOT / "finetune" / "mtp" / "kernel"

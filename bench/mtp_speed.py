@@ -41,7 +41,7 @@ def cells():
 
 
 def write_potential(level: int, path: Path) -> None:
-    from finetune.mtp.model import MTPModel
+    from unihub.finetune.mtp.model import MTPModel
 
     m = MTPModel.from_level(level, ELEMENTS, min_dist=1.8, max_dist=5.0, radial_basis_size=8, seed=level)
     rng = np.random.default_rng(level)
@@ -69,8 +69,7 @@ def time_calc(make_calc, atoms, steps: int) -> float:
 def worker(levels, steps, tmp: Path) -> dict:
     from motep.calculator import MTP
     from motep.io.mlip.mtp import read_mtp as motep_read
-
-    from finetune.mtp.model import MTPModel
+    from unihub.finetune.mtp.model import MTPModel
 
     out = {}
     for level in levels:
@@ -93,8 +92,7 @@ def memory_worker(level: int, tmp: Path) -> dict:
     import resource
 
     from ase.build import bulk
-
-    from finetune.mtp.model import MTPModel
+    from unihub.finetune.mtp.model import MTPModel
 
     atoms = bulk("Si", "diamond", a=5.43, cubic=True).repeat(50)  # 10^6 atoms
     model = MTPModel.load(tmp / f"L{level}.mtp")

@@ -17,8 +17,7 @@ from ase.build import bulk
 def gamma_optical_thz(model, h: float) -> float:
     """Highest Γ frequency (THz) of the relaxed 2-atom diamond-Si cell, central differences with step h (Å)."""
     from distill_study import gamma_vdos
-
-    from zoo.simulate import relax
+    from unihub.zoo.simulate import relax
 
     a = bulk("Si", "diamond", 5.43)
     relax(a, fmax=1e-4, cell=True, steps=200, calculator=model.calculator(), progress=False)
@@ -35,8 +34,8 @@ def restoring_force(calc, d: float) -> float:
 
 def phases(calc) -> dict:
     """Energy per atom (eV) and volume per atom (Å³) of Si prototypes relaxed by the model."""
-    from finetune.distill.structures import prototypes
-    from zoo.simulate import relax
+    from unihub.finetune.distillation.structures import prototypes
+    from unihub.zoo.simulate import relax
 
     out = {}
     for p in prototypes("Si"):
@@ -53,8 +52,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args()
     import torch
-
-    from zoo import load_model
+    from unihub.zoo import load_model
 
     torch.set_num_threads(a.threads)
     for name in a.model or ["universal-v1"]:

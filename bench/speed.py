@@ -17,14 +17,14 @@ import time
 
 def _calculator(name: str):
     if name.startswith("peer:"):
-        from eval.peers import peer_calculator
+        from unihub.eval.peers import peer_calculator
 
         return peer_calculator(name[5:])
     if name == "random-init":
-        from foundation.model.potential import UniversalPotential
+        from unihub.foundation.model.potential import UniversalPotential
 
         return UniversalPotential().calculator()
-    from zoo import load_model
+    from unihub.zoo import load_model
 
     return load_model(name).calculator()
 
@@ -71,7 +71,7 @@ def main() -> None:
         return
     names = [a.model]
     try:
-        from eval.peers import peer_available
+        from unihub.eval.peers import peer_available
 
         names += [f"peer:{n}" for n in a.peers if peer_available(n)]
         skipped = [n for n in a.peers if not peer_available(n)]

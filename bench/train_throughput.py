@@ -16,10 +16,10 @@ import torch
 
 
 def batches(n: int, batch: int, cutoff: float, seed: int = 0):
-    from foundation.data import PackedMix
-    from foundation.graph import collate
-    from foundation.training.data import GraphDataset
-    from foundation.training.run import cache_dir
+    from unihub.foundation.data import PackedMix
+    from unihub.foundation.graph import collate
+    from unihub.foundation.training.data import GraphDataset
+    from unihub.foundation.training.run import cache_dir
 
     mix = PackedMix(sorted((cache_dir() / "packs").glob("mix-*"))[-1])
     idx = np.random.default_rng(seed).choice(mix.indices("train"), n * batch, replace=False)
@@ -28,8 +28,8 @@ def batches(n: int, batch: int, cutoff: float, seed: int = 0):
 
 
 def measure(device: str, threads: int, data, warmup: int = 3) -> float:
-    from foundation.model.config import ModelConfig
-    from foundation.training.module import PotentialModule
+    from unihub.foundation.model.config import ModelConfig
+    from unihub.foundation.training.module import PotentialModule
 
     torch.set_num_threads(threads)
     mod = PotentialModule(ModelConfig().to_dict(), {}, {}, ["x"] * 32).to(device)

@@ -15,8 +15,7 @@ import argparse
 import json
 
 import numpy as np
-
-from eval.suites.wbm import energies, formation, model_mu, mp_polymorphs
+from unihub.eval.suites.wbm import energies, formation, model_mu, mp_polymorphs
 
 __all__ = ["energies", "formation", "main", "model_mu"]
 
@@ -30,10 +29,9 @@ def main() -> None:
     p.add_argument("--json")
     a = p.parse_args()
     import torch
-
-    from eval.peers import peer_available, peer_calculator
-    from foundation.data import load_dataset, load_mp_elemental_energies
-    from zoo import load_model
+    from unihub.eval.peers import peer_available, peer_calculator
+    from unihub.foundation.data import load_dataset, load_mp_elemental_energies
+    from unihub.zoo import load_model
 
     torch.set_num_threads(a.threads)
     wbm = load_dataset("wbm_random_1000")[: a.max]

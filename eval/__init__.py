@@ -12,8 +12,8 @@ __all__ = ["ood_report"]
 
 
 def ood_report(*args: Any, **kwargs: Any) -> dict:
-    """Run the OOD suites and write the report; see :func:`eval.report.ood_report`."""
-    # imported on call: ``import eval.peers`` must stay free of torch and plotting imports
-    from eval.report import ood_report as _run
+    """Run the OOD suites and write the report; see :func:`unihub.eval.report.ood_report`."""
+    # imported on call: ``import unihub.eval.peers`` must stay free of torch and plotting imports
+    from unihub.eval.report import ood_report as _run
 
     return _run(*args, **kwargs)

@@ -1,7 +1,7 @@
-"""``python -m eval report ...``: the report CLI without the ``unihub`` entry point."""
+"""``python -m unihub.eval report ...``: the report CLI without the ``unihub`` entry point."""
 
 import sys
 
-from eval.cli import main
+from unihub.eval.cli import main
 
 sys.exit(main())

@@ -1,4 +1,4 @@
-"""``unihub report MODEL [MODEL ...]``: the OOD report from the command line (hooked into ``zoo.cli``).
+"""``unihub report MODEL [MODEL ...]``: the OOD report from the command line (hooked into ``unihub.cli``).
 
 Also runs on its own: ``python -m eval report universal-v1 chgnet --quick -o report/``.
 """
@@ -10,7 +10,7 @@ import sys
 
 
 def _report(args: argparse.Namespace) -> int:
-    from eval import ood_report
+    from unihub.eval import ood_report
 
     suites = "all" if not args.suites else [s for chunk in args.suites for s in chunk.split(",") if s]
     size = "quick" if args.quick else "full" if args.full else "default"
@@ -22,7 +22,7 @@ def _report(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``report`` subcommand to an ``argparse`` subparsers object."""
-    from eval.suites import ORDER
+    from unihub.eval.suites import ORDER
 
     r = subparsers.add_parser("report", help="OOD benchmark report: every model side by side (HTML, Markdown, JSON)")
     r.add_argument("models", nargs="+", help="registry names, model folders, .mtp files, or peers (chgnet, sevennet-0)")

@@ -46,7 +46,7 @@ class EvalModel:
         head = self.head_for(fidelity)
         if head not in self._calcs:
             if self.peer is not None:
-                from eval.peers import peer_calculator
+                from unihub.eval.peers import peer_calculator
 
                 self._calcs[head] = peer_calculator(self.peer)
             else:
@@ -102,7 +102,7 @@ def _weights_revision(module) -> str:
 
 def wrap_hub_model(model, name: str | None = None) -> EvalModel:
     """An :class:`EvalModel` around a loaded hub model (universal, fine-tuned or MTP student)."""
-    from zoo.students import StudentModel
+    from unihub.zoo.students import StudentModel
 
     if isinstance(model, StudentModel):
         from ase.data import atomic_numbers
@@ -120,7 +120,7 @@ def resolve_models(models: Iterable) -> tuple[list[EvalModel], list[str]]:
 
     Returns the models and one message per skipped model.
     """
-    from eval.peers import PEERS, peer_available, peer_info
+    from unihub.eval.peers import PEERS, peer_available, peer_info
 
     out: list[EvalModel] = []
     skipped: list[str] = []
@@ -130,7 +130,7 @@ def resolve_models(models: Iterable) -> tuple[list[EvalModel], list[str]]:
         elif isinstance(m, str) and m.strip().lower() in PEERS:
             key = m.strip().lower()
             if not peer_available(key):
-                from eval.peers import INSTALL_HINT
+                from unihub.eval.peers import INSTALL_HINT
 
                 skipped.append(f"peer {key!r} is not installed: skipped ({INSTALL_HINT})")
                 continue
@@ -141,7 +141,7 @@ def resolve_models(models: Iterable) -> tuple[list[EvalModel], list[str]]:
         elif isinstance(m, str) or hasattr(m, "__fspath__"):
             from pathlib import Path
 
-            from zoo import load_model
+            from unihub.zoo import load_model
 
             loaded = load_model(m)
             is_path = Path(m).expanduser().exists()  # a folder is named by its model, a registry entry by its name

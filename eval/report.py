@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from eval.suites import ORDER, SIZE_MODES, Context, SuiteResult, suite_module
+from unihub.eval.suites import ORDER, SIZE_MODES, Context, SuiteResult, suite_module
 
 
 def ood_report(models: Iterable, suites: str | Sequence[str] = "all", out: str | Path = "report/",
@@ -29,14 +29,14 @@ def ood_report(models: Iterable, suites: str | Sequence[str] = "all", out: str |
                options: dict | None = None) -> dict:
     """Judge ``models`` on ``suites`` and write ``out/report.{html,md,json}``, ``out/raw/*.csv`` and ``out/figures``.
 
-    ``models``: hub model names or folders (anything ``zoo.load_model`` takes), loaded hub models
+    ``models``: hub model names or folders (anything ``unihub.zoo.load_model`` takes), loaded hub models
     (universal, fine-tuned, MTP students) or peer names (``chgnet``, ``sevennet-0``). ``suites``: "all" or
-    names from :data:`eval.suites.ORDER`. ``size``: 'quick', 'default' (fixed subsets, see each suite's
+    names from :data:`unihub.eval.suites.ORDER`. ``size``: 'quick', 'default' (fixed subsets, see each suite's
     ``SIZES``) or 'full'. ``threads`` sets torch's intra-op threads for every model alike.
     ``options``: per-suite overrides, e.g. ``{"heldout": {"datasets": ["mad_au_alloys"]}}``.
     Returns the report as a dict (what ``report.json`` holds).
     """
-    from eval.models import resolve_models
+    from unihub.eval.models import resolve_models
 
     if size not in SIZE_MODES:
         raise ValueError(f"size must be one of {SIZE_MODES}, got {size!r}")
@@ -160,7 +160,7 @@ def _slug(title: str) -> str:
 
 def write_report(report: dict, results: list[SuiteResult], out: Path) -> None:
     """Write report.json, report.md (figures as files), report.html (figures embedded) and raw/*.csv."""
-    from foundation.files import atomic_write
+    from unihub.foundation.files import atomic_write
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "raw").mkdir(exist_ok=True)

@@ -1,12 +1,19 @@
-"""Adapting models: fine-tuning (freezing, replay, EWC, new heads) and distillation to MTP students."""
+"""Adapting models: fine-tuning (freezing, replay, EWC, new heads) and distillation to MTP students.
 
-__all__ = ["finetune"]
+>>> from unihub.finetune import finetune, distill
+"""
+
+__all__ = ["finetune", "distill"]
 
 
 def __getattr__(name: str):
-    # lazy, so ``import finetune.mtp`` does not pull in Lightning
+    # lazy, so ``import unihub.finetune.mtp`` does not pull in Lightning
     if name == "finetune":
-        from finetune.run import finetune
+        from .run import finetune
 
         return finetune
-    raise AttributeError(f"module 'finetune' has no attribute {name!r}")
+    if name == "distill":
+        from .distillation import distill
+
+        return distill
+    raise AttributeError(f"module 'unihub.finetune' has no attribute {name!r}")

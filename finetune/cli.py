@@ -1,4 +1,4 @@
-"""``unihub finetune BASE DATA -o OUT [...]``: the fine-tuning subcommand (registered by ``zoo.cli``)."""
+"""``unihub finetune BASE DATA -o OUT [...]``: the fine-tuning subcommand (registered by ``unihub.cli``)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def _e0(text: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from finetune import finetune
+    from unihub.finetune import finetune
 
     model = finetune(args.base, args.data, head=args.head, new_head_name=args.new_head_name, freeze=args.freeze,
                      lr_factors=args.lr_factors, replay=args.replay, replay_ratio=args.replay_ratio,

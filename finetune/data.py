@@ -9,8 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from ase.data import chemical_symbols
-
-from foundation.data.frame import Frame
+from unihub.foundation.data.frame import Frame
 
 # units that readers do not convert, seen in user files and cards; the value is the fix
 _FOREIGN_UNITS = {r"kcal": "kcal/mol (× 0.0433641 → eV)", r"\bkj": "kJ/mol (× 0.0103643 → eV)",
@@ -22,7 +21,7 @@ def as_frames(data, fidelity: str | None = None, **read_options) -> tuple[list[F
     """Frames from a file path (any format ``read_frames`` knows), ASE ``Atoms`` or ``Frame`` objects,
     and a short description of where they came from."""
     if isinstance(data, (str, Path)):
-        from foundation.data import read_frames
+        from unihub.foundation.data import read_frames
 
         opts = dict(read_options)
         if fidelity:
@@ -74,7 +73,7 @@ def declared_units(card) -> dict:
         text = path.read_text()
         front = text.split("---", 2)[1] if text.startswith("---") else text
         return dict((yaml.safe_load(front) or {}).get("units") or {})
-    from foundation.data import load_card
+    from unihub.foundation.data import load_card
 
     return dict(load_card(str(card)).units or {})
 

@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-
-from foundation.data.frame import Frame
+from unihub.foundation.data.frame import Frame
 
 
 def errors(model, frames: Sequence[Frame], head: str | None = None, align: bool = False) -> dict[str, float]:

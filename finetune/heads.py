@@ -8,8 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from ase.data import atomic_numbers
-
-from foundation.data.frame import Frame
+from unihub.foundation.data.frame import Frame
 
 
 def predict_frames(model, frames: Sequence[Frame], head: str | int, forces: bool = True) -> list[dict]:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from torch.utils.data import DataLoader
-
-from finetune.ewc import EWCPenalty
-from finetune.freeze import freeze, param_groups
-from finetune.replay import ReplaySampler
-from foundation.graph import collate
-from foundation.training.data import GraphDataset, PotentialDataModule
-from foundation.training.module import PotentialModule
+from unihub.finetune.ewc import EWCPenalty
+from unihub.finetune.freeze import freeze, param_groups
+from unihub.finetune.replay import ReplaySampler
+from unihub.foundation.graph import collate
+from unihub.foundation.training.data import GraphDataset, PotentialDataModule
+from unihub.foundation.training.module import PotentialModule
 
 
 class FinetuneModule(PotentialModule):

@@ -8,9 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from torch.utils.data import Sampler
-
-from foundation.data.frame import Frame
-from foundation.graph import collate, to_graph
+from unihub.foundation.data.frame import Frame
+from unihub.foundation.graph import collate, to_graph
 
 FILTERS = ("none", "combinations", "inclusive", "exclusive")
 SELECTIONS = ("random", "fps")
@@ -103,8 +102,8 @@ def farthest_point_sampling(x: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
 def _pretraining_view(model, source):
     """(training config, ``source`` capped per dataset as pretraining drew it), or None when ``model`` does
     not record its training config."""
-    from foundation.training.config import TrainConfig
-    from foundation.training.run import _CappedSource
+    from unihub.foundation.training.config import TrainConfig
+    from unihub.foundation.training.run import _CappedSource
 
     cfg = (getattr(model, "extra_config", None) or {}).get("training", {}).get("config")
     if not cfg:
@@ -191,7 +190,7 @@ def label_alignment(model, source):
 
     Refitted by training's own ``run_references`` on the same capped training split, so it is the very
     table pretraining used (the fit is deterministic)."""
-    from foundation.training.run import run_references
+    from unihub.foundation.training.run import run_references
 
     cfg = (getattr(model, "extra_config", None) or {}).get("training", {}).get("config") or {}
     if not cfg.get("data", {}).get("align_energies"):  # only when the recorded config says it aligned

@@ -13,22 +13,21 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-
-from finetune import data as ftdata
-from finetune.ewc import EWCPenalty, fisher_diagonal
-from finetune.forgetting import errors, measure, pretraining_val_sets, write_report
-from finetune.heads import add_head, apply_e0, closest_head, predict_frames
-from finetune.module import FinetuneDataModule, FinetuneModule
-from finetune.replay import align_labels, label_alignment, pretrained_indices, pseudolabel, select_replay
-from foundation.data.frame import Frame
-from foundation.graph import collate
-from foundation.training.config import LossConfig, OptimConfig, TrainConfig, TrainerConfig
-from foundation.training.data import FrameSource, GraphDataset
+from unihub.finetune import data as ftdata
+from unihub.finetune.ewc import EWCPenalty, fisher_diagonal
+from unihub.finetune.forgetting import errors, measure, pretraining_val_sets, write_report
+from unihub.finetune.heads import add_head, apply_e0, closest_head, predict_frames
+from unihub.finetune.module import FinetuneDataModule, FinetuneModule
+from unihub.finetune.replay import align_labels, label_alignment, pretrained_indices, pseudolabel, select_replay
+from unihub.foundation.data.frame import Frame
+from unihub.foundation.graph import collate
+from unihub.foundation.training.config import LossConfig, OptimConfig, TrainConfig, TrainerConfig
+from unihub.foundation.training.data import FrameSource, GraphDataset
 
 
 def _base(model):
     if isinstance(model, (str, os.PathLike)):
-        from zoo import load_model
+        from unihub.zoo import load_model
 
         return load_model(model)
     return model
@@ -38,14 +37,14 @@ def pretraining_source(model, pretraining=None):
     """The frames a model was pretrained on: ``pretraining`` (a pack path, a ``PackedMix``/``FrameSource`` or a
     list of frames) or else the pack its training config names."""
     if pretraining is None:
-        from foundation.training.run import open_source
+        from unihub.foundation.training.run import open_source
 
         cfg = (getattr(model, "extra_config", None) or {}).get("training", {}).get("config")
         if cfg is None:
             raise ValueError("the base model does not record its training data; pass pretraining=<pack folder>")
         return open_source(TrainConfig.from_dict(cfg))
     if isinstance(pretraining, (str, os.PathLike)):
-        from foundation.data import PackedMix
+        from unihub.foundation.data import PackedMix
 
         return PackedMix(pretraining)
     if isinstance(pretraining, (list, tuple)):
@@ -99,7 +98,7 @@ def finetune(model, data, *, head: str | None = None, new_head_name: str = "fine
       'test' (and ``test``, if given) are held out for the before/after errors, 'val' frames validate.
     head: None (the head named by the data's fidelity), an existing head, or 'new' (a head
       ``new_head_name`` initialised from ``init_head`` or the closest head by force error).
-    freeze / lr_factors: stages (see ``finetune.freeze``) to keep fixed / to scale the learning rate of.
+    freeze / lr_factors: stages (see ``unihub.finetune.freeze``) to keep fixed / to scale the learning rate of.
     replay: number of pretraining frames in the replay pool (chosen by ``replay_select`` 'random' | 'fps'
       among the frames pretraining drew, per-dataset caps included, that pass ``replay_filter`` 'none' |
       'combinations' | 'inclusive' | 'exclusive');
@@ -190,11 +189,11 @@ def finetune(model, data, *, head: str | None = None, new_head_name: str = "fine
         fisher = _fisher(module, fsrc, np.arange(len(fsrc)), work.config.cutoff, fmap)
         module.set_ewc(EWCPenalty(module.model, fisher, ewc))
 
-    from foundation.training.run import train
+    from unihub.foundation.training.run import train
 
     try:
         model_dir = train(cfg, resume=resume, module=module, datamodule=dm)
-        from zoo.models import UniversalModel
+        from unihub.zoo.models import UniversalModel
 
         tuned = UniversalModel.load_dir(Path(model_dir))
     finally:

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from torch_geometric.data import Batch, Data
-
-from foundation.validate import check_distances, check_structure
+from unihub.foundation.validate import check_distances, check_structure
 
 
 def neighbor_list(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float):

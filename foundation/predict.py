@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 import numpy as np
-
-from foundation.graph import as_ase, atoms_to_graph, collate
+from unihub.foundation.graph import as_ase, atoms_to_graph, collate
 
 
 def _chunks(graphs: Iterable, max_atoms: int) -> Iterator[list]:

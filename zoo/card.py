@@ -23,7 +23,7 @@ def write_card(directory: str | Path, meta: dict) -> Path:
     )
     body = meta.get("body", "")
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n# {meta.get('title', 'unihub model')}\n\n{body}\n")
-    from foundation.files import atomic_write
+    from unihub.foundation.files import atomic_write
 
     path = Path(directory) / "README.md"
     atomic_write(path, lambda p: Path(p).write_text(str(card)))

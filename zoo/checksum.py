@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from foundation.files import ChecksumError, atomic_write, sha256_file, verify  # noqa: F401  (re-exported)
+from unihub.foundation.files import ChecksumError, atomic_write, sha256_file, verify  # noqa: F401  (re-exported)
 
 MANIFEST = "checksums.json"
 

@@ -31,9 +31,9 @@ def demo_structures() -> dict:
 def run_demo(model_name: str = "universal-v1", out: str | Path = "demo_out", md_steps: int = 200,
              progress: bool = True) -> dict:
     """Relax the demo structures and run NVT MD on 64-atom Si; writes ``report.md``, ``results.json``, a plot."""
-    from foundation.graph import as_ase
-    from zoo import load_model
-    from zoo.simulate import md, relax
+    from unihub.foundation.graph import as_ase
+    from unihub.zoo import load_model
+    from unihub.zoo.simulate import md, relax
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from foundation.files import offline
+from unihub.foundation.files import offline
 
 _HF = re.compile(r"^hf://(?P<repo>[\w.-]+/[\w.-]+)(?:@(?P<rev>[\w.\-/]+?))?(?:/(?P<sub>.+))?$")
 

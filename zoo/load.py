@@ -7,22 +7,21 @@ import os
 from pathlib import Path
 
 import torch
-
-from zoo.checksum import ChecksumError, read_manifest, verify
-from zoo.models import UniversalModel, model_kind
-from zoo.registry import Entry, resolve
+from unihub.zoo.checksum import ChecksumError, read_manifest, verify
+from unihub.zoo.models import UniversalModel, model_kind
+from unihub.zoo.registry import Entry, resolve
 
 PACKAGE_DIR = Path(__file__).parent
 
 
 def models_cache() -> Path:
-    from foundation.files import cache_dir
+    from unihub.foundation.files import cache_dir
 
     return cache_dir() / "models"
 
 
 def _fetch_url(base: str, name: str, expected: str | None) -> Path:
-    from foundation.files import download
+    from unihub.foundation.files import download
 
     dest = models_cache() / hashlib.sha256(base.encode()).hexdigest()[:16] / name
     if dest.exists():
@@ -42,7 +41,7 @@ def materialise(location: str, files: dict[str, str] | None) -> Path:
             verify(folder / name, sha)
         return folder
     if location.startswith(("hf://", "https://", "http://")):
-        from zoo import hub
+        from unihub.zoo import hub
 
         def get(name: str, sha: str | None) -> Path:
             if location.startswith("hf://"):
@@ -88,7 +87,7 @@ def load_model(name_or_path: str | os.PathLike, head: str | None = None, device:
         dtype = {"float32": torch.float32, "float64": torch.float64}[dtype]
     kind = model_kind(folder)
     if kind == "mtp":
-        from zoo.students import load_student
+        from unihub.zoo.students import load_student
 
         return load_student(folder)
     model = UniversalModel.load_dir(folder, dtype=dtype)

@@ -7,8 +7,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from foundation.model.potential import UniversalPotential
-from zoo.checksum import write_manifest
+from unihub.foundation.model.potential import UniversalPotential
+from unihub.zoo.checksum import write_manifest
 
 
 class HubMixin:
@@ -21,7 +21,7 @@ class HubMixin:
 
     def save(self, directory: str | Path, card: dict | None = None) -> Path:
         """Write the model folder: weights, config, model card, ``checksums.json``."""
-        from zoo.card import write_card
+        from unihub.zoo.card import write_card
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -34,7 +34,7 @@ class HubMixin:
     def push_to_hub(self, repo_id: str, private: bool = False, token: str | None = None,
                     card: dict | None = None, api=None) -> str:
         """Save into a temporary folder and upload it to ``repo_id`` on the Hugging Face Hub."""
-        from zoo.hub import publish
+        from unihub.zoo.hub import publish
 
         tmp = Path(tempfile.mkdtemp(prefix="unihub-push-"))
         try:
@@ -51,14 +51,14 @@ class UniversalModel(UniversalPotential, HubMixin):
     name: str = ""
 
     def _write_files(self, directory: Path) -> list[str]:
-        from foundation.model.io import CONFIG, WEIGHTS, save_potential
+        from unihub.foundation.model.io import CONFIG, WEIGHTS, save_potential
 
         save_potential(self, directory, extra={"name": self.name, **getattr(self, "extra_config", {})})
         return [WEIGHTS, CONFIG]
 
     @classmethod
     def load_dir(cls, directory: Path, dtype=None) -> UniversalModel:
-        from foundation.model.io import CONFIG, load_potential
+        from unihub.foundation.model.io import CONFIG, load_potential
 
         model = load_potential(directory, dtype=dtype, cls=cls)
         cfg = json.loads((directory / CONFIG).read_text())
@@ -66,7 +66,7 @@ class UniversalModel(UniversalPotential, HubMixin):
         model.extra_config = {k: v for k, v in cfg.items() if k not in ("model_type", "config", "name")}
         card_path = directory / "README.md"
         if card_path.exists():
-            from zoo.card import read_card
+            from unihub.zoo.card import read_card
 
             model.card = read_card(card_path)
         return model

@@ -1,6 +1,6 @@
 """Package a trained run as a shipped zoo model: weights, config, card with measured figures, registry entry.
 
-    python -m zoo.release runs/universal-v1/model --name universal-v1 \
+    python -m unihub.zoo.release runs/universal-v1/model --name universal-v1 \
         [--accuracy accuracy.json] [--speed speed.json] [--wbm wbm.json]
 """
 
@@ -13,19 +13,17 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-
-from foundation.files import atomic_write
-from zoo.checksum import sha256_file
-from zoo.models import UniversalModel
-from zoo.registry import REGISTRY_FILE
+from unihub.foundation.files import atomic_write
+from unihub.zoo.checksum import sha256_file
+from unihub.zoo.models import UniversalModel
+from unihub.zoo.registry import REGISTRY_FILE
 
 
 def training_statistics(model: UniversalModel) -> dict:
     """Frames per element and datasets per head, from the pack the model was trained on."""
     from ase.data import chemical_symbols
-
-    from foundation.training.config import TrainConfig
-    from foundation.training.run import open_source
+    from unihub.foundation.training.config import TrainConfig
+    from unihub.foundation.training.run import open_source
 
     cfg = TrainConfig.from_dict(model.extra_config["training"]["config"])
     mix = open_source(cfg)

@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 from torch import nn
-
-from zoo.models import HubMixin
+from unihub.zoo.models import HubMixin
 
 STUDENT_FILE = "student.mtp"
 
@@ -32,12 +31,12 @@ class StudentModel(nn.Module, HubMixin):
         return self.mtp.calculator(**kwargs)
 
     def predict(self, structures, head: str | None = None, **kwargs) -> list[dict]:
-        from foundation.graph import as_ase
+        from unihub.foundation.graph import as_ase
 
         return self.mtp.predict([as_ase(s) for s in structures], **kwargs)
 
     def _write_files(self, directory: Path) -> list[str]:
-        from foundation.files import atomic_write
+        from unihub.foundation.files import atomic_write
 
         atomic_write(directory / STUDENT_FILE, lambda p: self.mtp.save(p))
         cfg = {"model_type": "mtp", "file": STUDENT_FILE, "elements": self.elements, "name": self.name}
@@ -47,7 +46,7 @@ class StudentModel(nn.Module, HubMixin):
 
 def load_student(path: str | Path) -> StudentModel:
     """A student from a ``.mtp`` file or a student folder."""
-    from finetune.mtp import MTPModel
+    from unihub.finetune.mtp import MTPModel
 
     path = Path(path)
     card: dict = {}
@@ -60,7 +59,7 @@ def load_student(path: str | Path) -> StudentModel:
             files = sorted(path.glob("*.mtp"))
             file, elements, name = files[0], None, path.name
         if (path / "README.md").exists():
-            from zoo.card import read_card
+            from unihub.zoo.card import read_card
 
             card = read_card(path / "README.md")
     else:

@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from eval.peers._spec import PeerSpec
+from unihub.eval.peers._spec import PeerSpec
 
 if TYPE_CHECKING:
     from ase.calculators.calculator import Calculator

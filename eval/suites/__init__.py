@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the CLI reads ORDER at parser build time: keep this module free of numpy/torch
-    from eval.models import EvalModel
+    from unihub.eval.models import EvalModel
 
 ORDER = ("heldout", "wbm", "eos", "elasticity", "phonons", "vacancies", "diatomics", "md_stability", "cost")
 SIZE_MODES = ("quick", "default", "full")
@@ -25,7 +25,7 @@ def suite_module(name: str):
     """The module of one suite (imported on demand: phonopy and friends load only when asked for)."""
     if name not in ORDER:
         raise ValueError(f"unknown suite {name!r}; suites: {', '.join(ORDER)}")
-    return importlib.import_module(f"eval.suites.{name}")
+    return importlib.import_module(f"unihub.eval.suites.{name}")
 
 
 @dataclass
@@ -90,7 +90,7 @@ class SuiteResult:
 
 def dataset_info(name: str) -> dict:
     """Card name, title and sha256 (the card pins every data file's sha256, so this pins the data)."""
-    from foundation.data import load_card
+    from unihub.foundation.data import load_card
 
     card = load_card(name)
     return {"name": card.name, "title": card.title, "card_sha256": card.sha256[:12]}
@@ -107,12 +107,12 @@ def pick(items: Sequence, n: int | None, seed: int = 0) -> list:
 
 
 def relax_near(model, atoms, fmax: float, steps: int, max_volume_ratio: float = 1.5) -> dict:
-    """Relax cell and positions with the model (``zoo.simulate.relax``); refuse a cell that ran far from DFT's.
+    """Relax cell and positions with the model (``unihub.zoo.simulate.relax``); refuse a cell that ran far from DFT's.
 
     A model whose minimum lies at 1.5x (or 1/1.5x) the DFT volume would be measured in another material:
     that is recorded as a failure, not a modulus.
     """
-    from zoo.simulate import relax
+    from unihub.zoo.simulate import relax
 
     v0 = atoms.get_volume()
     r = relax(atoms, fmax=fmax, cell=True, steps=steps, calculator=model.calculator("pbe"), progress=False)

@@ -10,9 +10,8 @@ from __future__ import annotations
 import time
 
 import numpy as np
-
-from eval.models import EvalModel, attempt
-from eval.suites import Context, Headline, SuiteResult, Timer
+from unihub.eval.models import EvalModel, attempt
+from unihub.eval.suites import Context, Headline, SuiteResult, Timer
 
 NAME = "cost"
 TITLE = "Cost (µs per atom-step)"
@@ -63,8 +62,8 @@ def time_model(model: EvalModel, atoms, calls: int) -> float:
 
 
 def run(ctx: Context) -> SuiteResult:
-    from eval import plots
-    from eval.suites import footer
+    from unihub.eval import plots
+    from unihub.eval.suites import footer
 
     calls = ctx.n(SIZES)
     res = SuiteResult(NAME, TITLE, [], calls, [Headline("us_per_atom_step", "µs/atom-step")])

@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections import defaultdict
 
 import numpy as np
-
-from eval.metrics import mae
-from eval.models import attempt
-from eval.suites import Context, Headline, SuiteResult, Timer, column, dataset_info, footer, pick
+from unihub.eval.metrics import mae
+from unihub.eval.models import attempt
+from unihub.eval.suites import Context, Headline, SuiteResult, Timer, column, dataset_info, footer, pick
 
 NAME = "diatomics"
 TITLE = "Homonuclear diatomics (PBE curves)"
@@ -41,7 +40,7 @@ def curve_metrics(r: np.ndarray, e: np.ndarray) -> dict:
 
 def dft_curves() -> dict[str, tuple[np.ndarray, np.ndarray, list]]:
     """{'X-X': (distances, DFT energies, frames)} for the PBE curves."""
-    from foundation.data import load_dataset
+    from unihub.foundation.data import load_dataset
 
     points = defaultdict(list)
     for f in load_dataset("diatomics"):
@@ -55,7 +54,7 @@ def dft_curves() -> dict[str, tuple[np.ndarray, np.ndarray, list]]:
 
 
 def run(ctx: Context) -> SuiteResult:
-    from eval import plots
+    from unihub.eval import plots
 
     all_curves = dft_curves()
     names = pick(sorted(all_curves), ctx.n(SIZES), ctx.seed)

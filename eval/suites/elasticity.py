@@ -8,10 +8,9 @@ matcalc's default of not relaxing the deformed cells) and K_VRH, G_VRH follow fr
 from __future__ import annotations
 
 import numpy as np
-
-from eval.metrics import EV_A3_TO_GPA, mae
-from eval.models import attempt
-from eval.suites import Context, Headline, SuiteResult, Timer, column, dataset_info, footer, pick, relax_near
+from unihub.eval.metrics import EV_A3_TO_GPA, mae
+from unihub.eval.models import attempt
+from unihub.eval.suites import Context, Headline, SuiteResult, Timer, column, dataset_info, footer, pick, relax_near
 
 NAME = "elasticity"
 TITLE = "Elastic moduli (MP binaries, K_VRH and G_VRH)"
@@ -60,8 +59,8 @@ def moduli(model, frame) -> dict:
 
 
 def run(ctx: Context) -> SuiteResult:
-    from eval import plots
-    from foundation.data import load_dataset
+    from unihub.eval import plots
+    from unihub.foundation.data import load_dataset
 
     cap = MAX_ATOMS[ctx.size]
     frames = [f for f in load_dataset("mp_binary_elasticity") if cap is None or len(f) <= cap]

@@ -8,10 +8,9 @@ V^(-2/3), as the ACWF scripts do) and V0 (per atom), B0 and B' are compared with
 from __future__ import annotations
 
 import numpy as np
-
-from eval.metrics import EV_A3_TO_GPA, mae
-from eval.models import attempt
-from eval.suites import Context, Headline, SuiteResult, Timer, column, dataset_info, footer, pick
+from unihub.eval.metrics import EV_A3_TO_GPA, mae
+from unihub.eval.models import attempt
+from unihub.eval.suites import Context, Headline, SuiteResult, Timer, column, dataset_info, footer, pick
 
 NAME = "eos"
 TITLE = "Equations of state (ACWF unaries + oxides, all-electron references)"
@@ -22,8 +21,8 @@ STRAINS = np.linspace(0.94, 1.06, 7)  # volume factors, as in the ACWF verificat
 
 def reference_crystals() -> list:
     """Frames at the all-electron V0 (one per crystal), each with its fit in ``info['bm_fit']``."""
-    from foundation.data import load_card, resolve_file
-    from foundation.data.readers import READERS
+    from unihub.foundation.data import load_card, resolve_file
+    from unihub.foundation.data.readers import READERS
 
     card = load_card("acwf_eos")
     out = []
@@ -71,7 +70,7 @@ def model_eos(model, frame) -> dict:
 
 
 def run(ctx: Context) -> SuiteResult:
-    from eval import plots
+    from unihub.eval import plots
 
     crystals = pick(reference_crystals(), ctx.n(SIZES), ctx.seed)
     datasets = [dataset_info(n) for n in DATASETS]

@@ -5,7 +5,7 @@ config names the pack; the pack key covers the cards). Without such a model, the
 every training card is read instead (same group-hash splits as ``pack_mix``). Peers are scored on the
 PBE frames only. Forces (meV/Å) and stress (GPa) are compared directly; energies (meV/atom) after a
 per-element offset fitted on the same frames, per model and per dataset (see
-:func:`eval.metrics.aligned_energy_residuals`); hub models that ship their training alignment also get
+:func:`unihub.eval.metrics.aligned_energy_residuals`); hub models that ship their training alignment also get
 the error of their energies put back on each dataset's own zero (``energy_mae_meV_atom_own_zero``).
 """
 
@@ -14,10 +14,9 @@ from __future__ import annotations
 from collections import defaultdict
 
 import numpy as np
-
-from eval.metrics import EV_A3_TO_GPA, aligned_energy_residuals, mae, rmse
-from eval.models import EvalModel, attempt
-from eval.suites import Context, Headline, SuiteResult, Timer, footer
+from unihub.eval.metrics import EV_A3_TO_GPA, aligned_energy_residuals, mae, rmse
+from unihub.eval.models import EvalModel, attempt
+from unihub.eval.suites import Context, Headline, SuiteResult, Timer, footer
 
 NAME = "heldout"
 TITLE = "Held-out DFT frames (test split of every training dataset)"
@@ -27,8 +26,8 @@ DATASETS: tuple[str, ...] = ()  # the training mix: known only once a model name
 
 def test_frames(model, max_frames: int | None, seed: int = 0) -> dict:
     """{dataset: [Frame]} from the test split of ``model``'s training pack, at most ``max_frames`` each."""
-    from foundation.training.config import TrainConfig
-    from foundation.training.run import open_source
+    from unihub.foundation.training.config import TrainConfig
+    from unihub.foundation.training.run import open_source
 
     cfg = TrainConfig.from_dict(model.extra_config["training"]["config"])
     mix = open_source(cfg)
@@ -48,7 +47,7 @@ def test_frames(model, max_frames: int | None, seed: int = 0) -> dict:
 
 def card_test_frames(datasets, max_frames: int | None, seed: int = 0) -> dict:
     """{dataset: [Frame]} from the ``test`` split of the named cards (no training pack needed)."""
-    from foundation.data import load_dataset
+    from unihub.foundation.data import load_dataset
 
     rng = np.random.default_rng(seed)
     out = {}
@@ -123,7 +122,7 @@ def _frames_for(ctx: Context) -> tuple[dict, str]:
                 return test_frames(m.model, n, ctx.seed), f"test split of {m.name}'s training pack"
             except Exception as err:  # noqa: BLE001 - e.g. a fine-tune on user files: try the next model
                 ctx.log(f"heldout: {m.name}'s training pack is unavailable ({err}); reading the cards")
-    from foundation.data import list_cards
+    from unihub.foundation.data import list_cards
 
     names = list_cards("train")
     return card_test_frames(names, n, ctx.seed), "test split of every training card"
@@ -131,9 +130,8 @@ def _frames_for(ctx: Context) -> tuple[dict, str]:
 
 def run(ctx: Context) -> SuiteResult:
     from ase.data import chemical_symbols
-
-    from eval import plots
-    from eval.suites import dataset_info
+    from unihub.eval import plots
+    from unihub.eval.suites import dataset_info
 
     data, source = _frames_for(ctx)
     datasets = [dataset_info(name) for name in data]

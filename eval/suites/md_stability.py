@@ -4,7 +4,7 @@ A run stays physical when, at every logged frame (every 10 steps), energies are 
 is closer than 0.5 Å and the temperature stays below 5 × the target (a run that heats up without bound
 is an exploding one). The NVE segment that follows starts from the NVT end point with fresh velocities at
 half the temperature (the equilibrated potential energy brings it back up); its drift is the slope of
-total energy per atom against time (meV/atom/ps). Runs go through ``zoo.simulate.md``.
+total energy per atom against time (meV/atom/ps). Runs go through ``unihub.zoo.simulate.md``.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
-from eval.models import attempt
-from eval.suites import Context, Headline, SuiteResult, Timer, dataset_info, pick
+from unihub.eval.models import attempt
+from unihub.eval.suites import Context, Headline, SuiteResult, Timer, dataset_info, pick
 
 NAME = "md_stability"
 TITLE = "MD stability (NVT at 1200 K, then NVE)"
@@ -54,7 +53,7 @@ def physical(trajectory: str, temperature: float) -> tuple[bool, float, str]:
 
 
 def stability(model, atoms, nvt_steps: int, nve_steps: int) -> dict:
-    from zoo.simulate import md
+    from unihub.zoo.simulate import md
 
     calc = model.calculator("pbe")
     with tempfile.TemporaryDirectory() as tmp:
@@ -70,7 +69,7 @@ def stability(model, atoms, nvt_steps: int, nve_steps: int) -> dict:
 
 
 def run(ctx: Context) -> SuiteResult:
-    from foundation.data import load_dataset
+    from unihub.foundation.data import load_dataset
 
     nvt_steps, nve_steps = STEPS[ctx.size]
     # small cells without hydrogen: a 1 fs step is meant for them, and supercells stay ~24-40 atoms

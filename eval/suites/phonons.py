@@ -8,10 +8,9 @@ stored cells), the card's unit.
 from __future__ import annotations
 
 import numpy as np
-
-from eval.metrics import mae
-from eval.models import attempt
-from eval.suites import Context, Headline, SuiteResult, Timer, dataset_info, footer, pick, relax_near
+from unihub.eval.metrics import mae
+from unihub.eval.models import attempt
+from unihub.eval.suites import Context, Headline, SuiteResult, Timer, dataset_info, footer, pick, relax_near
 
 NAME = "phonons"
 TITLE = "Phonon heat capacity at 300 K (Alexandria binaries)"
@@ -51,8 +50,8 @@ def heat_capacity(model, frame, temperature: float = 300.0) -> dict:
 
 
 def run(ctx: Context) -> SuiteResult:
-    from eval import plots
-    from foundation.data import load_dataset
+    from unihub.eval import plots
+    from unihub.foundation.data import load_dataset
 
     cap = MAX_ATOMS[ctx.size]
     frames = pick([f for f in load_dataset("alexandria_phonon") if cap is None or len(f) <= cap],

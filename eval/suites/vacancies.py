@@ -8,10 +8,9 @@ reference. No relaxation: the stored cells are JARVIS's; this measures energies 
 from __future__ import annotations
 
 import numpy as np
-
-from eval.metrics import mae, rmse
-from eval.models import attempt
-from eval.suites import Context, Headline, SuiteResult, Timer, dataset_info, footer, pick
+from unihub.eval.metrics import mae, rmse
+from unihub.eval.models import attempt
+from unihub.eval.suites import Context, Headline, SuiteResult, Timer, dataset_info, footer, pick
 
 NAME = "vacancies"
 TITLE = "Vacancy formation energies (JARVIS-DFT)"
@@ -22,7 +21,7 @@ POLYMORPHS_PER_ELEMENT = 3
 
 def vacancy_pairs() -> list[tuple]:
     """(bulk, defective) frame pairs of the consistent entries, in file order."""
-    from foundation.data import load_dataset
+    from unihub.foundation.data import load_dataset
 
     bulk, out = {}, []
     for f in load_dataset("jarvis_vacancy"):
@@ -35,9 +34,8 @@ def vacancy_pairs() -> list[tuple]:
 
 def run(ctx: Context) -> SuiteResult:
     from ase.data import atomic_numbers
-
-    from eval import plots
-    from eval.suites.wbm import model_mu, mp_polymorphs
+    from unihub.eval import plots
+    from unihub.eval.suites.wbm import model_mu, mp_polymorphs
 
     pairs = pick(vacancy_pairs(), ctx.n(SIZES), ctx.seed)
     datasets = [dataset_info(n) for n in DATASETS]

@@ -16,10 +16,9 @@ from collections import defaultdict
 from collections.abc import Callable
 
 import numpy as np
-
-from eval.metrics import mae, r2, rmse, stable_metrics
-from eval.models import attempt
-from eval.suites import Context, Headline, SuiteResult, Timer, dataset_info, footer, pick
+from unihub.eval.metrics import mae, r2, rmse, stable_metrics
+from unihub.eval.models import attempt
+from unihub.eval.suites import Context, Headline, SuiteResult, Timer, dataset_info, footer, pick
 
 NAME = "wbm"
 TITLE = "WBM formation energies (DFT-relaxed structures)"
@@ -62,8 +61,7 @@ def formation(e_total: np.ndarray, frames, mu: dict) -> np.ndarray:
 def mp_polymorphs(elements: set[int], per_element: int | None = None) -> dict:
     """{symbol: [Frame]} of MP elemental polymorphs (lowest DFT energy per atom first)."""
     from ase.data import chemical_symbols
-
-    from foundation.data import load_dataset
+    from unihub.foundation.data import load_dataset
 
     polymorphs = defaultdict(list)
     for f in load_dataset("matpes_element_refs"):
@@ -84,9 +82,8 @@ def discovery_metrics(e_form_pred, e_form_dft, e_hull_dft) -> dict[str, float]:
 
 def run(ctx: Context) -> SuiteResult:
     from ase.data import chemical_symbols
-
-    from eval import plots
-    from foundation.data import load_dataset, load_mp_elemental_energies
+    from unihub.eval import plots
+    from unihub.foundation.data import load_dataset, load_mp_elemental_energies
 
     wbm = pick(load_dataset("wbm_random_1000"), ctx.n(SIZES), ctx.seed)
     datasets = [dataset_info(n) for n in DATASETS]

@@ -67,7 +67,7 @@ class FitResult:
 def _frame_tuple(f):
     """(numbers, positions, cell, pbc, energy, forces, stress) from a Frame or ASE Atoms."""
     if hasattr(f, "get_positions"):  # ASE Atoms with a single-point calculator
-        from foundation.data.frame import Frame
+        from unihub.foundation.data.frame import Frame
 
         f = Frame.from_atoms(f)
     return f.numbers, f.positions, f.cell, f.pbc, f.energy, f.forces, f.stress

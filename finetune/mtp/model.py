@@ -17,7 +17,7 @@ class MTPModel:
     """A Moment Tensor Potential over named elements.
 
     Build an untrained one with ``MTPModel.from_level(16, ["Si"])``, fit it with
-    :func:`finetune.mtp.fit.fit`, or load a ``.mtp`` file with ``MTPModel.load``.
+    :func:`unihub.finetune.mtp.fit.fit`, or load a ``.mtp`` file with ``MTPModel.load``.
     """
 
     def __init__(self, params: MTPParams):

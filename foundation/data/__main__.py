@@ -1,4 +1,4 @@
-"""``python -m foundation.data OUT [--role train | --datasets a b ...]``: pack datasets for training."""
+"""``python -m unihub.foundation.data OUT [--role train | --datasets a b ...]``: pack datasets for training."""
 
 from .pack import main
 

@@ -103,8 +103,8 @@ def cards_dir() -> Path:
     repo = Path(__file__).resolve().parents[2] / "data_cards"
     if repo.is_dir():
         return repo
-    # Non-editable installs: data_cards/ ships as a package holding only the .md files.
-    spec = importlib.util.find_spec("data_cards")
+    # Non-editable installs: data_cards/ ships as unihub.data_cards, a package holding only the .md files.
+    spec = importlib.util.find_spec("unihub.data_cards")
     if spec is not None and spec.submodule_search_locations:
         return Path(next(iter(spec.submodule_search_locations)))
     raise FileNotFoundError("no data_cards/ folder found; set UNIHUB_CARDS to the folder holding the cards")

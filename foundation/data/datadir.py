@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from foundation.files import ChecksumError, cache_dir, offline, sha256_file  # noqa: F401  (re-exported)
+from unihub.foundation.files import ChecksumError, cache_dir, offline, sha256_file  # noqa: F401  (re-exported)
 
 from .archive import repack_folder, tarball_tree_id
 from .cards import Card, CardFile

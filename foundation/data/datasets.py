@@ -71,7 +71,7 @@ def read_frames(path: str | os.PathLike, format: str | None = None, **options) -
 
 def check_frame(frame: Frame, where: str) -> None:
     """Refuse a frame a potential could not learn from, naming where it came from."""
-    from foundation.validate import check_structure
+    from unihub.foundation.validate import check_structure
 
     try:
         check_structure(frame.numbers, frame.positions, frame.cell, frame.pbc)

@@ -260,7 +260,7 @@ class PackedMix:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Pack datasets: ``python -m foundation.data OUT [--role train | --datasets a b ...] [--force]``."""
+    """Pack datasets: ``python -m unihub.foundation.data OUT [--role train | --datasets a b ...] [--force]``."""
     from .cards import list_cards
 
     p = argparse.ArgumentParser(description=main.__doc__)

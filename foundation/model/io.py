@@ -7,10 +7,9 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
-
-from foundation.files import atomic_write
-from foundation.model.config import ModelConfig
-from foundation.model.potential import UniversalPotential
+from unihub.foundation.files import atomic_write
+from unihub.foundation.model.config import ModelConfig
+from unihub.foundation.model.potential import UniversalPotential
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-
-from foundation.model.config import ModelConfig
-from foundation.model.painn import PaiNNMessage, PaiNNUpdate
-from foundation.model.radial import BesselBasis
-from foundation.model.repulsion import ZBLRepulsion
+from unihub.foundation.model.config import ModelConfig
+from unihub.foundation.model.painn import PaiNNMessage, PaiNNUpdate
+from unihub.foundation.model.radial import BesselBasis
+from unihub.foundation.model.repulsion import ZBLRepulsion
 
 
 class UniversalPotential(nn.Module):
@@ -80,7 +79,7 @@ class UniversalPotential(nn.Module):
     def forward(self, data, forces: bool = True, stress: bool = True, create_graph: bool = False) -> dict:
         """Energies (per graph and per atom), and optionally forces and stress, for a batch.
 
-        ``data`` is a torch-geometric ``Batch`` (or ``Data``) from ``foundation.graph``.
+        ``data`` is a torch-geometric ``Batch`` (or ``Data``) from ``unihub.foundation.graph``.
         Stress is (1/V) ∂E/∂ε in eV/Å³ with ASE's sign; it is NaN for non-periodic graphs.
         """
         dtype = self.reference_energies.dtype
@@ -124,12 +123,12 @@ class UniversalPotential(nn.Module):
     # -- conveniences ------------------------------------------------------------
     def calculator(self, head: str | int | None = None, device: str | None = None):
         """An ASE calculator for this model and fidelity head."""
-        from foundation.calculator import UniversalCalculator
+        from unihub.foundation.calculator import UniversalCalculator
 
         return UniversalCalculator(self, head=head, device=device)
 
     def predict(self, structures, head: str | int | None = None, **kwargs) -> list[dict]:
         """Batched energies, forces and stresses for many structures."""
-        from foundation.predict import predict
+        from unihub.foundation.predict import predict
 
         return predict(self, structures, head=head, **kwargs)

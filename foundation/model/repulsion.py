@@ -9,8 +9,7 @@ from __future__ import annotations
 import torch
 from ase.data import covalent_radii
 from torch import nn
-
-from foundation.model.radial import polynomial_envelope
+from unihub.foundation.model.radial import polynomial_envelope
 
 KE = 14.399645  # e²/(4πε0) in eV·Å
 _C = (0.18175, 0.50986, 0.28022, 0.02817)

@@ -6,8 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
-
-from foundation.model.config import ModelConfig
+from unihub.foundation.model.config import ModelConfig
 
 
 @dataclass

@@ -8,9 +8,8 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
-
-from foundation.data.frame import Frame
-from foundation.graph import collate, to_graph
+from unihub.foundation.data.frame import Frame
+from unihub.foundation.graph import collate, to_graph
 
 SPLITS = {"train": 0, "val": 1, "test": 2}
 
@@ -25,7 +24,7 @@ class FrameSource:
         self.fidelities = sorted({f.fidelity for f in self.frames})
         self.datasets = sorted({f.dataset for f in self.frames})
         if splits is None:  # by group, keeping a source's own test set
-            from foundation.data.splits import assign_splits
+            from unihub.foundation.data.splits import assign_splits
 
             splits = assign_splits(self.frames)
         self._split = np.array([SPLITS[s] for s in splits], dtype=np.int8)

@@ -8,9 +8,8 @@ import math
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-
-from foundation.model.config import ModelConfig
-from foundation.model.potential import UniversalPotential
+from unihub.foundation.model.config import ModelConfig
+from unihub.foundation.model.potential import UniversalPotential
 
 EV_A3_TO_GPA = 160.21766208
 

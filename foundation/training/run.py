@@ -11,18 +11,17 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
-
-from foundation.files import cache_dir
-from foundation.training.checkpoint import AtomicCheckpointIO
-from foundation.training.config import TrainConfig
-from foundation.training.data import FrameSource, PotentialDataModule
-from foundation.training.module import PotentialModule
-from foundation.training.references import fit_references
+from unihub.foundation.files import cache_dir
+from unihub.foundation.training.checkpoint import AtomicCheckpointIO
+from unihub.foundation.training.config import TrainConfig
+from unihub.foundation.training.data import FrameSource, PotentialDataModule
+from unihub.foundation.training.module import PotentialModule
+from unihub.foundation.training.references import fit_references
 
 
 def open_source(cfg: TrainConfig):
     """The frame source a config names: an existing pack, or its datasets packed into the cache."""
-    from foundation.data.pack import PackedMix, pack_mix
+    from unihub.foundation.data.pack import PackedMix, pack_mix
 
     if cfg.data.pack:
         return PackedMix(cfg.data.pack)
@@ -30,7 +29,7 @@ def open_source(cfg: TrainConfig):
         return FrameSource(read_files(cfg.data.files))
     if not cfg.data.datasets:
         raise ValueError("the config names no data: set data.datasets (data-card names), data.files or data.pack")
-    from foundation.data.cards import cards_dir
+    from unihub.foundation.data.cards import cards_dir
 
     # the key covers the cards' text, so editing a card (units, splits) never reuses a stale pack
     names = sorted(cfg.data.datasets)
@@ -44,7 +43,7 @@ def open_source(cfg: TrainConfig):
 
 def read_files(specs: list) -> list:
     """Frames of user files named in a config (``path`` strings or dicts with reader options)."""
-    from foundation.data import read_frames
+    from unihub.foundation.data import read_frames
 
     frames = []
     for spec in specs:
@@ -91,8 +90,7 @@ class _CappedSource:
 def _save_alignment(path: Path, source, ref) -> dict:
     """The per-(dataset, fidelity) label shifts, per element (eV/atom), for the record and for fine-tuning."""
     from ase.data import chemical_symbols
-
-    from foundation.files import atomic_write
+    from unihub.foundation.files import atomic_write
 
     n_src = len(source.fidelities)
     table = {}
@@ -124,7 +122,7 @@ def run_references(cfg: TrainConfig, source, fidelity_map: np.ndarray):
 
 def _init_network(module: PotentialModule, directory: str) -> None:
     """Start ``module`` from a saved potential's network weights (its fitted reference buffers are not taken)."""
-    from foundation.model.io import load_potential
+    from unihub.foundation.model.io import load_potential
 
     base = load_potential(directory)
     # the norm's smoothing constant changes no parameter shape: a run may start from weights trained with another
@@ -196,7 +194,7 @@ def train(cfg: TrainConfig, source=None, resume: bool = True, *, module: Potenti
     trainer.fit(module, dm, ckpt_path=ckpt_path)
     model_dir = out / "model"
     if trainer.is_global_zero:
-        from foundation.model.io import save_potential
+        from unihub.foundation.model.io import save_potential
 
         alignment = _save_alignment(out / "energy_alignment.json", source, ref) if ref is not None else {}
         save_potential(module.ema, model_dir, extra={"training": {"config": cfg.to_dict(),

@@ -42,7 +42,7 @@ def manifest(shared_data) -> dict:
 @pytest.fixture(scope="session")
 def dataset(shared_data):
     """``dataset(name)`` -> frames of a card-described dataset, read once per session."""
-    from foundation.data import load_dataset
+    from unihub.foundation.data import load_dataset
 
     cache: dict = {}
 

@@ -6,8 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
-
-from foundation.data import Frame
+from unihub.foundation.data import Frame
 
 
 def strain_pairs(frames: Sequence[Frame], max_strain: float = 0.03, min_strain: float = 1e-4):

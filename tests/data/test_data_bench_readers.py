@@ -8,8 +8,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-
-from foundation.data import load_card, load_mp_elemental_energies, read_frames
+from unihub.foundation.data import load_card, load_mp_elemental_energies, read_frames
 
 
 def test_matcalc_bench_files(dataset, manifest):
@@ -79,7 +78,7 @@ def test_acwf_eos_points_become_scaled_structures(shared_data, manifest):
 
 
 def test_bench_without_frames_and_mp_references(shared_data):
-    from foundation.data import load_dataset
+    from unihub.foundation.data import load_dataset
 
     with pytest.raises(ValueError, match="holds no frames"):
         load_dataset("kappa103")

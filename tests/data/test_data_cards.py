@@ -5,10 +5,9 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-
-from foundation.data import READERS, UnknownCardError, list_cards, load_card
-from foundation.data.cards import REQUIRED_KEYS, split_front_matter
-from foundation.data.datadir import resolve_file, sha256_file
+from unihub.foundation.data import READERS, UnknownCardError, list_cards, load_card
+from unihub.foundation.data.cards import REQUIRED_KEYS, split_front_matter
+from unihub.foundation.data.datadir import resolve_file, sha256_file
 
 TRAIN = {"mad_subset", "mad_au_alloys", "oc20_traj", "matpes_element_refs", "diatomics", "fitsnap_WBe",
          "fitsnap_Fe", "fitsnap_InP", "fitsnap_Ta", "nbmotaw", "mlearn", "mptrj_highest_stress", "mattersim_mpf_tp"}
@@ -138,7 +137,7 @@ def test_no_training_frame_comes_from_a_benchmark_material(shared_data, dataset)
 
 
 def test_listed_splits_keep_whole_runs_apart(dataset):
-    from foundation.data.splits import assign_splits
+    from unihub.foundation.data.splits import assign_splits
 
     for name in sorted(FINETUNE):
         card = load_card(name)
@@ -156,7 +155,7 @@ def test_listed_splits_keep_whole_runs_apart(dataset):
 
 
 def test_derived_file_without_data_names_the_variable(tmp_path):
-    from foundation.data.datadir import MissingDataError
+    from unihub.foundation.data.datadir import MissingDataError
 
     card = load_card("srhfo_mp_tasks")
     with pytest.raises(MissingDataError, match="UNIHUB_DATA.*shared/data"):

@@ -13,10 +13,9 @@ import urllib.error
 from pathlib import Path
 
 import pytest
-
-import foundation.data.datadir as datadir
-from foundation.data import ChecksumError, MissingDataError, load_card, load_dataset, read_frames, resolve_file
-from foundation.data.archive import tarball_tree_id
+import unihub.foundation.data.datadir as datadir
+from unihub.foundation.data import ChecksumError, MissingDataError, load_card, load_dataset, read_frames, resolve_file
+from unihub.foundation.data.archive import tarball_tree_id
 
 FITSNAP_DOC = ('# A comment line\n{"Dataset": {"EnergyStyle": "electronvolt", "StressStyle": "kB", '
                '"Data": [{"AtomTypes": ["Ta", "Ta"], "Lattice": [[3.3, 0, 0], [0, 3.3, 0], [0, 0, 3.3]], '
@@ -167,7 +166,7 @@ def test_data_root_and_no_import_side_effects(tmp_path, monkeypatch):
     assert datadir.data_root() == (tmp_path / "d").resolve()
     env = {k: v for k, v in os.environ.items() if k not in ("UNIHUB_DATA", "UNIHUB_CACHE")}
     env.update(HOME=str(tmp_path / "home"), XDG_CACHE_HOME=str(tmp_path / "cache"))
-    code = "import foundation.data, foundation.data.pack; foundation.data.list_cards()"
+    code = "import unihub.foundation.data, unihub.foundation.data.pack; unihub.foundation.data.list_cards()"
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=Path(__file__).resolve().parents[2])
     assert not (tmp_path / "home").exists() and not (tmp_path / "cache").exists()
 

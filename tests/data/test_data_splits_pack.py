@@ -8,10 +8,9 @@ from collections import Counter, defaultdict
 
 import numpy as np
 import pytest
-
-from foundation.data import PackedMix, load_card, load_dataset, pack_mix, read_frames
-from foundation.data.pack import ATOM_ARRAYS, FRAME_ARRAYS, dedupe
-from foundation.data.splits import assign_split, assign_splits, group_unit
+from unihub.foundation.data import PackedMix, load_card, load_dataset, pack_mix, read_frames
+from unihub.foundation.data.pack import ATOM_ARRAYS, FRAME_ARRAYS, dedupe
+from unihub.foundation.data.splits import assign_split, assign_splits, group_unit
 
 SMALL_MIX = ["fitsnap_Ta", "mad_au_alloys", "matpes_element_refs", "mlearn"]
 
@@ -142,7 +141,7 @@ def test_packedmix_refuses_non_packs(tmp_path):
 
 @pytest.mark.slow
 def test_whole_train_mix_fits_in_60_mb(tmp_path, shared_data):
-    from foundation.data import list_cards
+    from unihub.foundation.data import list_cards
 
     out = pack_mix(list_cards("train"), tmp_path / "train", progress=False)
     size = sum(p.stat().st_size for p in out.iterdir())

@@ -12,10 +12,9 @@ from ase import Atoms
 from ase.build import bulk
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.constraints import FixAtoms
-
-from foundation.data import read_frames
-from foundation.data.readers import guess_format
-from foundation.data.readers.mptrj import iter_object_items
+from unihub.foundation.data import read_frames
+from unihub.foundation.data.readers import guess_format
+from unihub.foundation.data.readers.mptrj import iter_object_items
 
 KBAR = 1 / 1602.1766208
 

@@ -43,9 +43,8 @@ def emt_teacher():
 @pytest.fixture(scope="session")
 def tiny_universal():
     import torch
-
-    from foundation.model.config import ModelConfig
-    from zoo.models import UniversalModel
+    from unihub.foundation.model.config import ModelConfig
+    from unihub.zoo.models import UniversalModel
 
     torch.manual_seed(0)
     m = UniversalModel(ModelConfig(features=8, vector_features=2, layers=1, n_basis=4, fidelity_dim=2)).double()

@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
-
-from finetune.distill.active import ActiveConfig, _runs, active_learning, active_set, explore, pick
-from finetune.distill.sampling import label, rattled
-from finetune.mtp import FitConfig, MTPModel, fit
+from unihub.finetune.distillation.active import ActiveConfig, _runs, active_learning, active_set, explore, pick
+from unihub.finetune.distillation.sampling import label, rattled
+from unihub.finetune.mtp import FitConfig, MTPModel, fit
 
 
 @pytest.fixture

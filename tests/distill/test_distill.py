@@ -6,14 +6,13 @@ import numpy as np
 import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
-
-from finetune.distill import ActiveConfig, card_fields, distill
-from zoo import load_model
+from unihub.finetune.distillation import ActiveConfig, card_fields, distill
+from unihub.zoo import load_model
 
 
 def _dft_like(n=4):
     """EMT-labelled frames standing in for a DFT test set."""
-    from foundation.data.frame import Frame
+    from unihub.foundation.data.frame import Frame
 
     out = []
     for k in range(n):
@@ -58,11 +57,11 @@ def test_distill_writes_a_loadable_student_with_its_card(emt_teacher, tmp_path):
 
 
 def test_distill_refuses_unknown_and_unseen_elements(emt_teacher, tiny_universal):
-    import finetune.distill as package
+    from unihub.finetune import distill as top_level
 
-    for entry in (distill, package):  # the package is callable too (see finetune/distill/__init__.py)
-        with pytest.raises(ValueError, match="unknown element"):
-            entry(emt_teacher, elements=["Qq"])
+    assert top_level is distill  # the public name is the function, not a module
+    with pytest.raises(ValueError, match="unknown element"):
+        distill(emt_teacher, elements=["Qq"])
     seen = tiny_universal.seen_elements.clone()
     try:
         tiny_universal.seen_elements[:, 14] = True  # a teacher trained on Si only
@@ -75,7 +74,7 @@ def test_distill_refuses_unknown_and_unseen_elements(emt_teacher, tiny_universal
 def test_cli_runs_distill(tiny_universal, tmp_path, capsys):
     import argparse
 
-    from finetune.distill.cli import add_parser
+    from unihub.finetune.distillation.cli import add_parser
 
     teacher_dir = tiny_universal.save(tmp_path / "teacher")
     p = argparse.ArgumentParser()
@@ -105,8 +104,7 @@ def test_user_structures_replace_the_generated_ones(emt_teacher, tmp_path):
 def test_md_starts_from_the_known_phase_not_the_teachers_favourite():
     """A teacher hole (hcp Cu far below fcc) must not choose where MD starts, and sets no floor."""
     from ase.build import bulk
-
-    from finetune.distill.distill import _md_starts, energy_floor
+    from unihub.finetune.distillation.distill import _md_starts, energy_floor
 
     fcc, hcp = bulk("Cu", "fcc", 3.6), bulk("Cu", "hcp", 2.55)
     fcc.info.update(name="Cu-fcc", energy_per_atom=-3.5)
@@ -121,8 +119,8 @@ def test_md_starts_from_the_known_phase_not_the_teachers_favourite():
 
 
 def test_surfaces_faults_and_adatoms_start_warm_md_without_a_barostat():
-    from finetune.distill.distill import WARM, _md_starts
-    from finetune.distill.sampling import composition_melting_point, ensemble_of
+    from unihub.finetune.distillation.distill import WARM, _md_starts
+    from unihub.finetune.distillation.sampling import composition_melting_point, ensemble_of
 
     starts = {s.info["name"]: s for s in _md_starts(["W", "Be"], {}, None, 64, 0)}
     warm = {n: s for n, s in starts.items() if "temperatures" in s.info}
@@ -142,7 +140,7 @@ def test_surfaces_faults_and_adatoms_start_warm_md_without_a_barostat():
 
 
 def test_md_starts_of_several_elements_visit_compounds():
-    from finetune.distill.distill import _md_starts
+    from unihub.finetune.distillation.distill import _md_starts
 
     starts = _md_starts(["W", "Be"], {}, None, 64, 0)
     names = [s.info["name"] for s in starts]
@@ -161,9 +159,8 @@ def test_md_starts_of_several_elements_visit_compounds():
 def test_a_killed_distillation_resumes_from_its_saved_labels(emt_teacher, tmp_path, monkeypatch):
     """Labels are saved after sampling and after every round; a run killed in round 2 resumes there
     without asking the teacher again for what it already labelled."""
+    import unihub.finetune.distillation.active as active_mod
     from ase.io import read
-
-    import finetune.distill.active as active_mod
 
     out = tmp_path / "cu.mtp"
     kw = dict(elements=["Cu"], level=6, r_cut=4.5, temperatures=[300, 1500], budget=120, output=out, md_steps=40,

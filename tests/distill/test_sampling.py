@@ -3,9 +3,15 @@
 import numpy as np
 from ase.build import bulk
 from ase.calculators.emt import EMT
-
-from finetune.distill.sampling import EnergyFloor, label, own_ladder, rattled, teacher_md, temperature_ladder
-from finetune.distill.structures import generate_structures
+from unihub.finetune.distillation.sampling import (
+    EnergyFloor,
+    label,
+    own_ladder,
+    rattled,
+    teacher_md,
+    temperature_ladder,
+)
+from unihub.finetune.distillation.structures import generate_structures
 
 
 def test_labels_are_the_teachers_values_in_batches(tiny_universal, rng):

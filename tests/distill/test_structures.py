@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from ase.build import bulk
 from ase.io import write
-
-from finetune.distill.structures import (
+from unihub.finetune.distillation.structures import (
     adsorbates,
     atomic_volume,
     check_elements,
@@ -132,7 +131,7 @@ def test_adsorbates_sit_on_top_of_the_slab(rng):
 
 
 def test_close_contacts_press_one_pair_to_the_asked_distance(rng):
-    from finetune.distill.structures import nearest_neighbour_distance
+    from unihub.finetune.distillation.structures import nearest_neighbour_distance
 
     w = bulk("W", cubic=True) * (2, 2, 2)
     got = close_contacts(w, ["W", "Be"], rng, fractions=(0.5, 0.7))

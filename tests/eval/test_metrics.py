@@ -7,8 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-
-from eval.metrics import aligned_energy_residuals, load_matbench_discovery_metrics, stable_metrics
+from unihub.eval.metrics import aligned_energy_residuals, load_matbench_discovery_metrics, stable_metrics
 
 
 def _hull_distances(seed: int, n: int = 400, nan: int = 7):
@@ -84,7 +83,7 @@ def test_aligned_residuals_remove_per_element_offsets():
 
 
 def test_birch_murnaghan_recovers_parameters():
-    from eval.suites.eos import birch_murnaghan
+    from unihub.eval.suites.eos import birch_murnaghan
 
     v0, b0, b1, e0 = 20.0, 0.6, 4.5, -3.0
     v = np.linspace(0.94, 1.06, 7) * v0
@@ -98,7 +97,7 @@ def test_birch_murnaghan_recovers_parameters():
 
 
 def test_vrh_of_cubic_silicon():
-    from eval.suites.elasticity import vrh
+    from unihub.eval.suites.elasticity import vrh
 
     c11, c12, c44 = 165.7, 63.9, 79.6
     c = np.zeros((6, 6))
@@ -115,9 +114,8 @@ def test_elastic_tensor_of_a_harmonic_crystal():
     """Strain-stress slopes of an fcc EMT crystal give a symmetric, positive-definite cubic tensor."""
     from ase.build import bulk
     from ase.calculators.emt import EMT
-
-    from eval.models import EvalModel
-    from eval.suites.elasticity import elastic_tensor
+    from unihub.eval.models import EvalModel
+    from unihub.eval.suites.elasticity import elastic_tensor
 
     atoms = bulk("Cu", "fcc", 3.59, cubic=True)
     m = EvalModel("emt", "peer", "test", _calcs={None: EMT()})
@@ -128,7 +126,7 @@ def test_elastic_tensor_of_a_harmonic_crystal():
 
 
 def test_curve_metrics_of_a_morse_dimer():
-    from eval.suites.diatomics import curve_metrics
+    from unihub.eval.suites.diatomics import curve_metrics
 
     r = np.linspace(0.8, 6.0, 60)
     e = 2.0 * (1 - np.exp(-1.5 * (r - 2.0))) ** 2 - 2.0
@@ -141,7 +139,7 @@ def test_curve_metrics_of_a_morse_dimer():
 
 
 def test_pareto_front():
-    from eval.plots import pareto_front
+    from unihub.eval.plots import pareto_front
 
     pts = {"fast-bad": (1.0, 100.0), "slow-good": (100.0, 10.0), "dominated": (50.0, 120.0), "mid": (10.0, 30.0)}
     assert pareto_front(pts) == ["fast-bad", "mid", "slow-good"]
@@ -151,10 +149,9 @@ def test_phonon_heat_capacity_is_per_stored_cell():
     """EMT copper near Dulong-Petit at 300 K: 3R per atom, and four times that for the 4-atom cubic cell."""
     from ase.build import bulk
     from ase.calculators.emt import EMT
-
-    from eval.models import EvalModel
-    from eval.suites.phonons import heat_capacity
-    from foundation.data import Frame
+    from unihub.eval.models import EvalModel
+    from unihub.eval.suites.phonons import heat_capacity
+    from unihub.foundation.data import Frame
 
     m = EvalModel("emt", "peer", "test", _calcs={None: EMT()})
     one = heat_capacity(m, Frame.from_atoms(bulk("Cu", "fcc", 3.59)))["cv_J_K_mol"]

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from eval import peers
-from eval.peers import PEERS, PeerChecksumError, PeerUnavailable, peer_available, peer_calculator, peer_info
+from unihub.eval import peers
+from unihub.eval.peers import PEERS, PeerChecksumError, PeerUnavailable, peer_available, peer_calculator, peer_info
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = sorted(PEERS)
@@ -112,7 +111,7 @@ def test_checksum_mismatch_is_refused(name, monkeypatch):
 
 def test_import_has_no_side_effects():
     code = (
-        "import sys, warnings; before = list(warnings.filters); import eval.peers; "
+        "import sys, warnings; before = list(warnings.filters); import unihub.eval.peers; "
         "print(sorted(m for m in ('torch', 'chgnet', 'sevenn', 'e3nn') if m in sys.modules), "
         "warnings.filters == before)"
     )
@@ -125,7 +124,7 @@ def test_building_keeps_global_warning_filters(name):
     # pymatgen, scipy, ruamel (under chgnet) add global filters on import; the adapter keeps them local.
     code = (
         "import warnings, torch, ase.io; before = list(warnings.filters); "
-        f"from eval.peers import peer_calculator; peer_calculator({name!r}); "
+        f"from unihub.eval.peers import peer_calculator; peer_calculator({name!r}); "
         "print(warnings.filters == before)"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

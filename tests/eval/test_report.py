@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 import torch
 from ase.calculators.calculator import Calculator, all_changes
-
-from eval.models import EvalModel, resolve_models, wrap_hub_model
-from eval.suites import ORDER, Context, suite_module
+from unihub.eval.models import EvalModel, resolve_models, wrap_hub_model
+from unihub.eval.suites import ORDER, Context, suite_module
 
 ROOT = Path(__file__).resolve().parents[2]
 HELDOUT = {"heldout": {"datasets": ["mlearn"], "frames": 20}}  # PBE, few elements: energies can be aligned
@@ -30,8 +29,8 @@ def _data(monkeypatch):
 
 @pytest.fixture(scope="module")
 def tiny():
-    from foundation.model.config import ModelConfig
-    from zoo.models import UniversalModel
+    from unihub.foundation.model.config import ModelConfig
+    from unihub.zoo.models import UniversalModel
 
     torch.manual_seed(0)
     m = UniversalModel(ModelConfig(features=8, vector_features=4, layers=1, cutoff=4.0))
@@ -43,8 +42,8 @@ def tiny():
 
 @pytest.fixture(scope="module")
 def student():
-    from finetune.mtp import MTPModel
-    from zoo.students import StudentModel
+    from unihub.finetune.mtp import MTPModel
+    from unihub.zoo.students import StudentModel
 
     mtp = MTPModel.from_level(8, ["Si", "Ge"], seed=1)
     mtp.params.moment_coeffs = np.random.default_rng(0).normal(0, 0.1, len(mtp.params.moment_coeffs))
@@ -103,19 +102,19 @@ def test_failing_model_is_recorded_not_raised():
 
 
 def test_unavailable_peer_is_skipped_with_a_message(monkeypatch):
-    import eval.peers
+    import unihub.eval.peers
 
-    monkeypatch.setattr(eval.peers, "peer_available", lambda name: False)
+    monkeypatch.setattr(unihub.eval.peers, "peer_available", lambda name: False)
     models, skipped = resolve_models(["chgnet"])
     assert models == [] and len(skipped) == 1
     assert "chgnet" in skipped[0] and "not installed" in skipped[0] and "pip install" in skipped[0]
 
 
 def test_report_end_to_end(tmp_path, tiny, monkeypatch):
-    import eval.peers
-    from eval import ood_report
+    import unihub.eval.peers
+    from unihub.eval import ood_report
 
-    monkeypatch.setattr(eval.peers, "peer_available", lambda name: False)
+    monkeypatch.setattr(unihub.eval.peers, "peer_available", lambda name: False)
     flaky = EvalModel("flaky", "peer", "toy", _calcs={None: Flaky()})
     rep = ood_report([tiny, flaky, "sevennet-0"], suites=["heldout", "vacancies", "cost"], out=tmp_path, size="quick",
                      progress=False, options=HELDOUT)
@@ -137,7 +136,7 @@ def test_report_end_to_end(tmp_path, tiny, monkeypatch):
 
 
 def test_unknown_suite_is_refused_before_loading_models(tmp_path):
-    from eval import ood_report
+    from unihub.eval import ood_report
 
     with pytest.raises(ValueError, match="unknown suite 'phonon'"):
         ood_report(["no-such-model"], suites=["phonon"], out=tmp_path)
@@ -146,10 +145,11 @@ def test_unknown_suite_is_refused_before_loading_models(tmp_path):
 def test_cli_parser_builds_the_report_call(monkeypatch, tmp_path):
     import argparse
 
-    from eval import cli
+    from unihub.eval import cli
 
     seen = {}
-    monkeypatch.setattr("eval.ood_report", lambda models, **kw: seen.update(models=models, **kw) or {"wall_seconds": 1})
+    monkeypatch.setattr("unihub.eval.ood_report",
+                        lambda models, **kw: seen.update(models=models, **kw) or {"wall_seconds": 1})
     p = argparse.ArgumentParser()
     cli.add_parser(p.add_subparsers(dest="command"))
     args = p.parse_args(["report", "universal-v1", "chgnet", "--suites", "eos,cost", "wbm", "--quick",
@@ -163,7 +163,7 @@ def test_cli_parser_builds_the_report_call(monkeypatch, tmp_path):
 
 def test_quick_report_on_universal_v1(tmp_path):
     """The CI run of ``--quick`` on the shipped model: every suite runs and its headlines are finite."""
-    from eval import ood_report
+    from unihub.eval import ood_report
 
     rep = ood_report(["universal-v1"], out=tmp_path, size="quick", progress=False, threads=2)
     assert set(rep["suites"]) == set(ORDER) and not rep["suite_errors"]

@@ -2,9 +2,8 @@
 
 import pytest
 from ft_helpers import cells, label, tiny
-
-from foundation.data.frame import Frame
-from foundation.training.data import FrameSource
+from unihub.foundation.data.frame import Frame
+from unihub.foundation.training.data import FrameSource
 
 
 @pytest.fixture(scope="session")

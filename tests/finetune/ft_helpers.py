@@ -3,10 +3,9 @@
 import numpy as np
 import torch
 from ase.build import bulk
-
-from foundation.data.frame import Frame
-from foundation.model.config import ModelConfig
-from zoo.models import UniversalModel
+from unihub.foundation.data.frame import Frame
+from unihub.foundation.model.config import ModelConfig
+from unihub.zoo.models import UniversalModel
 
 CU, NI, AL = 29, 28, 13
 

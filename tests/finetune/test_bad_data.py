@@ -4,8 +4,7 @@ import dataclasses
 
 import pytest
 from ft_helpers import cells, label
-
-from finetune import finetune
+from unihub.finetune import finetune
 
 
 def test_no_energies(base, ft_frames):

@@ -1,8 +1,7 @@
 """EWC: the penalty vanishes at the anchor, grows quadratically away from it, and holds weights back."""
 
 import torch
-
-from finetune.ewc import EWCPenalty, fisher_diagonal
+from unihub.finetune.ewc import EWCPenalty, fisher_diagonal
 
 
 def test_penalty_zero_at_anchor_positive_away(base):
@@ -24,7 +23,7 @@ def test_penalty_zero_at_anchor_positive_away(base):
 
 
 def test_ewc_holds_weights_near_the_base(base, ft_frames, pretrain):
-    from finetune import finetune
+    from unihub.finetune import finetune
 
     def drift(m):
         return sum((a - b).pow(2).sum() for a, b in zip(m.parameters(), base.parameters())).item()

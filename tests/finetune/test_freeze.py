@@ -2,9 +2,8 @@
 
 import pytest
 import torch
-
-from finetune import finetune
-from finetune.freeze import param_groups, parse_stages, stage_of
+from unihub.finetune import finetune
+from unihub.finetune.freeze import param_groups, parse_stages, stage_of
 
 
 def test_stage_names(base):

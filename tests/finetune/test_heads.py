@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 from ft_helpers import cells, label
-
-from finetune.heads import add_head, apply_e0, closest_head
+from unihub.finetune.heads import add_head, apply_e0, closest_head
 
 CU, NI = 29, 28
 
@@ -46,7 +45,7 @@ def test_e0_estimate_recovers_a_per_element_shift(base):
 
 
 def test_new_head_alone_leaves_old_heads_alone(base, ft_frames):
-    from finetune import finetune
+    from unihub.finetune import finetune
 
     # only the fidelity embedding trains; the old heads' rows get no gradient, so they must not move at all
     tuned = finetune(base, ft_frames, head="new", new_head_name="mine", epochs=2, lr=5e-3, check_units=False,

@@ -4,14 +4,13 @@ import argparse
 import json
 
 from ase.io import write
-
-from finetune.forgetting import forgetting_table, write_report
-from zoo import load_model
+from unihub.finetune.forgetting import forgetting_table, write_report
+from unihub.zoo import load_model
 
 
 def test_output_folder_loads_with_its_card(base, ft_frames, pretrain, tmp_path):
-    from finetune import finetune
-    from finetune.data import file_sha256
+    from unihub.finetune import finetune
+    from unihub.finetune.data import file_sha256
 
     data = tmp_path / "mine.extxyz"
     atoms = [f.to_atoms() for f in ft_frames]
@@ -47,7 +46,7 @@ def test_forgetting_table_relative_rise(tmp_path):
 
 
 def test_cli_parses_and_runs(base, ft_frames, tmp_path):
-    from finetune.cli import add_parser
+    from unihub.finetune.cli import add_parser
 
     base_dir = base.save(tmp_path / "base")
     data = tmp_path / "d.extxyz"

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 import torch
-
-from finetune.replay import (
+from unihub.finetune.replay import (
     ReplaySampler,
     farthest_point_sampling,
     filter_indices,
@@ -65,7 +64,7 @@ def test_sampler_ratio_and_fresh_draws():
 
 
 def test_finetune_replay_mixes_ratio(base, ft_frames, pretrain, monkeypatch):
-    from finetune import module
+    from unihub.finetune import module
 
     seen = {}
     real = module.FinetuneDataModule.train_dataloader
@@ -77,7 +76,7 @@ def test_finetune_replay_mixes_ratio(base, ft_frames, pretrain, monkeypatch):
         return loader
 
     monkeypatch.setattr(module.FinetuneDataModule, "train_dataloader", spy)
-    from finetune import finetune
+    from unihub.finetune import finetune
 
     tuned = finetune(base, ft_frames, replay=8, replay_ratio=0.5, replay_filter="none", pretraining=pretrain,
                      epochs=1, check_units=False)
@@ -97,7 +96,7 @@ def test_pseudolabels_come_from_the_model(base, pretrain):
 
 
 def test_replay_labels_follow_pretraining_alignment(pretrain):
-    from finetune.replay import align_labels
+    from unihub.finetune.replay import align_labels
 
     frames = [pretrain.frames[0], pretrain.frames[13]]  # a Cu 'cu' pbe frame and an Al/Ni 'alni' pbesol frame
     shift = np.zeros((len(pretrain.datasets) * len(pretrain.fidelities), 119))
@@ -115,7 +114,7 @@ def test_replay_draws_from_what_pretraining_saw(pretrain, base):
     """A per-dataset cap in the base's training config bounds the replay and EWC candidates per dataset."""
     import copy
 
-    from finetune.replay import pretrained_indices
+    from unihub.finetune.replay import pretrained_indices
 
     assert np.array_equal(pretrained_indices(base, pretrain), pretrain.indices("train"))  # no config: all
     capped = copy.copy(base)
@@ -133,7 +132,7 @@ def test_replay_draws_from_what_pretraining_saw(pretrain, base):
 def test_replay_above_the_pretraining_rate_warns(base, ft_frames, pretrain):
     import copy
 
-    from finetune import finetune
+    from unihub.finetune import finetune
 
     hot = copy.copy(base)
     hot.extra_config = {"training": {"config": {"optim": {"lr": 5e-4}}}}

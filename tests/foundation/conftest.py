@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
 import torch
-
-from foundation.model.config import ModelConfig
-from foundation.model.potential import UniversalPotential
+from unihub.foundation.model.config import ModelConfig
+from unihub.foundation.model.potential import UniversalPotential
 
 
 @pytest.fixture(scope="module")

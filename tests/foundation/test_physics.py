@@ -166,9 +166,8 @@ def test_smooth_at_high_symmetry_sites(model64):
 def test_smoothness_check_detects_the_legacy_cusp():
     """The same check finds the cusp of the old near-zero smoothing constant (same seed, same shapes)."""
     import torch
-
-    from foundation.model.config import LEGACY_VECTOR_NORM_EPS, ModelConfig
-    from foundation.model.potential import UniversalPotential
+    from unihub.foundation.model.config import LEGACY_VECTOR_NORM_EPS, ModelConfig
+    from unihub.foundation.model.potential import UniversalPotential
 
     torch.manual_seed(0)
     cfg = ModelConfig(features=16, vector_features=8, layers=2, cutoff=4.0, vector_norm_eps=LEGACY_VECTOR_NORM_EPS)
@@ -176,7 +175,7 @@ def test_smoothness_check_detects_the_legacy_cusp():
 
 
 def test_models_saved_without_the_smoothing_field_load_as_legacy():
-    from foundation.model.config import LEGACY_VECTOR_NORM_EPS, ModelConfig
+    from unihub.foundation.model.config import LEGACY_VECTOR_NORM_EPS, ModelConfig
 
     old = ModelConfig().to_dict()
     del old["vector_norm_eps"]

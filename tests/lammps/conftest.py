@@ -6,7 +6,7 @@ from lmp_testlib import _REASON, random_model, sw_fitted_si
 def plugin():
     if _REASON is not None:
         pytest.skip(_REASON)
-    from finetune.mtp.lammps import build_plugin
+    from unihub.finetune.mtp.lammps import build_plugin
 
     return build_plugin()
 
@@ -30,7 +30,7 @@ def sigec(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def si_fitted(tmp_path_factory, plugin):
-    from finetune.mtp import MTPModel
+    from unihub.finetune.mtp import MTPModel
 
     path = sw_fitted_si(tmp_path_factory.mktemp("mtp") / "si_sw.mtp")
     return MTPModel.load(path), path

@@ -12,7 +12,7 @@ import pytest
 
 
 def _why_unavailable() -> str | None:
-    from finetune.mtp.lammps.runtime import find_install
+    from unihub.finetune.mtp.lammps.runtime import find_install
 
     try:
         find_install()
@@ -54,7 +54,7 @@ def alloy(seed: int = 0, repeat: int = 1, rattle: float = 0.1, elements=("Si", "
 
 def sw_fitted_si(path: Path, level: int = 10, n_frames: int = 12) -> Path:
     """A small Si MTP fitted to LAMMPS' Stillinger-Weber Si: stable in MD, unlike a random potential."""
-    from finetune.mtp.lammps.reference import sw_fitted_si as fit_to_sw
+    from unihub.finetune.mtp.lammps.reference import sw_fitted_si as fit_to_sw
 
     fit_to_sw(path, level, n_frames, threads=2)
     return path

@@ -9,9 +9,10 @@ pytestmark = requires_lammps
 
 
 def _parser() -> argparse.ArgumentParser:
-    """zoo's parser with the LAMMPS hooks, whether or not zoo/cli.py already adds them."""
-    from finetune.mtp.lammps.cli import add_lammps_parser
-    from zoo.cli import build_parser
+    """The CLI's parser with the LAMMPS hooks, whether or not unihub/cli.py already adds them."""
+    from unihub.finetune.mtp.lammps.cli import add_lammps_parser
+
+    from unihub.cli import build_parser
 
     p = build_parser()
     sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
@@ -21,7 +22,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def test_build_is_cached_and_cli_prints_the_path(plugin, capsys):
-    from finetune.mtp.lammps import build_plugin
+    from unihub.finetune.mtp.lammps import build_plugin
 
     stamp = plugin.stat().st_mtime_ns
     assert build_plugin() == plugin and plugin.stat().st_mtime_ns == stamp  # no rebuild

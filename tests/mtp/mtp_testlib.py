@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from ase.build import bulk
-
-from finetune.mtp.model import MTPModel
+from unihub.finetune.mtp.model import MTPModel
 
 
 def random_model(level: int, elements: list[str], seed: int = 0, scale: float = 0.05) -> MTPModel:

@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 from mtp_testlib import alloy, random_model
-
-from finetune.mtp.fit import FitConfig, Objective, fit, prepare
-from finetune.mtp.model import MTPModel
-from foundation.data.frame import Frame
+from unihub.finetune.mtp.fit import FitConfig, Objective, fit, prepare
+from unihub.finetune.mtp.model import MTPModel
+from unihub.foundation.data.frame import Frame
 
 
 def labelled(teacher, n, seed=0):
@@ -41,7 +40,7 @@ def test_loss_gradient_matches_finite_differences(relative):
 
 
 def test_relative_force_weights_and_the_linear_solve_minimise_the_same_loss():
-    from finetune.mtp.fit import force_weights
+    from unihub.finetune.mtp.fit import force_weights
 
     forces = np.array([[0.0, 0.0, 0.0], [3.0, 4.0, 0.0], [np.nan, 0.0, 0.0]])
     np.testing.assert_allclose(force_weights(forces), [1, 1, 0])

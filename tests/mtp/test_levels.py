@@ -2,8 +2,7 @@
 
 import numpy as np
 import pytest
-
-from finetune.mtp.levels import basis_functions, make_template, moment_level
+from unihub.finetune.mtp.levels import basis_functions, make_template, moment_level
 
 # alpha_scalar_moments of MLIP-2's untrained_mtps/NN.mtp
 MLIP2_SCALARS = {8: 9, 12: 29, 14: 52, 16: 92, 18: 163}

@@ -2,8 +2,7 @@
 
 import numpy as np
 from mtp_testlib import alloy, random_model
-
-from finetune.mtp.maxvol import maxvol, select_active_set
+from unihub.finetune.mtp.maxvol import maxvol, select_active_set
 
 
 def test_maxvol_bounds_all_rows():

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 from mtp_testlib import random_model
-
-from finetune.mtp.mtpfile import MTPParams, dumps, loads, read_mtp, write_mtp
+from unihub.finetune.mtp.mtpfile import MTPParams, dumps, loads, read_mtp, write_mtp
 
 
 def test_untrained_template_round_trip_is_byte_stable(tmp_path):

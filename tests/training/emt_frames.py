@@ -3,8 +3,7 @@
 import numpy as np
 from ase.build import bulk
 from ase.calculators.emt import EMT
-
-from foundation.data.frame import Frame
+from unihub.foundation.data.frame import Frame
 
 
 def emt_frames(n: int = 24, seed: int = 0) -> list[Frame]:

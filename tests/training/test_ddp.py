@@ -20,7 +20,7 @@ def test_ddp_two_cpu_processes(tmp_path):
         "output": str(tmp_path / "run"),
     }
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
-    cmd = [sys.executable, "-m", "zoo.cli", "train", str(tmp_path / "cfg.yaml"), "--devices", "2",
+    cmd = [sys.executable, "-m", "unihub.cli", "train", str(tmp_path / "cfg.yaml"), "--devices", "2",
            "--accelerator", "cpu", "--strategy", "ddp", "--no-progress"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-4000:]

@@ -4,9 +4,8 @@ import copy
 
 import numpy as np
 from emt_frames import emt_frames
-
-from foundation.training.data import FrameSource, GraphDataset
-from foundation.training.references import fit_references
+from unihub.foundation.training.data import FrameSource, GraphDataset
+from unihub.foundation.training.references import fit_references
 
 
 def two_datasets():
@@ -61,10 +60,9 @@ def test_unaligned_dataset_is_never_shifted_and_sets_no_reference():
 def test_replay_alignment_is_the_one_pretraining_used(tmp_path):
     """Fine-tuning's replay refits the pretraining label shifts; they must equal the run's own table."""
     from ase.data import chemical_symbols
-
-    from finetune.replay import label_alignment
-    from foundation.training import TrainConfig, train
-    from zoo.models import UniversalModel
+    from unihub.finetune.replay import label_alignment
+    from unihub.foundation.training import TrainConfig, train
+    from unihub.zoo.models import UniversalModel
 
     frames, _ = two_datasets()
     c = copy.deepcopy(frames[0])

@@ -55,8 +55,7 @@ def test_kill_and_resume_matches_uninterrupted(tmp_path):
 
 def test_loss_falls_and_model_reloads(tmp_path):
     from emt_frames import emt_frames
-
-    from foundation.model.io import load_potential
+    from unihub.foundation.model.io import load_potential
 
     sys.path.insert(0, str(HERE))
     run_script(tmp_path / "r", 3)
@@ -75,10 +74,9 @@ def test_second_stage_starts_from_the_first(tmp_path):
     """``init_from`` starts a run from saved network weights; a changed architecture is refused."""
     import pytest
     from emt_frames import emt_frames
-
-    from foundation.model.io import load_potential
-    from foundation.training import TrainConfig, train
-    from foundation.training.data import FrameSource
+    from unihub.foundation.model.io import load_potential
+    from unihub.foundation.training import TrainConfig, train
+    from unihub.foundation.training.data import FrameSource
 
     run_script(tmp_path / "s1", 1)
     base = {"model": {"features": 16, "vector_features": 4, "layers": 2, "cutoff": 4.0},
@@ -98,7 +96,7 @@ def test_second_stage_starts_from_the_first(tmp_path):
 
 
 def test_resume_takes_the_newest_checkpoint(tmp_path):
-    from foundation.training.run import latest_checkpoint
+    from unihub.foundation.training.run import latest_checkpoint
 
     assert latest_checkpoint(tmp_path) is None
     for k, name in enumerate(["epoch000.ckpt", "last.ckpt", "step0000400.ckpt", "last-v1.ckpt", ".last.ckpt.tmp9"]):
@@ -110,8 +108,8 @@ def test_resume_takes_the_newest_checkpoint(tmp_path):
 
 def test_non_finite_gradients_skip_the_step():
     """A step whose gradients overflow leaves every weight as it was (no NaN reaches the model or its EMA)."""
-    from foundation.model.config import ModelConfig
-    from foundation.training.module import PotentialModule
+    from unihub.foundation.model.config import ModelConfig
+    from unihub.foundation.training.module import PotentialModule
 
     mod = PotentialModule(ModelConfig(features=8, vector_features=2, layers=1).to_dict(), {}, {}, ["x"])
     before = [p.detach().clone() for p in mod.model.parameters()]

@@ -3,9 +3,8 @@
 import sys
 
 from emt_frames import emt_frames
-
-from foundation.training import TrainConfig, train
-from foundation.training.data import FrameSource
+from unihub.foundation.training import TrainConfig, train
+from unihub.foundation.training.data import FrameSource
 
 if __name__ == "__main__":
     out, epochs = sys.argv[1], int(sys.argv[2])

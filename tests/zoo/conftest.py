@@ -3,9 +3,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from foundation.model.config import ModelConfig
-from zoo.models import UniversalModel
+from unihub.foundation.model.config import ModelConfig
+from unihub.zoo.models import UniversalModel
 
 
 @pytest.fixture

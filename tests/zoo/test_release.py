@@ -2,7 +2,7 @@
 
 import json
 
-from zoo.release import training_stages
+from unihub.zoo.release import training_stages
 
 
 def _run(tmp_path, name, steps, init_from=None):

@@ -2,12 +2,11 @@
 
 import numpy as np
 from ase.build import bulk
-
-from zoo import load_model
+from unihub.zoo import load_model
 
 
 def test_student_file_and_folder_round_trip(tmp_path):
-    from finetune.mtp import MTPModel
+    from unihub.finetune.mtp import MTPModel
 
     mtp = MTPModel.from_level(8, ["Si", "Ge"], seed=1)
     rng = np.random.default_rng(0)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.data import atomic_numbers, covalent_radii
+from unihub.zoo import list_models, load_model
 
-import zoo
-from zoo import list_models, load_model
+from unihub import zoo
 
 SHIPPED = Path(zoo.__file__).parent / "models" / "universal-v1"
 
@@ -50,7 +50,7 @@ def test_finite_on_every_seen_element(uv1):
 
 
 def test_demo_runs(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "zoo.cli", "demo", "-o", str(tmp_path / "demo"), "--md-steps", "20",
+    r = subprocess.run([sys.executable, "-m", "unihub.cli", "demo", "-o", str(tmp_path / "demo"), "--md-steps", "20",
                         "--no-progress"], capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads((tmp_path / "demo" / "results.json").read_text())

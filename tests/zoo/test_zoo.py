@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 from ase.build import bulk
 from hub_cache import make_hf_cache
-
-from zoo import list_models, load_model
-from zoo.checksum import ChecksumError, read_manifest
+from unihub.zoo import list_models, load_model
+from unihub.zoo.checksum import ChecksumError, read_manifest
 
 
 def energies(model, structs):
@@ -29,7 +28,7 @@ def test_save_load_round_trip(tiny_model, tmp_path):
 
 
 def test_registry_names_aliases_and_close_matches(tiny_model, tmp_path, registry_file):
-    from zoo.checksum import sha256_file
+    from unihub.zoo.checksum import sha256_file
 
     d = tiny_model.save(tmp_path / "m")
     files = {n: sha256_file(d / n) for n in ("model.safetensors", "config.json")}
@@ -68,7 +67,7 @@ def test_offline_load_from_hub_cache(tiny_model, tmp_path, hf_cache):
 
 
 def test_corrupt_cached_file_is_not_reused(tiny_model, tmp_path, hf_cache, registry_file):
-    from zoo.checksum import sha256_file
+    from unihub.zoo.checksum import sha256_file
 
     d = tiny_model.save(tmp_path / "m")
     files = {n: sha256_file(d / n) for n in ("model.safetensors", "config.json")}
@@ -110,7 +109,7 @@ def test_publish_round_trip(tiny_model, hf_cache):
 
 
 def test_relax_and_md_helpers(tiny_model):
-    from zoo.simulate import md, relax
+    from unihub.zoo.simulate import md, relax
 
     atoms = bulk("Cu", "fcc", 3.7) * (2, 2, 2)
     atoms.rattle(0.05, seed=0)

@@ -1,4 +1,4 @@
-"""``unihub lammps build`` and ``unihub md --engine lammps``, hooked into ``zoo/cli.py``.
+"""``unihub lammps build`` and ``unihub md --engine lammps``, hooked into ``unihub/cli.py``.
 
 Only argparse is imported here; the work is imported when a command runs, so ``unihub --help``
 stays fast.
@@ -48,7 +48,7 @@ def _student_file(model: str, workdir: Path) -> Path:
     path = Path(model)
     if path.is_file():
         return path
-    from zoo import load_model  # names and folders resolve through the hub (checksums verified)
+    from unihub.zoo import load_model  # names and folders resolve through the hub (checksums verified)
 
     student = load_model(model)
     mtp = getattr(student, "mtp", None)

@@ -73,7 +73,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m finetune.distill.cli TEACHER ...``: the same command without ``unihub``."""
+    """``python -m unihub.finetune.distillation.cli TEACHER ...``: the same command without ``unihub``."""
     p = argparse.ArgumentParser(prog="unihub")
     add_parser(p.add_subparsers(dest="command", required=True))
     args = p.parse_args(["distill", *(sys.argv[1:] if argv is None else argv)])

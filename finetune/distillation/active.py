@@ -77,7 +77,7 @@ class SpanActiveSet:
     Level-16 bases hold exactly dependent moments (one of 92 for Si: smallest singular value
     1e-16 of 1e1), so a square active submatrix of the full basis is singular, MaxVol swaps on
     round-off forever and training rows grade above 1. Rows are graded here in coordinates of
-    the span instead; same interface as ``finetune.mtp.maxvol.ActiveSet`` (``mode``, ``grade_rows``).
+    the span instead; same interface as ``unihub.finetune.mtp.maxvol.ActiveSet`` (``mode``, ``grade_rows``).
     """
 
     rows: np.ndarray  # (r, r) active rows in span coordinates
@@ -99,8 +99,7 @@ def active_set(model, frames: Sequence[Atoms], tol: float = 0.02, rcond: float =
     to the pool, until none is left (a swap costs a solve over the rows MaxVol sees, so a pool
     keeps it to seconds)."""
     from scipy.linalg import lu_factor, lu_solve
-
-    from finetune.mtp.maxvol import maxvol
+    from unihub.finetune.mtp.maxvol import maxvol
 
     X, _, _ = model.kernel().basis_dataset(model.pack(frames), derivatives=False)
     scale = np.linalg.norm(X, axis=0)
@@ -175,7 +174,7 @@ def _explore_run(student, run: _Run, active_set, cfg: ActiveConfig, threads: int
 
 def _explore_task(params, run: _Run, active_set, cfg: ActiveConfig) -> tuple[list, dict]:
     """``_explore_run`` in a worker process: the student travels as its parameters, one thread per run."""
-    from finetune.mtp import MTPModel
+    from unihub.finetune.mtp import MTPModel
 
     return _explore_run(MTPModel(params), run, active_set, cfg, threads=1)
 

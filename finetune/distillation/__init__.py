@@ -9,9 +9,6 @@
 - ``labels`` -- the teacher labels kept in that folder as they are made, for ``resume``
 """
 
-import sys
-import types
-
 from .active import ActiveConfig, active_learning, active_set
 from .card import DistilledStudent, card_fields
 from .distill import distill, load_reference
@@ -20,14 +17,3 @@ from .structures import generate_structures
 __all__ = ["distill", "ActiveConfig", "active_learning", "active_set", "DistilledStudent", "card_fields",
            "generate_structures", "load_reference"]
 
-
-class _CallablePackage(types.ModuleType):
-    """``finetune.distill`` is both this package and, in ``from finetune import distill``, the
-    function: once the package is imported, that name resolves to the package, so calling the
-    package calls :func:`distill`."""
-
-    def __call__(self, *args, **kwargs):
-        return distill(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallablePackage

@@ -46,7 +46,7 @@ def teacher_revision(teacher) -> str:
 
 def _teacher(teacher):
     if isinstance(teacher, (str, os.PathLike)):
-        from zoo import load_model
+        from unihub.zoo import load_model
 
         return load_model(teacher)
     return teacher
@@ -69,7 +69,7 @@ def _check_teacher_elements(teacher, elements: list[str], head: str | None) -> N
 
 def _relax_prototypes(teacher, elements: list[str], head: str | None) -> dict[str, Atoms]:
     """Each prototype cell relaxed (positions and cell) by the teacher, keyed by name."""
-    from zoo.simulate import relax
+    from unihub.zoo.simulate import relax
 
     out = {}
     for e in elements:
@@ -172,7 +172,7 @@ def pick_r_min(structures: Sequence[Atoms]) -> float:
 def load_reference(spec: str, elements: Sequence[str]) -> tuple[str, list]:
     """DFT frames to judge the student by: ``dataset[:split]`` (e.g. ``mlearn:test``), keeping frames
     made only of ``elements``. Returns a display name and the frames."""
-    from foundation.data import load_dataset
+    from unihub.foundation.data import load_dataset
 
     name, _, split = spec.partition(":")
     zs = {atomic_numbers[e] for e in elements}
@@ -197,13 +197,13 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
     ``temperatures`` is one ladder for every MD start; by default each start climbs its own, 0.2-1.25x
     its composition-weighted melting point (a start's ``info["temperatures"]`` is kept);
     ``budget`` caps the teacher-labelled configurations (initial sampling + active learning);
-    ``reference`` maps a name to DFT frames (``foundation.data.Frame``) to report student-vs-DFT
+    ``reference`` maps a name to DFT frames (``unihub.foundation.data.Frame``) to report student-vs-DFT
     errors on the card. With ``output`` ``x.mtp``, writes ``x.mtp`` and the zoo folder ``x/``
     (student.mtp, config.json, README.md card, distillation.json, checksums.json) next to it, and keeps
     the teacher labels there as they are made (labels.extxyz, labels.json); ``resume`` reuses them and
     the finished active-learning rounds of a killed run with the same teacher, head, elements and seed.
     ``force_relative`` (eV/Å) weighs the fit's force errors relatively and ``force_weight`` sets the force
-    term's weight against energies (default ``finetune.mtp.FitConfig``'s).
+    term's weight against energies (default ``unihub.finetune.mtp.FitConfig``'s).
     """
     t_start = time.perf_counter()
     if threads is not None:
@@ -251,7 +251,7 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
     floor = energy_floor(elements, relaxed)
     cfg = active if isinstance(active, ActiveConfig) else ActiveConfig()
     if cfg.workers is None:  # one student MD run per core distillation may use
-        from finetune.mtp.kernel import default_threads
+        from unihub.finetune.mtp.kernel import default_threads
 
         cfg = replace(cfg, workers=threads or default_threads())
     if saved is None:
@@ -295,7 +295,7 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
         keep(0, 0)
 
     # 3. first fit
-    from finetune.mtp import FitConfig, MTPModel, fit
+    from unihub.finetune.mtp import FitConfig, MTPModel, fit
 
     r_min = r_min if r_min is not None else pick_r_min(train + held_out)
     mtp = MTPModel.from_level(level, elements, min_dist=r_min, max_dist=r_cut, radial_basis_size=radial_basis_size,
@@ -339,7 +339,7 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
                       "config": asdict(cfg), "dropped_below_floor": res.dropped}
 
     # 5. errors and the card
-    from finetune.mtp.fit import errors, prepare
+    from unihub.finetune.mtp.fit import errors, prepare
 
     errs = {"teacher (held-out)": errors(mtp, *prepare(mtp, held_out), threads)}
     for ref_name, frames in (reference or {}).items():
@@ -374,6 +374,6 @@ def _out_dir(output: str | os.PathLike | None) -> Path | None:
 def _write(student: DistilledStudent, output: Path, folder: Path) -> None:
     student.save(folder)
     if output.suffix == ".mtp":
-        from foundation.files import atomic_write
+        from unihub.foundation.files import atomic_write
 
         atomic_write(output, lambda p: student.mtp.save(p))

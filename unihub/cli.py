@@ -10,7 +10,7 @@ import sys
 
 
 def _train(args: argparse.Namespace) -> int:
-    from foundation.training import TrainConfig, train
+    from unihub.foundation.training import TrainConfig, train
 
     cfg = TrainConfig.from_yaml(args.config)
     t = cfg.trainer
@@ -28,14 +28,14 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from zoo.demo import run_demo
+    from unihub.zoo.demo import run_demo
 
     run_demo(args.model, args.output, md_steps=args.md_steps, progress=not args.no_progress)
     return 0
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from zoo import load_model
+    from unihub.zoo import load_model
 
     model = load_model(args.model)
     print(model.push_to_hub(args.repo, private=args.private, token=args.token))
@@ -43,7 +43,7 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from zoo import list_models
+    from unihub.zoo import list_models
 
     for m in list_models():
         print(f"{m['name']:<20} {m['kind']:<10} {', '.join(m['aliases']):<20} {m['description']}")
@@ -53,8 +53,8 @@ def _list(args: argparse.Namespace) -> int:
 def _md(args: argparse.Namespace) -> int:
     from ase.io import read
 
-    from zoo import load_model
-    from zoo.simulate import md
+    from unihub.zoo import load_model
+    from unihub.zoo.simulate import md
 
     atoms = read(args.structure)
     model = load_model(args.model, head=args.head)
@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--restart", action="store_true", help="ignore an existing last.ckpt instead of resuming")
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=_train)
-    from finetune.cli import add_parser as add_finetune_parser
+    from unihub.finetune.cli import add_parser as add_finetune_parser
 
     add_finetune_parser(sub)
 
@@ -114,13 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--timestep", type=float, default=1.0, help="fs")
     m.add_argument("--trajectory")
     m.set_defaults(func=_md)
-    from finetune.mtp.lammps.cli import add_lammps_parser  # `unihub lammps build`, `unihub md --engine lammps`
+    from unihub.finetune.mtp.lammps.cli import add_lammps_parser  # `unihub lammps build`, `unihub md --engine lammps`
 
     add_lammps_parser(sub, md_parser=m)
-    from finetune.distill.cli import add_parser as add_distill_parser
+    from unihub.finetune.distillation.cli import add_parser as add_distill_parser
 
     add_distill_parser(sub)
-    from eval.cli import add_parser as add_report_parser
+    from unihub.eval.cli import add_parser as add_report_parser
 
     add_report_parser(sub)
     return p
