@@ -11,6 +11,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+
 from unihub.foundation.files import cache_dir
 from unihub.foundation.training.checkpoint import AtomicCheckpointIO
 from unihub.foundation.training.config import TrainConfig
@@ -90,6 +91,7 @@ class _CappedSource:
 def _save_alignment(path: Path, source, ref) -> dict:
     """The per-(dataset, fidelity) label shifts, per element (eV/atom), for the record and for fine-tuning."""
     from ase.data import chemical_symbols
+
     from unihub.foundation.files import atomic_write
 
     n_src = len(source.fidelities)
@@ -121,16 +123,24 @@ def run_references(cfg: TrainConfig, source, fidelity_map: np.ndarray):
 
 
 def _init_network(module: PotentialModule, directory: str) -> None:
-    """Start ``module`` from a saved potential's network weights (its fitted reference buffers are not taken)."""
+    """Start ``module`` from a saved potential's network weights (its fitted reference buffers are not taken).
+
+    The run may add fidelity heads: a head the saved network has keeps its embedding, a new one starts
+    from the saved default head's embedding (its nearest functional, e.g. PBE for MPtrj's GGA).
+    """
     from unihub.foundation.model.io import load_potential
 
     base = load_potential(directory)
-    # the norm's smoothing constant changes no parameter shape: a run may start from weights trained with another
+    # neither the norm's smoothing constant nor the head list changes the shape of a shared parameter
     mine, theirs = module.model.config.to_dict(), base.config.to_dict()
-    mine.pop("vector_norm_eps"), theirs.pop("vector_norm_eps")
+    for key in ("vector_norm_eps", "fidelities", "default_fidelity"):
+        mine.pop(key), theirs.pop(key)
     if theirs != mine:
         raise ValueError(f"init_from {directory}: its model config differs from this run's model section")
+    old, new = base.config.fidelities, module.model.config.fidelities
+    rows = [old.index(f) if f in old else old.index(base.config.default_fidelity) for f in new]
     state = {k: v for k, v in base.state_dict().items() if k not in ("reference_energies", "seen_elements")}
+    state["fidelity_embedding.weight"] = state["fidelity_embedding.weight"][rows].clone()
     for net in (module.model, module.ema):
         net.load_state_dict(state, strict=False)
 

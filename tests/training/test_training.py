@@ -55,6 +55,7 @@ def test_kill_and_resume_matches_uninterrupted(tmp_path):
 
 def test_loss_falls_and_model_reloads(tmp_path):
     from emt_frames import emt_frames
+
     from unihub.foundation.model.io import load_potential
 
     sys.path.insert(0, str(HERE))
@@ -74,6 +75,7 @@ def test_second_stage_starts_from_the_first(tmp_path):
     """``init_from`` starts a run from saved network weights; a changed architecture is refused."""
     import pytest
     from emt_frames import emt_frames
+
     from unihub.foundation.model.io import load_potential
     from unihub.foundation.training import TrainConfig, train
     from unihub.foundation.training.data import FrameSource
@@ -93,6 +95,13 @@ def test_second_stage_starts_from_the_first(tmp_path):
     other = dict(base, model=dict(base["model"], features=8), output=str(tmp_path / "s3"))
     with pytest.raises(ValueError, match="model config differs"):
         train(TrainConfig.from_dict(other), source=source)
+    # a run may add a head: shared heads keep their embedding, the new one starts from the default head's
+    old_heads = load_potential(tmp_path / "s1" / "model").config.fidelities
+    grown = dict(base, model=dict(base["model"], fidelities=[*old_heads, "mptrj"]), output=str(tmp_path / "s4"))
+    s4 = load_potential(train(TrainConfig.from_dict(grown), source=source)).state_dict()
+    emb1, emb4 = s1["fidelity_embedding.weight"], s4["fidelity_embedding.weight"]
+    torch.testing.assert_close(emb4[: len(old_heads)], emb1, atol=1e-6, rtol=0)
+    torch.testing.assert_close(emb4[-1], emb1[old_heads.index("pbe")], atol=1e-6, rtol=0)
 
 
 def test_resume_takes_the_newest_checkpoint(tmp_path):
