@@ -44,14 +44,18 @@ def resolve_file(card: Card, file: CardFile | str, data_dir: str | os.PathLike |
         file = card.file(file)
     root = data_root(data_dir)
     path = root / card.folder / file.path
-    if path.exists():
-        verify_file(path, file, card.name)
-        return path
+    # files a generator made here (teacher labels) live in the cache even when UNIHUB_DATA names shared data
+    made_here = cache_dir() / "data" / card.folder / file.path
+    for found in (path, made_here):
+        if found.exists():
+            verify_file(found, file, card.name)
+            return found
     where = f"{card.folder}/{file.path}"
     if file.url is None:
         raise MissingDataError(f"dataset {card.name!r}: file {where} is not in {root}; it is converted from "
                                f"{file.derived_from['method']} (see {card.path}), so no URL serves it: set "
-                               f"UNIHUB_DATA to a folder containing it (CI uses ../shared/data)")
+                               f"UNIHUB_DATA to a folder containing it (CI uses ../shared/data), or make it "
+                               f"again into {made_here.parent} with the command its card names")
     hint = (f"set UNIHUB_DATA to a folder containing {where} (CI uses ../shared/data), "
             f"or go online to fetch it from {file.url}")
     if offline():

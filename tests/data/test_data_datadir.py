@@ -13,6 +13,7 @@ import urllib.error
 from pathlib import Path
 
 import pytest
+
 import unihub.foundation.data.datadir as datadir
 from unihub.foundation.data import ChecksumError, MissingDataError, load_card, load_dataset, read_frames, resolve_file
 from unihub.foundation.data.archive import tarball_tree_id
@@ -189,3 +190,18 @@ def test_read_frames_refuses_missing_and_unknown(tmp_path):
     (tmp_path / "odd.json").write_text(json.dumps({"a": 1}))
     with pytest.raises(ValueError, match="cannot tell which JSON layout"):
         read_frames(tmp_path / "odd.json")
+
+
+def test_a_file_made_here_is_found_in_the_cache(tmp_path, monkeypatch, shared_data):
+    """Generated data (teacher labels) live in <cache>/data even when UNIHUB_DATA names read-only shared data."""
+    card = load_card("srhfo_mp_tasks")
+    src = shared_data / card.folder / card.files[0].path
+    cache = tmp_path / "cache"
+    made = cache / "data" / card.folder / card.files[0].path
+    made.parent.mkdir(parents=True)
+    made.write_bytes(src.read_bytes())
+    monkeypatch.setenv("UNIHUB_CACHE", str(cache))
+    assert datadir.resolve_file(card, card.files[0], data_dir=tmp_path / "empty") == made
+    made.write_bytes(src.read_bytes()[:-10])  # a damaged copy is refused, not read
+    with pytest.raises(datadir.ChecksumError):
+        datadir.resolve_file(card, card.files[0], data_dir=tmp_path / "empty")
