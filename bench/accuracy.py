@@ -47,6 +47,7 @@ def main() -> None:
     p.add_argument("--json")
     a = p.parse_args()
     import torch
+
     from unihub.zoo import load_model
 
     torch.set_num_threads(a.threads)

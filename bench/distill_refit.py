@@ -23,6 +23,7 @@ from pathlib import Path
 
 from distill_study import SYSTEMS, errors_of, lammps_student_cost
 from lammps_speed import cell_of
+
 from unihub.finetune.mtp import FitConfig, MTPModel, fit
 
 

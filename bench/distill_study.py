@@ -59,6 +59,7 @@ def eos(calc, phase) -> dict:
     """Lattice constant (Å) and bulk modulus (GPa) from a relaxed cell and an E(V) fit over ±4 % volume."""
     from ase.eos import EquationOfState
     from ase.units import GPa
+
     from unihub.zoo.simulate import relax
 
     el, kind, a0 = phase
@@ -164,6 +165,7 @@ def speed(teacher, student, phase, threads: int) -> dict:
     same cells (~64 and ~512 atoms of ``phase``), same threads, same run."""
     import torch
     from lammps_speed import cell_of
+
     from unihub.eval.suites.cost import seconds_per_call
 
     torch.set_num_threads(threads)
@@ -260,6 +262,7 @@ def main() -> None:
     # 0. the teacher: optionally fine-tuned on the system's DFT training frames
     if args.finetune_epochs and not args.skip_distill:
         import torch
+
         from unihub.finetune import finetune
         from unihub.finetune.distillation.distill import load_reference
 
@@ -292,6 +295,7 @@ def main() -> None:
         cmd[-2:-2] = ["--resume"]
     if args.dft_structures:
         from ase.io import write
+
         from unihub.finetune.distillation.distill import load_reference
 
         _, pool = load_reference(spec["train"], spec["elements"])

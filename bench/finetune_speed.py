@@ -26,6 +26,7 @@ def main() -> None:
     args = p.parse_args()
     sys.path.insert(0, str(Path(__file__).parent))
     from finetune_study import mlearn_frames
+
     from unihub.finetune import finetune
     from unihub.zoo import load_model
 

@@ -41,6 +41,7 @@ VARIANTS = {"finetune": {}, "freeze": {"freeze": "embeddings,interaction:0"},
 def mlearn_frames(element: str) -> tuple[list, list]:
     """(training frames, test frames) of one element: the source's training and test.json frames."""
     from ase.data import atomic_numbers
+
     from unihub.foundation.data import load_dataset
 
     z = atomic_numbers[element]
@@ -189,6 +190,7 @@ def summarise(out: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     from unihub.finetune.forgetting import write_report
 
     res: dict = {}

@@ -129,6 +129,7 @@ def run_lammps(workdir: Path, ranks: int, potential: Path | str, n_atoms: int, s
 def python_kernel_cost(potential: Path, n_atoms: int, steps: int) -> dict:
     """µs per atom-step of MTPModel.calculator() (1 thread, neighbour list reused), as bench/mtp_speed.py."""
     from ase.build import bulk
+
     from unihub.finetune.mtp.model import MTPModel
 
     atoms = bulk("Si", "diamond", a=A_SI, cubic=True).repeat(box_repeats(n_atoms))
@@ -151,6 +152,7 @@ def python_kernel_cost(potential: Path, n_atoms: int, steps: int) -> dict:
 def teacher_cost(name: str, threads: int) -> float:
     """µs per atom-step (energy, forces, stress; median of 20 calls) of a hub model on 512 atoms of diamond Si."""
     import torch
+
     from unihub.eval.suites.cost import seconds_per_call
     from unihub.zoo import load_model
 

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from unihub.finetune.mtp.fit import FitConfig, fit
 from unihub.finetune.mtp.model import MTPModel
 from unihub.foundation.data.frame import Frame, voigt6_to_3x3

@@ -69,6 +69,7 @@ def time_calc(make_calc, atoms, steps: int) -> float:
 def worker(levels, steps, tmp: Path) -> dict:
     from motep.calculator import MTP
     from motep.io.mlip.mtp import read_mtp as motep_read
+
     from unihub.finetune.mtp.model import MTPModel
 
     out = {}
@@ -92,6 +93,7 @@ def memory_worker(level: int, tmp: Path) -> dict:
     import resource
 
     from ase.build import bulk
+
     from unihub.finetune.mtp.model import MTPModel
 
     atoms = bulk("Si", "diamond", a=5.43, cubic=True).repeat(50)  # 10^6 atoms

@@ -17,6 +17,7 @@ from ase.build import bulk
 def gamma_optical_thz(model, h: float) -> float:
     """Highest Γ frequency (THz) of the relaxed 2-atom diamond-Si cell, central differences with step h (Å)."""
     from distill_study import gamma_vdos
+
     from unihub.zoo.simulate import relax
 
     a = bulk("Si", "diamond", 5.43)
@@ -52,6 +53,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args()
     import torch
+
     from unihub.zoo import load_model
 
     torch.set_num_threads(a.threads)

@@ -15,6 +15,7 @@ import argparse
 import json
 
 import numpy as np
+
 from unihub.eval.suites.wbm import energies, formation, model_mu, mp_polymorphs
 
 __all__ = ["energies", "formation", "main", "model_mu"]
@@ -29,6 +30,7 @@ def main() -> None:
     p.add_argument("--json")
     a = p.parse_args()
     import torch
+
     from unihub.eval.peers import peer_available, peer_calculator
     from unihub.foundation.data import load_dataset, load_mp_elemental_energies
     from unihub.zoo import load_model

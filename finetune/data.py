@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from ase.data import chemical_symbols
+
 from unihub.foundation.data.frame import Frame
 
 # units that readers do not convert, seen in user files and cards; the value is the fix

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from ase.data import atomic_numbers
+
 from unihub.foundation.data.frame import Frame
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from torch.utils.data import DataLoader
+
 from unihub.finetune.ewc import EWCPenalty
 from unihub.finetune.freeze import freeze, param_groups
 from unihub.finetune.replay import ReplaySampler

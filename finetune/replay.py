@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from torch.utils.data import Sampler
+
 from unihub.foundation.data.frame import Frame
 from unihub.foundation.graph import collate, to_graph
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
 from unihub.finetune import data as ftdata
 from unihub.finetune.ewc import EWCPenalty, fisher_diagonal
 from unihub.finetune.forgetting import errors, measure, pretraining_val_sets, write_report

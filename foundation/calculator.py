@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
+
 from unihub.foundation.graph import as_ase, atoms_to_graph, collate
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from torch_geometric.data import Batch, Data
+
 from unihub.foundation.validate import check_distances, check_structure
 
 

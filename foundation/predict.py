@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 import numpy as np
+
 from unihub.foundation.graph import as_ase, atoms_to_graph, collate
 
 

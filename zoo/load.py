@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import torch
+
 from unihub.zoo.checksum import ChecksumError, read_manifest, verify
 from unihub.zoo.models import UniversalModel, model_kind
 from unihub.zoo.registry import Entry, resolve

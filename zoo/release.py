@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+
 from unihub.foundation.files import atomic_write
 from unihub.zoo.checksum import sha256_file
 from unihub.zoo.models import UniversalModel
@@ -22,6 +23,7 @@ from unihub.zoo.registry import REGISTRY_FILE
 def training_statistics(model: UniversalModel) -> dict:
     """Frames per element and datasets per head, from the pack the model was trained on."""
     from ase.data import chemical_symbols
+
     from unihub.foundation.training.config import TrainConfig
     from unihub.foundation.training.run import open_source
 

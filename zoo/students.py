@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from torch import nn
+
 from unihub.zoo.models import HubMixin
 
 STUDENT_FILE = "student.mtp"

@@ -8,6 +8,7 @@ matcalc's default of not relaxing the deformed cells) and K_VRH, G_VRH follow fr
 from __future__ import annotations
 
 import numpy as np
+
 from unihub.eval.metrics import EV_A3_TO_GPA, mae
 from unihub.eval.models import attempt
 from unihub.eval.suites import Context, Headline, SuiteResult, Timer, column, dataset_info, footer, pick, relax_near

@@ -8,6 +8,7 @@ V^(-2/3), as the ACWF scripts do) and V0 (per atom), B0 and B' are compared with
 from __future__ import annotations
 
 import numpy as np
+
 from unihub.eval.metrics import EV_A3_TO_GPA, mae
 from unihub.eval.models import attempt
 from unihub.eval.suites import Context, Headline, SuiteResult, Timer, column, dataset_info, footer, pick

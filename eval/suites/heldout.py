@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 import numpy as np
+
 from unihub.eval.metrics import EV_A3_TO_GPA, aligned_energy_residuals, mae, rmse
 from unihub.eval.models import EvalModel, attempt
 from unihub.eval.suites import Context, Headline, SuiteResult, Timer, footer
@@ -130,6 +131,7 @@ def _frames_for(ctx: Context) -> tuple[dict, str]:
 
 def run(ctx: Context) -> SuiteResult:
     from ase.data import chemical_symbols
+
     from unihub.eval import plots
     from unihub.eval.suites import dataset_info
 

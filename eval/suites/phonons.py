@@ -8,6 +8,7 @@ stored cells), the card's unit.
 from __future__ import annotations
 
 import numpy as np
+
 from unihub.eval.metrics import mae
 from unihub.eval.models import attempt
 from unihub.eval.suites import Context, Headline, SuiteResult, Timer, dataset_info, footer, pick, relax_near

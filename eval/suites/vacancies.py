@@ -8,6 +8,7 @@ reference. No relaxation: the stored cells are JARVIS's; this measures energies 
 from __future__ import annotations
 
 import numpy as np
+
 from unihub.eval.metrics import mae, rmse
 from unihub.eval.models import attempt
 from unihub.eval.suites import Context, Headline, SuiteResult, Timer, dataset_info, footer, pick
@@ -34,6 +35,7 @@ def vacancy_pairs() -> list[tuple]:
 
 def run(ctx: Context) -> SuiteResult:
     from ase.data import atomic_numbers
+
     from unihub.eval import plots
     from unihub.eval.suites.wbm import model_mu, mp_polymorphs
 

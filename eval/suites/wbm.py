@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 import numpy as np
+
 from unihub.eval.metrics import mae, r2, rmse, stable_metrics
 from unihub.eval.models import attempt
 from unihub.eval.suites import Context, Headline, SuiteResult, Timer, dataset_info, footer, pick
@@ -61,6 +62,7 @@ def formation(e_total: np.ndarray, frames, mu: dict) -> np.ndarray:
 def mp_polymorphs(elements: set[int], per_element: int | None = None) -> dict:
     """{symbol: [Frame]} of MP elemental polymorphs (lowest DFT energy per atom first)."""
     from ase.data import chemical_symbols
+
     from unihub.foundation.data import load_dataset
 
     polymorphs = defaultdict(list)
@@ -82,6 +84,7 @@ def discovery_metrics(e_form_pred, e_form_dft, e_hull_dft) -> dict[str, float]:
 
 def run(ctx: Context) -> SuiteResult:
     from ase.data import chemical_symbols
+
     from unihub.eval import plots
     from unihub.foundation.data import load_dataset, load_mp_elemental_energies
 

@@ -99,6 +99,7 @@ def active_set(model, frames: Sequence[Atoms], tol: float = 0.02, rcond: float =
     to the pool, until none is left (a swap costs a solve over the rows MaxVol sees, so a pool
     keeps it to seconds)."""
     from scipy.linalg import lu_factor, lu_solve
+
     from unihub.finetune.mtp.maxvol import maxvol
 
     X, _, _ = model.kernel().basis_dataset(model.pack(frames), derivatives=False)

@@ -36,6 +36,7 @@ def _plain_info(info: dict) -> dict:
 def save_labels(folder: str | os.PathLike, train: Sequence[Atoms], held_out: Sequence[Atoms], state: dict) -> None:
     """Write ``train`` and ``held_out`` (labelled ``Atoms``) and ``state`` (identity, budget, rounds done)."""
     from ase.io import write
+
     from unihub.foundation.files import atomic_write, sha256_file
 
     folder = Path(folder)
@@ -57,6 +58,7 @@ def load_labels(folder: str | os.PathLike, identity: dict) -> tuple[list[Atoms],
     Raises ``ValueError`` when they were made by another teacher, head, element set or seed, or when
     the extxyz file does not match its checksum (it is then left in place for the user to inspect)."""
     from ase.io import read
+
     from unihub.foundation.files import sha256_file
 
     folder = Path(folder)

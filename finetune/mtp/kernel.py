@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+
 from unihub.foundation.files import cache_dir as _cache_root
 
 from .cxx import build_shared, compiler

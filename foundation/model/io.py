@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
+
 from unihub.foundation.files import atomic_write
 from unihub.foundation.model.config import ModelConfig
 from unihub.foundation.model.potential import UniversalPotential

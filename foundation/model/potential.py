@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+
 from unihub.foundation.model.config import ModelConfig
 from unihub.foundation.model.painn import PaiNNMessage, PaiNNUpdate
 from unihub.foundation.model.radial import BesselBasis

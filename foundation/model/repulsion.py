@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from ase.data import covalent_radii
 from torch import nn
+
 from unihub.foundation.model.radial import polynomial_envelope
 
 KE = 14.399645  # e²/(4πε0) in eV·Å

@@ -8,6 +8,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
+
 from unihub.foundation.data.frame import Frame
 from unihub.foundation.graph import collate, to_graph
 

@@ -8,6 +8,7 @@ import math
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+
 from unihub.foundation.model.config import ModelConfig
 from unihub.foundation.model.potential import UniversalPotential
 

@@ -8,6 +8,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+
 from unihub.foundation.data import load_card, load_mp_elemental_energies, read_frames
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+
 from unihub.foundation.data import READERS, UnknownCardError, list_cards, load_card
 from unihub.foundation.data.cards import REQUIRED_KEYS, split_front_matter
 from unihub.foundation.data.datadir import resolve_file, sha256_file

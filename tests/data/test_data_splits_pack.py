@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 import pytest
+
 from unihub.foundation.data import PackedMix, load_card, load_dataset, pack_mix, read_frames
 from unihub.foundation.data.pack import ATOM_ARRAYS, FRAME_ARRAYS, dedupe
 from unihub.foundation.data.splits import assign_split, assign_splits, group_unit

@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 from labelcheck import force_ratios, stress_ratios
+
 from unihub.foundation.data import load_card, read_frames
 
 KBAR = 1 / 1602.1766208  # eV/Å³ per kbar (ASE's GPa)

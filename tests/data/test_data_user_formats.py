@@ -12,6 +12,7 @@ from ase import Atoms
 from ase.build import bulk
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.constraints import FixAtoms
+
 from unihub.foundation.data import read_frames
 from unihub.foundation.data.readers import guess_format
 from unihub.foundation.data.readers.mptrj import iter_object_items

@@ -43,6 +43,7 @@ def emt_teacher():
 @pytest.fixture(scope="session")
 def tiny_universal():
     import torch
+
     from unihub.foundation.model.config import ModelConfig
     from unihub.zoo.models import UniversalModel
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
+
 from unihub.finetune.distillation.active import ActiveConfig, _runs, active_learning, active_set, explore, pick
 from unihub.finetune.distillation.sampling import label, rattled
 from unihub.finetune.mtp import FitConfig, MTPModel, fit

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
+
 from unihub.finetune.distillation import ActiveConfig, card_fields, distill
 from unihub.zoo import load_model
 
@@ -104,6 +105,7 @@ def test_user_structures_replace_the_generated_ones(emt_teacher, tmp_path):
 def test_md_starts_from_the_known_phase_not_the_teachers_favourite():
     """A teacher hole (hcp Cu far below fcc) must not choose where MD starts, and sets no floor."""
     from ase.build import bulk
+
     from unihub.finetune.distillation.distill import _md_starts, energy_floor
 
     fcc, hcp = bulk("Cu", "fcc", 3.6), bulk("Cu", "hcp", 2.55)
@@ -159,8 +161,9 @@ def test_md_starts_of_several_elements_visit_compounds():
 def test_a_killed_distillation_resumes_from_its_saved_labels(emt_teacher, tmp_path, monkeypatch):
     """Labels are saved after sampling and after every round; a run killed in round 2 resumes there
     without asking the teacher again for what it already labelled."""
-    import unihub.finetune.distillation.active as active_mod
     from ase.io import read
+
+    import unihub.finetune.distillation.active as active_mod
 
     out = tmp_path / "cu.mtp"
     kw = dict(elements=["Cu"], level=6, r_cut=4.5, temperatures=[300, 1500], budget=120, output=out, md_steps=40,

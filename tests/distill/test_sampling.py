@@ -3,6 +3,7 @@
 import numpy as np
 from ase.build import bulk
 from ase.calculators.emt import EMT
+
 from unihub.finetune.distillation.sampling import (
     EnergyFloor,
     label,

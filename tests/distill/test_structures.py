@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from ase.build import bulk
 from ase.io import write
+
 from unihub.finetune.distillation.structures import (
     adsorbates,
     atomic_volume,

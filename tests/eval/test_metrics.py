@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from unihub.eval.metrics import aligned_energy_residuals, load_matbench_discovery_metrics, stable_metrics
 
 
@@ -114,6 +115,7 @@ def test_elastic_tensor_of_a_harmonic_crystal():
     """Strain-stress slopes of an fcc EMT crystal give a symmetric, positive-definite cubic tensor."""
     from ase.build import bulk
     from ase.calculators.emt import EMT
+
     from unihub.eval.models import EvalModel
     from unihub.eval.suites.elasticity import elastic_tensor
 
@@ -149,6 +151,7 @@ def test_phonon_heat_capacity_is_per_stored_cell():
     """EMT copper near Dulong-Petit at 300 K: 3R per atom, and four times that for the 4-atom cubic cell."""
     from ase.build import bulk
     from ase.calculators.emt import EMT
+
     from unihub.eval.models import EvalModel
     from unihub.eval.suites.phonons import heat_capacity
     from unihub.foundation.data import Frame

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from unihub.eval import peers
 from unihub.eval.peers import PEERS, PeerChecksumError, PeerUnavailable, peer_available, peer_calculator, peer_info
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from ase.calculators.calculator import Calculator, all_changes
+
 from unihub.eval.models import EvalModel, resolve_models, wrap_hub_model
 from unihub.eval.suites import ORDER, Context, suite_module
 

@@ -2,6 +2,7 @@
 
 import pytest
 from ft_helpers import cells, label, tiny
+
 from unihub.foundation.data.frame import Frame
 from unihub.foundation.training.data import FrameSource
 

@@ -3,6 +3,7 @@
 import numpy as np
 import torch
 from ase.build import bulk
+
 from unihub.foundation.data.frame import Frame
 from unihub.foundation.model.config import ModelConfig
 from unihub.zoo.models import UniversalModel

@@ -4,6 +4,7 @@ import dataclasses
 
 import pytest
 from ft_helpers import cells, label
+
 from unihub.finetune import finetune
 
 

@@ -1,6 +1,7 @@
 """EWC: the penalty vanishes at the anchor, grows quadratically away from it, and holds weights back."""
 
 import torch
+
 from unihub.finetune.ewc import EWCPenalty, fisher_diagonal
 
 

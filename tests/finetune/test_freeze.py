@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+
 from unihub.finetune import finetune
 from unihub.finetune.freeze import param_groups, parse_stages, stage_of
 

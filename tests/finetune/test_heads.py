@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from ft_helpers import cells, label
+
 from unihub.finetune.heads import add_head, apply_e0, closest_head
 
 CU, NI = 29, 28

@@ -4,6 +4,7 @@ import argparse
 import json
 
 from ase.io import write
+
 from unihub.finetune.forgetting import forgetting_table, write_report
 from unihub.zoo import load_model
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+
 from unihub.finetune.replay import (
     ReplaySampler,
     farthest_point_sampling,

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+
 from unihub.foundation.model.config import ModelConfig
 from unihub.foundation.model.potential import UniversalPotential
 

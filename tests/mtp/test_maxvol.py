@@ -2,6 +2,7 @@
 
 import numpy as np
 from mtp_testlib import alloy, random_model
+
 from unihub.finetune.mtp.maxvol import maxvol, select_active_set
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from mtp_testlib import alloy, random_model
+
 from unihub.finetune.mtp.model import MTPModel
 
 motep_mtp = pytest.importorskip("motep.io.mlip.mtp", reason="motep is not installed (pip install motep)")

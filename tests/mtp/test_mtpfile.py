@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from mtp_testlib import random_model
+
 from unihub.finetune.mtp.mtpfile import MTPParams, dumps, loads, read_mtp, write_mtp
 
 

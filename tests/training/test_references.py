@@ -4,6 +4,7 @@ import copy
 
 import numpy as np
 from emt_frames import emt_frames
+
 from unihub.foundation.training.data import FrameSource, GraphDataset
 from unihub.foundation.training.references import fit_references
 
@@ -60,6 +61,7 @@ def test_unaligned_dataset_is_never_shifted_and_sets_no_reference():
 def test_replay_alignment_is_the_one_pretraining_used(tmp_path):
     """Fine-tuning's replay refits the pretraining label shifts; they must equal the run's own table."""
     from ase.data import chemical_symbols
+
     from unihub.finetune.replay import label_alignment
     from unihub.foundation.training import TrainConfig, train
     from unihub.zoo.models import UniversalModel

@@ -3,6 +3,7 @@
 import sys
 
 from emt_frames import emt_frames
+
 from unihub.foundation.training import TrainConfig, train
 from unihub.foundation.training.data import FrameSource
 

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from unihub.foundation.model.config import ModelConfig
 from unihub.zoo.models import UniversalModel
 

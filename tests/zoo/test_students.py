@@ -2,6 +2,7 @@
 
 import numpy as np
 from ase.build import bulk
+
 from unihub.zoo import load_model
 
 

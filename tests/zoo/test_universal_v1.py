@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.data import atomic_numbers, covalent_radii
-from unihub.zoo import list_models, load_model
 
 from unihub import zoo
+from unihub.zoo import list_models, load_model
 
 SHIPPED = Path(zoo.__file__).parent / "models" / "universal-v1"
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from ase.build import bulk
 from hub_cache import make_hf_cache
+
 from unihub.zoo import list_models, load_model
 from unihub.zoo.checksum import ChecksumError, read_manifest
 

@@ -12,6 +12,7 @@ def sw_fitted_si(path: str | Path, level: int = 10, n_frames: int = 12, threads:
     """Fit a level-``level`` Si MTP (linear solve) to SW labels of ``n_frames`` strained, rattled
     64-atom cells computed by LAMMPS, save it to ``path`` and return its training errors."""
     from ase.build import bulk
+
     from unihub.finetune.mtp import FitConfig, MTPModel, fit
     from unihub.finetune.mtp.lammps.evaluate import evaluate
     from unihub.finetune.mtp.lammps.runtime import find_install
