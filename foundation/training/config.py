@@ -23,7 +23,8 @@ class DataConfig:
     # datasets whose labels already sit on their head's zero (diatomics: computed with MatPES settings,
     # their 6 Å limit matches MatPES isolated atoms to 29 meV median): never shifted, never set references
     unaligned: list[str] = field(default_factory=list)
-    max_frames_per_dataset: int | None = None
+    # one cap for every dataset, or {name: cap, default: cap} (a null cap keeps all of a dataset)
+    max_frames_per_dataset: int | dict | None = None
     batch_size: int = 16
     val_batch_size: int = 32
     num_workers: int = 0

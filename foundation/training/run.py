@@ -53,9 +53,11 @@ def read_files(specs: list) -> list:
     return frames
 
 
-def _cap_per_dataset(source, indices: np.ndarray, cap: int | None, seed: int) -> np.ndarray:
+def _cap_per_dataset(source, indices: np.ndarray, cap: int | dict | None, seed: int) -> np.ndarray:
+    """At most ``cap`` frames of each dataset; a dict caps by dataset name (``default`` for the rest, None: all)."""
     if cap is None:
         return indices
+    caps = cap if isinstance(cap, dict) else {"default": cap}
     if hasattr(source, "array"):  # packed mix: read the memory-mapped column, not every frame
         ds = np.asarray(source.array("dataset"))[indices]
     else:
@@ -64,14 +66,15 @@ def _cap_per_dataset(source, indices: np.ndarray, cap: int | None, seed: int) ->
     keep = []
     for d in np.unique(ds):
         idx = indices[ds == d]
-        keep.append(idx if len(idx) <= cap else rng.choice(idx, cap, replace=False))
+        n = caps.get(source.datasets[int(d)], caps.get("default"))
+        keep.append(idx if n is None or len(idx) <= n else rng.choice(idx, n, replace=False))
     return np.sort(np.concatenate(keep))
 
 
 class _CappedSource:
     """A view of a source whose split indices are capped per dataset."""
 
-    def __init__(self, source, cap: int | None, seed: int) -> None:
+    def __init__(self, source, cap: int | dict | None, seed: int) -> None:
         self._s, self._cap, self._seed = source, cap, seed
         self.fidelities, self.datasets = source.fidelities, source.datasets
         self._cache: dict[str, np.ndarray] = {}

@@ -135,3 +135,21 @@ def test_non_finite_gradients_skip_the_step():
     mod.on_before_optimizer_step(opt)
     opt.step()
     assert not all(torch.equal(a, b) for a, b in zip(before, mod.model.parameters()))
+
+
+def test_caps_per_dataset_by_name():
+    from unihub.foundation.training.run import _cap_per_dataset
+
+    class Source:  # three datasets of 10, 20 and 30 frames
+        datasets = ["a", "b", "c"]
+        labels = np.repeat([0, 1, 2], [10, 20, 30])
+
+        def get(self, i):
+            return {"dataset": self.labels[i]}
+
+    src, idx = Source(), np.arange(60)
+    count = lambda kept: np.bincount(src.labels[kept], minlength=3).tolist()  # noqa: E731
+    assert count(_cap_per_dataset(src, idx, 15, 0)) == [10, 15, 15]
+    assert count(_cap_per_dataset(src, idx, {"default": 5, "c": None}, 0)) == [5, 5, 30]
+    assert count(_cap_per_dataset(src, idx, {"b": 12}, 0)) == [10, 12, 30]
+    assert count(_cap_per_dataset(src, idx, None, 0)) == [10, 20, 30]
