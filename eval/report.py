@@ -44,6 +44,8 @@ def ood_report(models: Iterable, suites: str | Sequence[str] = "all", out: str |
     for n in names:  # validated before any model is loaded
         if n not in ORDER:
             raise ValueError(f"unknown suite {n!r}; suites: {', '.join(ORDER)}")
+    # in ORDER, whatever order they were named in: OOD rows lead the summary, and cost runs after heldout
+    names = [n for n in ORDER if n in names]
     if threads is not None:
         import torch
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the CLI reads ORDER at parser build time: keep this module free of numpy/torch
     from unihub.eval.models import EvalModel
 
-ORDER = ("heldout", "wbm", "eos", "elasticity", "phonons", "vacancies", "diatomics", "md_stability", "cost")
+ORDER = ("ood", "heldout", "wbm", "eos", "elasticity", "phonons", "vacancies", "diatomics", "md_stability", "cost")
 SIZE_MODES = ("quick", "default", "full")
 
 
