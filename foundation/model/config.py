@@ -28,6 +28,10 @@ class ModelConfig:
     # tiny eps it is a cusp at |w| = 0, i.e. at every high-symmetry site, which made the potential stiff
     # (Si Γ optical 22 THz vs 15.5) and put restoring forces of ~0.6 eV/Å at 0.005 Å from equilibrium
     vector_norm_eps: float = 0.05
+    # (lo, hi) as fractions of the pair's covalent-radius sum: every learned edge filter is switched off
+    # below lo and fully on above hi, so at short range only the ZBL prior moves the energy (a structural
+    # guarantee that a pair's energy rises as it is pushed together); None keeps the network unswitched
+    inner_switch: tuple[float, float] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -36,4 +40,9 @@ class ModelConfig:
     def from_dict(cls, d: dict) -> ModelConfig:
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         known.setdefault("vector_norm_eps", LEGACY_VECTOR_NORM_EPS)  # saved before the field existed
+        if known.get("inner_switch") is not None:
+            lo, hi = (float(x) for x in known["inner_switch"])
+            if not 0 < lo < hi:
+                raise ValueError(f"inner_switch must be (lo, hi) with 0 < lo < hi, got {known['inner_switch']}")
+            known["inner_switch"] = (lo, hi)
         return cls(**known)

@@ -8,11 +8,12 @@ is conservative by construction.
 from __future__ import annotations
 
 import torch
+from ase.data import covalent_radii
 from torch import nn
 
 from unihub.foundation.model.config import ModelConfig
 from unihub.foundation.model.painn import PaiNNMessage, PaiNNUpdate
-from unihub.foundation.model.radial import BesselBasis
+from unihub.foundation.model.radial import BesselBasis, polynomial_envelope
 from unihub.foundation.model.repulsion import ZBLRepulsion
 
 
@@ -31,6 +32,8 @@ class UniversalPotential(nn.Module):
         self.updates = nn.ModuleList(PaiNNUpdate(f, fv, config.vector_norm_eps) for _ in range(nl))
         self.readout = nn.Sequential(nn.Linear(f + config.fidelity_dim, f), nn.SiLU(), nn.Linear(f, 1))
         self.repulsion = ZBLRepulsion(config.envelope_p) if config.zbl else None
+        radii = torch.tensor(covalent_radii[: config.max_z + 1], dtype=torch.get_default_dtype())
+        self.register_buffer("covalent_radii", radii, persistent=False)
         n_fid = len(config.fidelities)
         # Least-squares reference energies per (fidelity, element), fitted before training.
         self.register_buffer("reference_energies", torch.zeros(n_fid, config.max_z + 1))
@@ -61,6 +64,8 @@ class UniversalPotential(nn.Module):
         r = torch.linalg.norm(vec, dim=-1)
         unit = vec / r.unsqueeze(-1)
         rbf = self.radial(r)
+        if self.config.inner_switch is not None:
+            rbf = rbf * self.inner_switch(numbers[src], numbers[dst], r).unsqueeze(-1)
         s = self.element_embedding(numbers)
         v = torch.zeros(s.shape[0], 3, self.config.vector_features, dtype=s.dtype, device=s.device)
         if not self.config.vectors:
@@ -76,6 +81,13 @@ class UniversalPotential(nn.Module):
             e_pair = self.repulsion(numbers[dst], numbers[src], r)
             e = e.index_add(0, dst, e_pair)
         return e
+
+    def inner_switch(self, zi: torch.Tensor, zj: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        """0 below lo·(R_i+R_j), 1 above hi·(R_i+R_j), C² in between (``config.inner_switch``)."""
+        lo, hi = self.config.inner_switch
+        rsum = self.covalent_radii.to(r.dtype)[zi] + self.covalent_radii.to(r.dtype)[zj]
+        x = ((r - lo * rsum) / ((hi - lo) * rsum)).clamp(0.0, 1.0)
+        return 1.0 - polynomial_envelope(x, self.config.envelope_p)
 
     def forward(self, data, forces: bool = True, stress: bool = True, create_graph: bool = False) -> dict:
         """Energies (per graph and per atom), and optionally forces and stress, for a batch.

@@ -182,3 +182,33 @@ def test_models_saved_without_the_smoothing_field_load_as_legacy():
     del old["vector_norm_eps"]
     assert ModelConfig.from_dict(old).vector_norm_eps == LEGACY_VECTOR_NORM_EPS
     assert ModelConfig.from_dict(ModelConfig().to_dict()).vector_norm_eps == ModelConfig().vector_norm_eps
+
+
+def test_inner_switch_leaves_only_the_prior_at_short_range():
+    """Below lo·(R_i+R_j) the learned part of a dimer's energy is constant: only ZBL moves it."""
+    from ase.data import covalent_radii
+
+    from unihub.foundation.model.config import ModelConfig
+    from unihub.foundation.model.potential import UniversalPotential
+
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(1)
+    cfg = dict(features=16, vector_features=8, layers=2, cutoff=4.0, inner_switch=(0.3, 0.5))
+    learned = UniversalPotential(ModelConfig(**cfg, zbl=False)).double().eval()
+    with torch.no_grad():
+        learned.energy_scale.fill_(5.0)  # large learned energies: the switch, not a small scale, must do the work
+    full = UniversalPotential(ModelConfig(**cfg)).double().eval()
+    full.load_state_dict(learned.state_dict(), strict=False)
+    def energies(model, pair, distances):
+        dimers = [Atoms(pair, positions=[[0, 0, 0], [r, 0, 0]]) for r in distances]
+        return np.array([p["energy"] for p in model.predict(dimers, forces=False, stress=False)])
+
+    for pair in ("SiSi", "HO", "CsF", "UO"):
+        rsum = covalent_radii[Atoms(pair).numbers].sum()
+        inside = np.linspace(0.12, 0.3 * rsum - 1e-3, 12)
+        assert np.ptp(energies(learned, pair, inside)) < 1e-9, pair
+        assert (np.diff(energies(full, pair, inside)) < 0).all(), pair  # rises as the pair is pushed together
+        between = np.linspace(0.3 * rsum, 0.5 * rsum, 7)[1:-1]  # the switch really switches between lo and hi
+        assert np.ptp(energies(learned, pair, between)) > 1e-6, pair
+    with pytest.raises(ValueError, match="0 < lo < hi"):
+        ModelConfig.from_dict({**cfg, "inner_switch": [0.5, 0.3]})
