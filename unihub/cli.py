@@ -57,7 +57,8 @@ def _md(args: argparse.Namespace) -> int:
     from unihub.zoo.simulate import md
 
     atoms = read(args.structure)
-    model = load_model(args.model, head=args.head)
+    elements = args.elements.split(",") if getattr(args, "elements", None) else None
+    model = load_model(args.model, head=args.head, elements=elements)
     trace = md(atoms, args.temperature, args.steps, ensemble=args.ensemble, timestep=args.timestep,
                calculator=model.calculator(), trajectory=args.trajectory)
     print(f"final T {trace['temperature'][-1]:.1f} K, E {trace['energy'][-1]:.4f} eV")

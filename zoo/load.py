@@ -73,31 +73,74 @@ def materialise(location: str, files: dict[str, str] | None) -> Path:
     return folder
 
 
-def load_model(name_or_path: str | os.PathLike, head: str | None = None, device: str | None = None,
-               dtype: torch.dtype | str | None = None):
+DTYPES = {"float32": torch.float32, "float": torch.float32, "single": torch.float32,
+          "float64": torch.float64, "double": torch.float64}
+
+
+def is_path(name: str) -> bool:
+    """A path is explicit: it contains a separator or starts with '.' or '~' (else it names a registry entry)."""
+    return os.sep in name or "/" in name or name.startswith((".", "~"))
+
+
+def load_model(name_or_path: str | os.PathLike, head: str | int | None = None, device: str | None = None,
+               dtype: torch.dtype | str | None = None, elements: list[str] | None = None):
     """Load a model the hub serves (universal, fine-tuned or MTP student), checksums verified.
 
-    ``head`` sets the default fidelity head of ``.calculator()``/``.predict()``.
+    A registry name or alias wins over a local file of the same name unless the argument is a path
+    (``./x``, ``dir/x``, ``~/x``, a ``Path``) or a ``hf://``/``https://`` location. A local folder
+    without ``checksums.json`` loads with a warning and ``model.verified`` False. ``head`` (name or
+    index) sets the default fidelity head of ``.calculator()``/``.predict()``; ``elements`` names the
+    species of a standard MLIP-2 ``.mtp`` file, which does not store them.
     """
-    s = str(name_or_path)
-    entry: Entry | None = None
-    if not (Path(s).expanduser().exists() or s.startswith(("hf://", "https://", "http://"))):
-        entry = resolve(s)
-    folder = materialise(entry.location if entry else s, entry.files if entry else None)
+    if isinstance(name_or_path, os.PathLike):
+        name_or_path = os.fspath(name_or_path)
+        explicit = True
+    else:
+        explicit = False
+    if not isinstance(name_or_path, str) or not name_or_path.strip():
+        raise ValueError("load_model needs a model name (see unihub.list_models()) or a path such as './my-model'; "
+                         f"got {name_or_path!r}")
+    s = name_or_path
     if isinstance(dtype, str):
-        dtype = {"float32": torch.float32, "float64": torch.float64}[dtype]
+        if dtype.lower() not in DTYPES:
+            raise ValueError(f"dtype {dtype!r} is not supported; use one of {sorted(DTYPES)} or a torch dtype")
+        dtype = DTYPES[dtype.lower()]
+    elif dtype is not None and dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype {dtype} is not supported; use torch.float32 or torch.float64")
+    if head is not None and (isinstance(head, bool) or not isinstance(head, (str, int))):
+        raise TypeError(f"head must be a head name such as 'pbe' or an index, got {head!r}")
+    entry: Entry | None = None
+    remote = s.startswith(("hf://", "https://", "http://"))
+    if not (explicit or remote or is_path(s)):
+        try:
+            entry = resolve(s)
+        except ValueError:
+            if not Path(s).exists():  # a bare local name that no registry entry shadows loads as a path
+                raise
+    folder = materialise(entry.location if entry else s, entry.files if entry else None)
+    verified = entry is not None or remote or (folder.is_dir() and read_manifest(folder) is not None)
+    if not verified and folder.is_dir():  # a bare .mtp file has no checksum to carry: verified stays False
+        import warnings
+
+        warnings.warn(f"{s}: no checksums.json, so its files are not verified (model.verified is False); "
+                      "save it with model.save() to write one", stacklevel=2)
     kind = model_kind(folder)
     if kind == "mtp":
         from unihub.zoo.students import load_student
 
-        return load_student(folder)
-    model = UniversalModel.load_dir(folder, dtype=dtype)
+        model = load_student(folder, elements=elements)
+    else:
+        if elements is not None:
+            raise ValueError("elements=... is only for MTP students (.mtp); a universal model knows its elements")
+        model = UniversalModel.load_dir(folder, dtype=dtype)
+        if head is not None or (entry and entry.default_head):
+            h = head if head is not None else entry.default_head
+            model.config.default_fidelity = model.config.fidelities[model.fidelity_index(h)]
     if entry is not None:
         model.name = entry.name
-    if head is not None or (entry and entry.default_head):
-        h = head or entry.default_head
-        model.fidelity_index(h)  # validates
-        model.config.default_fidelity = h.lower()
+    elif not verified:
+        model.name = f"{s} (unverified)"
+    model.verified = verified
     if device is not None:
         model = model.to(device)
     return model

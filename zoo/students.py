@@ -45,8 +45,8 @@ class StudentModel(nn.Module, HubMixin):
         return [STUDENT_FILE, "config.json"]
 
 
-def load_student(path: str | Path) -> StudentModel:
-    """A student from a ``.mtp`` file or a student folder."""
+def load_student(path: str | Path, elements: list[str] | None = None) -> StudentModel:
+    """A student from a ``.mtp`` file or a student folder; ``elements`` for a file that names none."""
     from unihub.finetune.mtp import MTPModel
 
     path = Path(path)
@@ -55,14 +55,18 @@ def load_student(path: str | Path) -> StudentModel:
         cfg_path = path / "config.json"
         if cfg_path.exists():
             cfg = json.loads(cfg_path.read_text())
-            file, elements, name = path / cfg.get("file", STUDENT_FILE), cfg.get("elements"), cfg.get("name", "")
+            file, stored, name = path / cfg.get("file", STUDENT_FILE), cfg.get("elements"), cfg.get("name", "")
         else:
             files = sorted(path.glob("*.mtp"))
-            file, elements, name = files[0], None, path.name
+            file, stored, name = files[0], None, path.name
         if (path / "README.md").exists():
             from unihub.zoo.card import read_card
 
             card = read_card(path / "README.md")
     else:
-        file, elements, name = path, None, path.stem
-    return StudentModel(MTPModel.load(file, elements=elements), name=name, card=card, source=file)
+        file, stored, name = path, None, path.stem
+    if elements is not None:
+        if stored is not None and list(stored) != list(elements):
+            raise ValueError(f"{path} names elements {list(stored)}, not {list(elements)}")
+        stored = list(elements)  # MTPModel.load checks them against the file's own tag
+    return StudentModel(MTPModel.load(file, elements=stored), name=name, card=card, source=file)

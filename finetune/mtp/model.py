@@ -83,6 +83,8 @@ class MTPModel:
         if elements is not None:
             if len(elements) != p.species_count:
                 raise ValueError(f"{len(elements)} elements given, the file has species_count={p.species_count}")
+            if p.elements and list(p.elements) != list(elements):
+                raise ValueError(f"{path} names elements {list(p.elements)}, not {list(elements)}")
             p.elements = list(elements)
         return cls(p)
 

@@ -27,3 +27,22 @@ def test_student_file_and_folder_round_trip(tmp_path):
     back = load_model(folder)
     assert back.elements == ["Si", "Ge"] and back.card["title"] == "Si-Ge student"
     assert back.predict([atoms])[0]["energy"] == ref["energy"]
+
+
+def test_standard_mtp_file_loads_with_elements(tmp_path):
+    """A plain MLIP-2 file names no elements: load_model(path, elements=[...]) supplies them, in type order."""
+    import pytest
+
+    from unihub.finetune.mtp import MTPModel
+
+    mtp = MTPModel.from_level(8, ["Si", "Ge"], seed=1)
+    mtp.save(tmp_path / "tagged.mtp")
+    text = (tmp_path / "tagged.mtp").read_text()
+    plain = "\n".join(line for line in text.splitlines() if not line.startswith("potential_tag"))
+    (tmp_path / "plain.mtp").write_text(plain + "\n")
+    with pytest.raises(ValueError, match="elements"):
+        load_model(tmp_path / "plain.mtp").predict([bulk("Si", "diamond", 5.43)])
+    s = load_model(tmp_path / "plain.mtp", elements=["Si", "Ge"])
+    assert s.elements == ["Si", "Ge"] and s.verified is False
+    with pytest.raises(ValueError, match="names elements"):
+        load_model(tmp_path / "tagged.mtp", elements=["Ge", "Si"])

@@ -147,3 +147,46 @@ def test_url_location_downloads_and_checks(tiny_model, tmp_path, monkeypatch):
             load_model(url)
     finally:
         server.shutdown()
+
+
+def test_local_loading_is_explicit(tiny_model, tmp_path, monkeypatch, registry_file):
+    """Registry names win over a same-named folder; unverified folders say so; '' is refused."""
+    import torch
+
+    from unihub.zoo.checksum import sha256_file
+
+    d = tiny_model.save(tmp_path / "reg")
+    registry_file({"tiny-v0": {"location": str(d), "files": {n: sha256_file(d / n) for n in
+                                                              ("model.safetensors", "config.json")}}})
+    monkeypatch.chdir(tmp_path)
+    shadow = tiny_model.save(tmp_path / "tiny-v0")
+    (shadow / "checksums.json").unlink()
+    data = bytearray((shadow / "model.safetensors").read_bytes())
+    data[-1] ^= 0x01  # a flipped byte that no checksum can catch any more
+    (shadow / "model.safetensors").write_bytes(bytes(data))
+    m = load_model("tiny-v0")
+    assert m.verified and m.name == "tiny-v0"
+    same = [torch.equal(a, b) for a, b in zip(m.state_dict().values(), tiny_model.state_dict().values(), strict=True)]
+    assert all(same)  # the registry's verified folder, not ./tiny-v0
+    with pytest.warns(UserWarning, match="not verified"):
+        local = load_model("./tiny-v0")
+    assert local.verified is False and local.name == "./tiny-v0 (unverified)"
+    assert not all(torch.equal(a, b) for a, b in zip(local.state_dict().values(), tiny_model.state_dict().values()))
+    assert load_model(d).verified is True
+    for bad in ("", "   "):
+        with pytest.raises(ValueError, match="needs a model name"):
+            load_model(bad)
+
+
+def test_load_model_arguments_are_checked(tiny_model, tmp_path):
+    import torch
+
+    d = tiny_model.save(tmp_path / "m")
+    assert load_model(d, dtype="double").reference_energies.dtype == torch.float64
+    with pytest.raises(ValueError, match="dtype 'float16' is not supported"):
+        load_model(d, dtype="float16")
+    assert load_model(d, head=1).config.default_fidelity == tiny_model.config.fidelities[1]
+    with pytest.raises(TypeError, match="head must be a head name"):
+        load_model(d, head=True)
+    with pytest.raises(ValueError, match="only for MTP students"):
+        load_model(d, elements=["Si"])
