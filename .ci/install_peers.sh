@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the peer models used by eval/peers (CHGNet 0.3.0 weights, SevenNet-0) into a venv,
+# Install the peer models used by zoo/peers (CHGNet 0.3.0 weights, SevenNet-0) into a venv,
 # without changing its torch or numpy: an unconstrained resolve could pull a CUDA torch (GBs).
 #
 #   bash .ci/install_peers.sh [VENV]      # VENV defaults to .venv; safe to run again

@@ -54,7 +54,7 @@ def main() -> None:
     model = load_model(a.model)
     data = test_frames(model, a.max_frames)
     peers = {}
-    from unihub.eval.peers import peer_available, peer_calculator
+    from unihub.zoo.peers import peer_available, peer_calculator
 
     for name in a.peers:
         if peer_available(name):

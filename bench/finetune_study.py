@@ -65,7 +65,7 @@ def ours(model, frames, head: str = "pbe") -> dict:
 
 
 def chgnet(frames) -> dict | None:
-    from unihub.eval.peers import peer_available, peer_calculator
+    from unihub.zoo.peers import peer_available, peer_calculator
 
     if not peer_available("chgnet"):
         return None

@@ -17,7 +17,7 @@ import time
 
 def _calculator(name: str):
     if name.startswith("peer:"):
-        from unihub.eval.peers import peer_calculator
+        from unihub.zoo.peers import peer_calculator
 
         return peer_calculator(name[5:])
     if name == "random-init":
@@ -71,7 +71,7 @@ def main() -> None:
         return
     names = [a.model]
     try:
-        from unihub.eval.peers import peer_available
+        from unihub.zoo.peers import peer_available
 
         names += [f"peer:{n}" for n in a.peers if peer_available(n)]
         skipped = [n for n in a.peers if not peer_available(n)]

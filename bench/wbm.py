@@ -31,9 +31,9 @@ def main() -> None:
     a = p.parse_args()
     import torch
 
-    from unihub.eval.peers import peer_available, peer_calculator
     from unihub.foundation.data import load_dataset, load_mp_elemental_energies
     from unihub.zoo import load_model
+    from unihub.zoo.peers import peer_available, peer_calculator
 
     torch.set_num_threads(a.threads)
     wbm = load_dataset("wbm_random_1000")[: a.max]

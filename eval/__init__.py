@@ -13,7 +13,7 @@ __all__ = ["ood_report"]
 
 def ood_report(*args: Any, **kwargs: Any) -> dict:
     """Run the OOD suites and write the report; see :func:`unihub.eval.report.ood_report`."""
-    # imported on call: ``import unihub.eval.peers`` must stay free of torch and plotting imports
+    # imported on call: ``import unihub.eval`` must stay free of torch and plotting imports
     from unihub.eval.report import ood_report as _run
 
     return _run(*args, **kwargs)

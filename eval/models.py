@@ -46,7 +46,7 @@ class EvalModel:
         head = self.head_for(fidelity)
         if head not in self._calcs:
             if self.peer is not None:
-                from unihub.eval.peers import peer_calculator
+                from unihub.zoo.peers import peer_calculator
 
                 self._calcs[head] = peer_calculator(self.peer)
             else:
@@ -120,7 +120,7 @@ def resolve_models(models: Iterable) -> tuple[list[EvalModel], list[str]]:
 
     Returns the models and one message per skipped model.
     """
-    from unihub.eval.peers import PEERS, peer_available, peer_info
+    from unihub.zoo.peers import PEERS, peer_available, peer_info
 
     out: list[EvalModel] = []
     skipped: list[str] = []
@@ -130,7 +130,7 @@ def resolve_models(models: Iterable) -> tuple[list[EvalModel], list[str]]:
         elif isinstance(m, str) and m.strip().lower() in PEERS:
             key = m.strip().lower()
             if not peer_available(key):
-                from unihub.eval.peers import INSTALL_HINT
+                from unihub.zoo.peers import INSTALL_HINT
 
                 skipped.append(f"peer {key!r} is not installed: skipped ({INSTALL_HINT})")
                 continue

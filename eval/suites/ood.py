@@ -60,12 +60,9 @@ def ood_head(model: EvalModel) -> str | None:
 def energy_target(model: EvalModel, head: str | None) -> str:
     """What the model's energies are: ``RAW`` (comparable to the files without offset), ``MP2020`` or its own zero."""
     if model.peer is not None:
-        from unihub.eval.peers import peer_info
+        from unihub.zoo.peers import peer_info
 
-        ref = peer_info(model.peer)["energy_reference"].lower()  # "raw DFT ... (no MP2020 ...)" or "MP2020-..."
-        if ref.startswith("raw"):
-            return RAW
-        return MP2020 if "mp2020" in ref else "own zero"
+        return {"raw": RAW, "mp2020": MP2020}[peer_info(model.peer)["energy_scale"]]
     return RAW if head == "mptrj" else (f"{head} head, own zero" if head else "own zero")
 
 

@@ -103,19 +103,19 @@ def test_failing_model_is_recorded_not_raised():
 
 
 def test_unavailable_peer_is_skipped_with_a_message(monkeypatch):
-    import unihub.eval.peers
+    import unihub.zoo.peers
 
-    monkeypatch.setattr(unihub.eval.peers, "peer_available", lambda name: False)
+    monkeypatch.setattr(unihub.zoo.peers, "peer_available", lambda name: False)
     models, skipped = resolve_models(["chgnet"])
     assert models == [] and len(skipped) == 1
     assert "chgnet" in skipped[0] and "not installed" in skipped[0] and "pip install" in skipped[0]
 
 
 def test_report_end_to_end(tmp_path, tiny, monkeypatch):
-    import unihub.eval.peers
+    import unihub.zoo.peers
     from unihub.eval import ood_report
 
-    monkeypatch.setattr(unihub.eval.peers, "peer_available", lambda name: False)
+    monkeypatch.setattr(unihub.zoo.peers, "peer_available", lambda name: False)
     flaky = EvalModel("flaky", "peer", "toy", _calcs={None: Flaky()})
     rep = ood_report([tiny, flaky, "sevennet-0"], suites=["heldout", "vacancies", "cost"], out=tmp_path, size="quick",
                      progress=False, options=HELDOUT)

@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from unihub.eval.peers._spec import PeerSpec
+from unihub.zoo.peers._spec import PeerSpec
 
 if TYPE_CHECKING:
     from ase.calculators.calculator import Calculator
@@ -41,6 +41,7 @@ SPEC = PeerSpec(
     training_data="MPtrj (Materials Project relaxation trajectories, 1.58M frames, 89 elements)",
     functional="PBE / PBE+U (VASP, Materials Project settings)",
     energy_reference="raw DFT total energies (no MP2020 corrections)",
+    energy_scale="raw",
     citation="Park et al., J. Chem. Theory Comput. 20, 4857 (2024), doi:10.1021/acs.jctc.4c00190",
     build=_build,
 )

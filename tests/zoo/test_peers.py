@@ -1,4 +1,4 @@
-"""Peer adapters (eval/peers): registry, errors, and, where the peers are installed, physics checks."""
+"""Peer adapters (zoo/peers): registry, errors, and, where the peers are installed, physics checks."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from unihub.eval import peers
-from unihub.eval.peers import PEERS, PeerChecksumError, PeerUnavailable, peer_available, peer_calculator, peer_info
+from unihub.zoo import peers
+from unihub.zoo.peers import PEERS, PeerChecksumError, PeerUnavailable, peer_available, peer_calculator, peer_info
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = sorted(PEERS)
@@ -112,7 +112,7 @@ def test_checksum_mismatch_is_refused(name, monkeypatch):
 
 def test_import_has_no_side_effects():
     code = (
-        "import sys, warnings; before = list(warnings.filters); import unihub.eval.peers; "
+        "import sys, warnings; before = list(warnings.filters); import unihub.zoo.peers; "
         "print(sorted(m for m in ('torch', 'chgnet', 'sevenn', 'e3nn') if m in sys.modules), "
         "warnings.filters == before)"
     )
@@ -125,7 +125,7 @@ def test_building_keeps_global_warning_filters(name):
     # pymatgen, scipy, ruamel (under chgnet) add global filters on import; the adapter keeps them local.
     code = (
         "import warnings, torch, ase.io; before = list(warnings.filters); "
-        f"from unihub.eval.peers import peer_calculator; peer_calculator({name!r}); "
+        f"from unihub.zoo.peers import peer_calculator; peer_calculator({name!r}); "
         "print(warnings.filters == before)"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

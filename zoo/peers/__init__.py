@@ -1,6 +1,6 @@
 """Peer models (CHGNet, SevenNet-0) as ASE calculators, side by side with ours, offline.
 
->>> from unihub.eval.peers import peer_calculator
+>>> from unihub.zoo.peers import peer_calculator
 >>> atoms.calc = peer_calculator("chgnet", num_threads=2)   # energy eV, forces eV/Å, stress eV/Å³
 
 The peers' packages are optional (``pip install 'unihub[peers]'`` or ``bash .ci/install_peers.sh``)
@@ -13,9 +13,9 @@ from __future__ import annotations
 import difflib
 from typing import TYPE_CHECKING, Any
 
-from unihub.eval.peers import chgnet as _chgnet
-from unihub.eval.peers import sevennet as _sevennet
-from unihub.eval.peers._spec import INSTALL_HINT, PeerChecksumError, PeerSpec, PeerUnavailable
+from unihub.zoo.peers import chgnet as _chgnet
+from unihub.zoo.peers import sevennet as _sevennet
+from unihub.zoo.peers._spec import INSTALL_HINT, PeerChecksumError, PeerSpec, PeerUnavailable
 
 if TYPE_CHECKING:
     from ase.calculators.calculator import Calculator

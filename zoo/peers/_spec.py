@@ -48,6 +48,8 @@ class PeerSpec:
     training_data: str
     functional: str
     energy_reference: str
+    # what its energies are: "raw" MP GGA/GGA+U totals or "mp2020" (MP2020-corrected) totals
+    energy_scale: str
     citation: str
     build: Callable[[Path, str], Calculator]
 
@@ -107,6 +109,7 @@ class PeerSpec:
             "training_data": self.training_data,
             "functional": self.functional,
             "energy_reference": self.energy_reference,
+            "energy_scale": self.energy_scale,
             "units": {"energy": "eV", "forces": "eV/Å", "stress": "eV/Å³ (ASE sign)"},
             "citation": self.citation,
         }

@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from unihub.eval.peers._spec import PeerSpec
+from unihub.zoo.peers._spec import PeerSpec
 
 if TYPE_CHECKING:
     from ase.calculators.calculator import Calculator
@@ -49,6 +49,7 @@ SPEC = PeerSpec(
     training_data="MPtrj (Materials Project relaxation trajectories, 1.58M frames, 89 elements)",
     functional="PBE / PBE+U (VASP, Materials Project settings)",
     energy_reference="MP2020-compatibility-corrected total energies (not raw DFT energies)",
+    energy_scale="mp2020",
     citation="Deng et al., Nat. Mach. Intell. 5, 1031 (2023), doi:10.1038/s42256-023-00716-3",
     build=_build,
 )
