@@ -8,9 +8,9 @@ oxide/peroxide/superoxide and sulfide type pymatgen reads from the structure), s
 are the same on both scales.
 
 A teacher is passed in as an object (this package may import only ``unihub.foundation``). The hub's
-peers become teachers like this (names and fields from ``unihub.eval.peers``)::
+peers become teachers like this (names and fields from ``unihub.zoo.peers``)::
 
-    from unihub.eval.peers import PEERS, peer_calculator
+    from unihub.zoo.peers import PEERS, peer_calculator
 
     def peer_teacher(name: str, energy_scale: str) -> Teacher:
         spec = PEERS[name]

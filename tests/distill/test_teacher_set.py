@@ -1,0 +1,76 @@
+"""Generated structures at the teacher's volume, sharded by parent, labelled resumably."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.calculators.emt import EMT
+from ase.io import read
+
+from unihub.finetune.distillation.teacher_set import at_teacher_volume, in_shard, label_generated, volume_factor
+from unihub.finetune.distillation.teachers import Teacher
+
+
+def emt() -> Teacher:
+    return Teacher("emt", "ase", "", "raw", EMT)
+
+
+def family(n_parents: int = 6):
+    """Cu/Ni/Al fcc parents at a wrong lattice constant, each followed by a strained and a rattled copy."""
+    out = []
+    for k in range(n_parents):
+        el = ("Cu", "Ni", "Al")[k % 3]
+        parent = bulk(el, "fcc", a=4.3, cubic=True)  # EMT's minima: Cu 3.59, Ni 3.52, Al 4.05
+        parent.info.update(id=f"p{k}", parent=f"p{k}")
+        strained = parent.copy()
+        strained.set_cell(parent.cell.array * 1.05, scale_atoms=True)
+        strained.info.update(id=f"p{k}-s", parent=f"p{k}")
+        rattled = parent.copy()
+        rattled.rattle(0.05, seed=k)
+        rattled.info.update(id=f"p{k}-r", parent=f"p{k}")
+        out += [parent, strained, rattled]
+    return out
+
+
+def test_volume_factor_finds_the_teachers_minimum():
+    atoms = bulk("Cu", "fcc", a=4.0, cubic=True)
+    f = volume_factor(atoms, emt())
+    a_scan = 4.0 * np.linspace(0.85, 1.0, 61)
+    energies = []
+    for a in a_scan:
+        b = bulk("Cu", "fcc", a=a, cubic=True)
+        b.calc = EMT()
+        energies.append(b.get_potential_energy())
+    assert abs(4.0 * f - a_scan[int(np.argmin(energies))]) < 0.02
+    far = volume_factor(bulk("Cu", "fcc", a=4.6, cubic=True), emt())  # minimum outside the first scan: widened
+    assert abs(4.6 * far - 4.0 * f) < 0.03
+
+
+def test_copies_take_their_parents_factor_and_shards_partition():
+    structs = family()
+    shards = [list(at_teacher_volume(structs, emt(), shard=s, shards=2)) for s in (0, 1)]
+    ids = [a.info["id"] for sh in shards for a in sh]
+    assert sorted(ids) == sorted(a.info["id"] for a in structs)  # every structure, exactly once
+    for sh in shards:
+        for a in sh:
+            assert in_shard(a.info["parent"], shards.index(sh), 2)
+            sibling = next(b for b in sh if b.info["id"] == a.info["parent"])
+            assert a.info["volume_factor"] == sibling.info["volume_factor"]
+    cu = next(a for sh in shards for a in sh if a.info["id"] == "p0")
+    assert abs(cu.cell.lengths()[0] - 3.59) < 0.03
+    orphan = structs[1].copy()
+    with pytest.raises(ValueError, match="before its parent"):
+        list(at_teacher_volume([orphan], emt()))
+
+
+def test_label_generated_resumes_without_rescanning_done_parents(tmp_path):
+    structs = family()
+    out = tmp_path / "labels.extxyz"
+    label_generated(structs[:4], [emt()], out, batch_size=2)  # p0 family and p1's parent
+    summary = label_generated(structs, [emt()], out, batch_size=2)  # p1's copies need p1's factor again
+    frames = read(out, index=":")
+    assert sorted(f.info["id"] for f in frames) == sorted(a.info["id"] for a in structs)
+    by_id = {f.info["id"]: f for f in frames}
+    assert by_id["p1-s"].info["volume_factor"] == by_id["p1"].info["volume_factor"]
+    assert summary["written"] == len(structs) and summary["dropped"] == 0
