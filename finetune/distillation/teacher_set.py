@@ -93,3 +93,121 @@ def _scaled(atoms: Atoms, factor: float) -> Atoms:
     out.set_cell(atoms.cell.array * factor, scale_atoms=True)
     out.calc = None
     return out
+
+
+def teacher_set_card(name: str, files: Sequence[str | os.PathLike], command: str, seed: int,
+                     generator: str, overlap: dict | None = None) -> tuple[dict, str]:
+    """Front matter and prose of the data card of a labelled set made by ``command``.
+
+    ``files`` are the finished shard files (each with its ``.state.json``); the card pins their sha256
+    and records teachers, filter rule, counts per element and per source, and ``overlap`` (per
+    benchmark, generated structures sharing reduced formula and space group with it)."""
+    import json
+    from collections import Counter
+
+    from ase.data import chemical_symbols
+    from ase.io import iread
+
+    from unihub.foundation.files import sha256_file
+
+    from .teachers import state_path
+
+    entries, teachers, rules = [], None, set()
+    per_element, per_source = Counter(), Counter()
+    frames = atoms_total = dropped = 0
+    for f in map(Path, files):
+        state = json.loads(state_path(f).read_text())
+        if teachers is not None and state["teachers"] != teachers:
+            raise ValueError(f"{f} was labelled by other teachers than the other files of {name!r}")
+        teachers = state["teachers"]
+        rules.add(json.dumps(state["rule"], sort_keys=True))
+        dropped += int(state["dropped_count"])
+        digest = sha256_file(f)
+        if digest != state["sha256"]:
+            raise ValueError(f"{f} does not match its labelling state (sha256 {digest} vs {state['sha256']})")
+        for a in iread(str(f), index=":", format="extxyz"):
+            frames += 1
+            atoms_total += len(a)
+            per_source[str(a.info.get("source", "-"))] += 1
+            per_element.update({chemical_symbols[z] for z in set(a.numbers.tolist())})
+        entries.append({"path": f.name, "url": None, "sha256": digest, "bytes": f.stat().st_size,
+                        "derived_from": {"method": f"generated and teacher-labelled: {command}",
+                                         "sources": [{"teacher": t["name"], "revision": t["revision"],
+                                                      "sha256": t["sha256"], "energy_scale": t["energy_scale"]}
+                                                     for t in teachers]}})
+    if not entries:
+        raise ValueError(f"no labelled files for {name!r}")
+    elements = sorted(per_element, key=chemical_symbols.index)
+    teacher_names = ", ".join(f"{t['name']} {t['revision']}" for t in teachers)
+    meta = {
+        "name": name, "title": f"Teacher-labelled compounds ({teacher_names}), {frames} structures",
+        "role": "generated", "folder": f"generated/{name}", "reader": "extxyz",
+        "reader_options": {"group_by": "parent"}, "files": entries,
+        "source": {"repository": "generated here", "commit": generator, "paths": [command]},
+        "license": {"labels": "made here from the teachers' predictions; the teachers' own licences apply to them"},
+        "dataset_license": "as the teachers' packages (chgnet: Modified BSD; sevenn: MIT)",
+        "dft_code": "none: labels are the mean prediction of the teachers",
+        "functional": "raw MP GGA/GGA+U scale, as the teachers were trained on MPtrj",
+        "fidelity": "mptrj", "energy_reference": "total",
+        "units": {"energy": "eV per structure (teacher mean)", "forces": "eV/Å", "stress": "eV/Å³, ASE sign"},
+        "elements": elements, "counts": {"frames": frames, "atoms": atoms_total},
+        "splits": {"method": "by_group", "fractions": {"train": 0.95, "val": 0.05, "test": 0.0},
+                   "group": "parent structure (a generated crystal and its perturbed copies)"},
+        "citation": "the teachers' papers (CHGNet: Deng et al., Nat. Mach. Intell. 5, 1031 (2023); SevenNet: "
+                    "Park et al., J. Chem. Theory Comput. 20, 4857 (2024))",
+    }
+    counts = sorted(per_element.values())
+    rows = "\n".join(f"| {k} | {v} |" for k, v in per_source.most_common())
+    overlap_rows = "\n".join(f"| {k} | {v} |" for k, v in (overlap or {}).items()) or "| (not measured) | |"
+    rule = json.loads(next(iter(rules))) if len(rules) == 1 else "differs between files"
+    teacher_lines = "\n".join(f"- {t['name']} {t['revision']} (weights sha256 `{t['sha256']}`, energies "
+                              f"`{t['energy_scale']}`)" for t in teachers)
+    prose = f"""
+# {meta['title']}
+
+Structures made by the compound generator (`unihub.finetune.distillation.compounds`, generator
+revision `{generator}`, seed {seed}) and labelled by the mean of {len(teachers)} teachers on the raw
+MPtrj energy scale (fidelity `mptrj`). Made by:
+
+    {command}
+
+## Provenance
+Every structure is generated here: decorated prototypes with charge-balanced compositions, MatterGen
+crystals with chemically similar substitutions, random symmetric crystals, and strained, sheared,
+rattled or vacancy copies of them. Each unperturbed structure is first put at the first teacher's E(V)
+minimum; its copies take the same volume factor. No structure comes from a benchmark or a test split.
+
+## Teachers and label filter
+{teacher_lines}
+
+CHGNet-like teachers predict MP2020-corrected energies; their labels have pymatgen's
+`MaterialsProject2020Compatibility` correction removed. Labels are the teachers' mean; each frame keeps
+`energy_spread`, `force_std`, `teacher_energies` and a `weight` from the rule {rule}; {dropped}
+structures were dropped because the teachers disagreed beyond it.
+
+## Counts
+{frames} structures, {atoms_total} atoms, {len(elements)} elements (structures per element: min
+{counts[0]}, median {counts[len(counts) // 2]}, max {counts[-1]}).
+
+| source | structures |
+|---|---|
+{rows}
+
+## Overlap with benchmarks
+Generated structures whose reduced formula and space group match a benchmark structure:
+
+| benchmark | structures |
+|---|---|
+{overlap_rows}
+
+## Groups and splits
+Grouped by parent, so a crystal and its perturbed copies share a split; 95 % train, 5 % validation.
+Measurement is on real DFT (`mattersim_ood` and the other benchmarks), never on teacher labels.
+
+## Licence
+Labels derived from the teachers' predictions: the chgnet package is Modified BSD, sevenn MIT.
+
+## Citation
+{meta['citation']}
+"""
+    return meta, prose

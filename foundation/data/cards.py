@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-ROLES = ("train", "bench", "finetune")
+# generated: training data made here (teacher labels); its files live in the cache and its card names the command
+ROLES = ("train", "bench", "finetune", "generated")
 # mptrj: raw Materials Project GGA/GGA+U totals (MP settings and U values, not MP2020-corrected).
 FIDELITIES = ("pbe", "pbesol", "rpbe", "r2scan", "lda", "mptrj", "optb88vdw", "mixed")
 ENERGY_REFERENCES = ("total", "cohesive")
@@ -111,7 +112,7 @@ def cards_dir() -> Path:
 
 
 def list_cards(role: str | None = None) -> list[str]:
-    """Names of all cards, optionally only ``role`` ('train', 'bench' or 'finetune')."""
+    """Names of all cards, optionally only those of one ``role`` (see ``ROLES``)."""
     if role is not None and role not in ROLES:
         raise ValueError(f"role must be one of {ROLES} or None, got {role!r}")
     names = sorted(p.stem for p in cards_dir().glob("*.md") if p.stem.lower() != "readme")
@@ -132,8 +133,12 @@ def load_card(name: str) -> Card:
 
 @lru_cache(maxsize=64)
 def _parse(path: Path, _mtime_ns: int, _size: int) -> Card:
-    raw = path.read_bytes()
-    meta, prose = split_front_matter(raw.decode("utf-8"), path)
+    return _parse_text(path, path.read_bytes().decode("utf-8"))
+
+
+def _parse_text(path: Path, text: str) -> Card:
+    raw = text.encode("utf-8")
+    meta, prose = split_front_matter(text, path)
     missing = [k for k in REQUIRED_KEYS if k not in meta]
     if missing:
         raise ValueError(f"{path}: front matter lacks {missing}")
@@ -193,3 +198,19 @@ def _check_readers(card: Card) -> None:
         key, _ = card.reader_for(f)
         if key is not None and key not in READERS:
             raise ValueError(f"{card.path}: reader {key!r} for {f.path!r} is not in READERS {sorted(READERS)}")
+
+
+def write_card(meta: dict, prose: str, directory: str | os.PathLike | None = None) -> Path:
+    """Write ``<directory>/<meta['name']>.md`` atomically (default: the cards folder) and parse it back,
+    so a card that :func:`load_card` would refuse is never left behind."""
+    from unihub.foundation.files import atomic_write
+
+    missing = [k for k in REQUIRED_KEYS if k not in meta]
+    if missing:
+        raise ValueError(f"card {meta.get('name')!r} lacks {missing}")
+    path = Path(directory or cards_dir()) / f"{meta['name']}.md"
+    text = "---\n" + yaml.safe_dump({k: meta[k] for k in REQUIRED_KEYS}, sort_keys=False, allow_unicode=True,
+                                    width=115) + "---\n\n" + prose.strip() + "\n"
+    _parse_text(path, text)  # every check load_card makes, before the file exists
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return path

@@ -74,3 +74,35 @@ def test_label_generated_resumes_without_rescanning_done_parents(tmp_path):
     by_id = {f.info["id"]: f for f in frames}
     assert by_id["p1-s"].info["volume_factor"] == by_id["p1"].info["volume_factor"]
     assert summary["written"] == len(structs) and summary["dropped"] == 0
+
+
+def test_labelled_set_becomes_a_dataset_with_a_card(tmp_path, monkeypatch):
+    """The labelled shards get a card (pinned sha256, teachers, counts) and read back through load_dataset."""
+    from unihub.finetune.distillation.teacher_set import teacher_set_card
+    from unihub.foundation.data import load_card, load_dataset
+    from unihub.foundation.data.cards import write_card
+    from unihub.foundation.data.splits import assign_splits
+
+    monkeypatch.setenv("UNIHUB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("UNIHUB_CARDS", str(tmp_path / "cards"))
+    monkeypatch.setenv("UNIHUB_DATA", str(tmp_path / "shared"))  # read-only shared data elsewhere
+    folder = tmp_path / "cache" / "data" / "generated" / "emt_set"
+    structs = family(12)  # parents p0..p8 hash to shard 0, p9..p11 to shard 1
+    files = []
+    for shard in (0, 1):
+        out = folder / f"shard{shard}.extxyz"
+        label_generated(structs, [emt()], out, shard=shard, shards=2, batch_size=2)
+        files.append(out)
+    meta, prose = teacher_set_card("emt_set", files, "unihub label emt_set --n 18", 0, "test",
+                                   overlap={"wbm_random_1000": 0})
+    write_card(meta, prose)
+    card = load_card("emt_set")
+    assert card.role == "generated" and card.fidelity == "mptrj" and card.counts["frames"] == len(structs)
+    assert card.elements == ("Al", "Ni", "Cu") and "emt ase" in card.title
+    frames = load_dataset("emt_set")
+    assert len(frames) == len(structs) and {f.fidelity for f in frames} == {"mptrj"}
+    splits = dict(zip((f.group for f in frames), assign_splits(frames, card.splits), strict=True))
+    assert set(splits) == {f"p{k}" for k in range(12)}  # a parent and its copies share one group
+    files[0].write_bytes(files[0].read_bytes() + b"\n")  # a changed file no longer matches its card
+    with pytest.raises(Exception, match="sha256"):
+        load_dataset("emt_set")
