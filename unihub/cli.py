@@ -67,6 +67,98 @@ def _md(args: argparse.Namespace) -> int:
     return 0
 
 
+def _teacher(name: str, threads: int | None):
+    """A teacher by name: a peer (its own weights and energy scale) or a hub model with an ``mptrj`` head."""
+    from functools import partial
+
+    from unihub.finetune.distillation.teachers import Teacher
+    from unihub.zoo.peers import PEERS, peer_calculator
+
+    if name in PEERS:
+        spec = PEERS[name]
+        return Teacher(spec.name, spec.model_revision, spec.checkpoint_sha256, spec.energy_scale,
+                       partial(peer_calculator, name, num_threads=threads))
+    from unihub.zoo import load_model
+    from unihub.zoo.checksum import read_manifest
+
+    model = load_model(name)
+    if not hasattr(model, "config") or "mptrj" not in model.config.fidelities:
+        raise ValueError(f"teacher {name!r} has no mptrj head; use a peer ({', '.join(PEERS)}) or a model trained "
+                         "with one")
+    files = read_manifest(model.source) if model.source.is_dir() else None
+    return Teacher(model.name, "hub", (files or {}).get("model.safetensors", ""), "raw",
+                   lambda: model.calculator(head="mptrj"))
+
+
+def _label(args: argparse.Namespace) -> int:
+    import json
+
+    from unihub.foundation.files import atomic_write, cache_dir
+
+    folder = cache_dir() / "data" / "generated" / args.name
+    run_file = folder / "run.json"
+    if args.card:
+        return _label_card(args.name, folder, run_file)
+    if not 0 <= args.shard < args.shards:
+        raise ValueError(f"--shard must be in 0..{args.shards - 1}, got {args.shard}")
+    run = {"n": args.n, "seed": args.seed, "max_atoms": args.max_atoms, "elements": args.elements,
+           "teachers": args.teachers, "shards": args.shards}
+    if run_file.exists():
+        before = json.loads(run_file.read_text())
+        if before != run:
+            changed = {k: (before.get(k), v) for k, v in run.items() if before.get(k) != v}
+            raise ValueError(f"{folder} holds a labelling run with other settings {changed}; resume it with the "
+                             f"same flags, or choose another name")
+    else:
+        atomic_write(run_file, lambda tmp: open(tmp, "w").write(json.dumps(run, indent=1)))
+    import torch
+
+    from unihub.finetune.distillation.compounds import generate_compounds
+    from unihub.finetune.distillation.teacher_set import label_generated
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    teachers = [_teacher(t, args.threads) for t in args.teachers]
+    structures = generate_compounds(args.n, seed=args.seed, elements=args.elements, max_atoms=args.max_atoms)
+    out = folder / f"shard{args.shard}-of-{args.shards}.extxyz"
+    summary = label_generated(structures, teachers, out, shard=args.shard, shards=args.shards,
+                              batch_size=args.batch_size, log=folder / f"shard{args.shard}-of-{args.shards}.log")
+    print(json.dumps(summary))
+    return 0
+
+
+def _label_card(name: str, folder, run_file) -> int:
+    import json
+    import subprocess
+    from pathlib import Path
+
+    from ase.io import iread
+
+    from unihub.finetune.distillation.compounds import benchmark_keys, benchmark_overlap
+    from unihub.finetune.distillation.teacher_set import teacher_set_card
+    from unihub.foundation.data.cards import write_card
+
+    if not run_file.exists():
+        raise FileNotFoundError(f"no labelling run in {folder}; start one with 'unihub label {name} --n N'")
+    run = json.loads(run_file.read_text())
+    files = [folder / f"shard{k}-of-{run['shards']}.extxyz" for k in range(run["shards"])]
+    missing = [str(f) for f in files if not f.exists()]
+    if missing:
+        raise FileNotFoundError(f"shards not labelled yet: {missing}")
+    flags = f"--n {run['n']} --seed {run['seed']} --max-atoms {run['max_atoms']} --teachers {' '.join(run['teachers'])}"
+    if run["elements"]:
+        flags += f" --elements {' '.join(run['elements'])}"
+    command = f"unihub label {name} {flags} --shard K --shards {run['shards']} (K = 0..{run['shards'] - 1})"
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          cwd=Path(__file__).parent).stdout.strip() or "unknown"
+    keys = benchmark_keys()
+    frames = (a for f in files for a in iread(str(f), index=":", format="extxyz"))
+    overlap = {b: v["overlap"] for b, v in benchmark_overlap(frames, keys).items()}
+    meta, prose = teacher_set_card(name, files, command, run["seed"], head, overlap)
+    print(write_card(meta, prose))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="unihub", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -121,6 +213,21 @@ def build_parser() -> argparse.ArgumentParser:
     from unihub.finetune.distillation.cli import add_parser as add_distill_parser
 
     add_distill_parser(sub)
+    lb = sub.add_parser("label", help="generate compounds and label them with teachers (resumable), or write "
+                                      "the labelled set's data card (--card)")
+    lb.add_argument("name", help="the labelled set's name: files go to <cache>/data/generated/NAME")
+    lb.add_argument("--n", type=int, default=50000, help="structures generated (all shards together)")
+    lb.add_argument("--seed", type=int, default=0)
+    lb.add_argument("--max-atoms", dest="max_atoms", type=int, default=32)
+    lb.add_argument("--elements", nargs="+", help="restrict the chemistry to these elements")
+    lb.add_argument("--teachers", nargs="+", default=["chgnet", "sevennet-0"],
+                    help="peers or hub models with an mptrj head; the first also sets each structure's volume")
+    lb.add_argument("--shard", type=int, default=0, help="this process's shard (run one process per core)")
+    lb.add_argument("--shards", type=int, default=1)
+    lb.add_argument("--batch-size", dest="batch_size", type=int, default=16)
+    lb.add_argument("--threads", type=int, default=1, help="torch threads of this process")
+    lb.add_argument("--card", action="store_true", help="write data_cards/NAME.md from the finished shards")
+    lb.set_defaults(func=_label)
     from unihub.eval.cli import add_parser as add_report_parser
 
     add_report_parser(sub)

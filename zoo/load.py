@@ -141,6 +141,7 @@ def load_model(name_or_path: str | os.PathLike, head: str | int | None = None, d
     elif not verified:
         model.name = f"{s} (unverified)"
     model.verified = verified
+    model.source = folder  # where the files were read (checksums.json there pins them)
     if device is not None:
         model = model.to(device)
     return model
