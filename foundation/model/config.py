@@ -33,6 +33,13 @@ class ModelConfig:
     # guarantee that a pair's energy rises as it is pushed together); None keeps the network unswitched
     inner_switch: tuple[float, float] | None = None
 
+    def __post_init__(self) -> None:
+        if self.inner_switch is not None:  # YAML and JSON give a list: one form, checked once
+            lo, hi = (float(x) for x in self.inner_switch)
+            if not 0 < lo < hi:
+                raise ValueError(f"inner_switch must be (lo, hi) with 0 < lo < hi, got {self.inner_switch}")
+            self.inner_switch = (lo, hi)
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -40,9 +47,4 @@ class ModelConfig:
     def from_dict(cls, d: dict) -> ModelConfig:
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         known.setdefault("vector_norm_eps", LEGACY_VECTOR_NORM_EPS)  # saved before the field existed
-        if known.get("inner_switch") is not None:
-            lo, hi = (float(x) for x in known["inner_switch"])
-            if not 0 < lo < hi:
-                raise ValueError(f"inner_switch must be (lo, hi) with 0 < lo < hi, got {known['inner_switch']}")
-            known["inner_switch"] = (lo, hi)
         return cls(**known)
