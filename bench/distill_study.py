@@ -3,7 +3,7 @@
     python bench/distill_study.py si  --teacher universal-v1 [--threads 2] [--out .cache/bench/distill]
     python bench/distill_study.py wbe --teacher universal-v1 --budget 600
 
-``si``: the student is made by ``unihub distill`` (run as ``python -m unihub.finetune.distillation.cli`` in a
+``si``: the student is made by ``unihub distill`` (run as ``python -m unihub distill`` in a
 subprocess, timed from start to the validated student: its card carries its mlearn Si DFT test
 errors). Then, in this one run: teacher and student errors on the mlearn Si test frames next to an
 MTP fitted directly on the mlearn Si DFT training frames (same level, cutoff, iterations);
@@ -281,7 +281,7 @@ def main() -> None:
         res["teacher"] = args.teacher
 
     # 1. unihub distill, timed to the validated student
-    cmd = [sys.executable, "-m", "unihub.finetune.distillation.cli", args.teacher, "--elements", *spec["elements"],
+    cmd = [sys.executable, "-m", "unihub", "distill", args.teacher, "--elements", *spec["elements"],
            "--level", str(args.level), "--dft", spec["dft"], "--threads", str(args.threads),
            "--budget", str(args.budget), "--md-steps", str(args.md_steps), "--fit-iters", str(args.fit_iters),
            "--rounds", str(args.rounds),

@@ -1,12 +1,8 @@
-"""``unihub report MODEL [MODEL ...]``: the OOD report from the command line (hooked into ``unihub.cli``).
-
-Also runs on its own: ``python -m eval report universal-v1 chgnet --quick -o report/``.
-"""
+"""``unihub report MODEL [MODEL ...]``: the OOD report from the command line (hooked into ``unihub.cli``)."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -36,18 +32,3 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true")
     r.set_defaults(func=_report)
     return r
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m eval")
-    add_parser(p.add_subparsers(dest="command", required=True))
-    args = p.parse_args(argv)
-    try:
-        return args.func(args)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"report: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -70,15 +69,3 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     d.add_argument("--no-progress", action="store_true")
     d.set_defaults(func=_run)
     return d
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m unihub.finetune.distillation.cli TEACHER ...``: the same command without ``unihub``."""
-    p = argparse.ArgumentParser(prog="unihub")
-    add_parser(p.add_subparsers(dest="command", required=True))
-    args = p.parse_args(["distill", *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
