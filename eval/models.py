@@ -41,6 +41,15 @@ class EvalModel:
             return None
         return fidelity if fidelity in self.heads else ("pbe" if "pbe" in self.heads else self.heads[0])
 
+    def energy_scale(self, fidelity: str | None = "mptrj") -> str | None:
+        """What its energies on ``fidelity``'s head are: ``"raw"`` MP GGA/GGA+U totals, ``"mp2020"``
+        (MP2020-corrected totals), or None (the head's own zero, e.g. a PBE head trained on other codes)."""
+        if self.peer is not None:
+            from unihub.zoo.peers import peer_info
+
+            return peer_info(self.peer)["energy_scale"]
+        return "raw" if self.head_for(fidelity) == "mptrj" else None
+
     def calculator(self, fidelity: str | None = "pbe"):
         """An ASE calculator (cached per head: peers are slow to build)."""
         head = self.head_for(fidelity)

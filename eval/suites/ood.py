@@ -59,11 +59,10 @@ def ood_head(model: EvalModel) -> str | None:
 
 def energy_target(model: EvalModel, head: str | None) -> str:
     """What the model's energies are: ``RAW`` (comparable to the files without offset), ``MP2020`` or its own zero."""
-    if model.peer is not None:
-        from unihub.zoo.peers import peer_info
-
-        return {"raw": RAW, "mp2020": MP2020}[peer_info(model.peer)["energy_scale"]]
-    return RAW if head == "mptrj" else (f"{head} head, own zero" if head else "own zero")
+    scale = model.energy_scale(head)
+    if scale is not None:
+        return {"raw": RAW, "mp2020": MP2020}[scale]
+    return f"{head} head, own zero" if head else "own zero"
 
 
 def score_file(frames, preds, raw: bool = False) -> dict:

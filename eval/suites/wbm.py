@@ -1,9 +1,14 @@
 """WBM formation energies (single points on the DFT-relaxed structures), and matbench-discovery metrics.
 
-E_f = (E − Σ n_i μ_i) / N is compared with the file's uncorrected PBE(+U) formation energies. Two
-choices of elemental references μ: ``dft``, the lowest MP PBE energy per element (mp_elemental_refs);
-``model``, each model's own lowest energy per atom over MP elemental polymorphs (matpes_element_refs),
-which removes the model's per-element offset against MP's PAW set (the headline).
+E_f = (E − Σ n_i μ_i) / N, each model by the protocol of its own energy target:
+
+- ``raw`` (raw MP GGA/GGA+U totals: SevenNet-0, hub models' ``mptrj`` head): pymatgen's
+  MaterialsProject2020Compatibility correction is applied to the prediction, μ are MP's elemental
+  references, and E_f is compared with the file's MP2020-corrected formation energies, as
+  matbench-discovery does;
+- ``mp2020`` (CHGNet): the prediction is already corrected; same μ and target;
+- a head with its own energy zero (universal-v1's pbe head): μ are the model's own lowest energies
+  over MP's elemental polymorphs (matpes_element_refs), compared with the uncorrected E_f.
 
 The full discovery task (F1, DAF, precision, recall, MAE, RMSE, R² on hull distances) needs
 matbench-discovery's WBM summary with hull distances; ``wbm_random_1000`` has none, so on the subset
@@ -91,12 +96,15 @@ def run(ctx: Context) -> SuiteResult:
     wbm = pick(load_dataset("wbm_random_1000"), ctx.n(SIZES), ctx.seed)
     datasets = [dataset_info(n) for n in DATASETS]
     res = SuiteResult(NAME, TITLE, datasets, len(wbm), [
-        Headline("mae_model_mu_meV_atom", "E_f MAE meV/atom"),
-        Headline("r2_model_mu", "E_f R²", lower_is_better=False),
+        Headline("mae_meV_atom", "E_f MAE meV/atom"),
+        Headline("r2", "E_f R²", lower_is_better=False),
     ])
     per_el = POLYMORPHS_PER_ELEMENT[ctx.size]
-    res.notes.append(f"{len(wbm)} structures; μ: model's lowest energy over the {per_el or 'all'} lowest-DFT-energy "
-                     "MP polymorphs per element (headline) or MP's DFT references; reference: uncorrected E_f.")
+    res.notes.append(f"{len(wbm)} structures. Each model by its energy target (column 'protocol'): raw-energy "
+                     "models get MP2020 corrections applied and corrected models are taken as predicted, both with "
+                     "MP's elemental references against the MP2020-corrected E_f (matbench-discovery's protocol); "
+                     f"a head with its own zero uses its own lowest energy over the {per_el or 'all'} lowest-DFT "
+                     "MP polymorphs per element as μ, against the uncorrected E_f.")
     res.notes.append("Full discovery task (F1/DAF on hull distances) not run: it needs matbench-discovery's WBM "
                      "summary and structures, which have no data card in this checkout.")
     polymorphs = mp_polymorphs({int(z) for f in wbm for z in f.numbers}, per_el)
@@ -108,7 +116,8 @@ def run(ctx: Context) -> SuiteResult:
                          f"matpes_element_refs; {len(wbm)} structures remain.")
         res.size = len(wbm)
     mu_dft = load_mp_elemental_energies()
-    ref = np.array([f.info["formation_energy_per_atom"] for f in wbm])
+    raw_ref = np.array([f.info["formation_energy_per_atom"] for f in wbm])
+    corrected_ref = np.array([f.info["corrected_formation_energy_per_atom"] for f in wbm])
     timer, parity = Timer(res), {}
     for m in ctx.models:
         ctx.log(f"wbm: {m.name}")
@@ -117,35 +126,52 @@ def run(ctx: Context) -> SuiteResult:
             res.skipped[m.name] = "no structure within the model's elements"
             continue
         keep = np.array([m.covers(f.numbers) for f in wbm])
+        scale = m.energy_scale("mptrj")
+        head = "mptrj" if scale == "raw" and m.peer is None else "pbe"
 
-        def predict(f, m=m):
-            return m.single_point(f.to_atoms(), "pbe", forces=False, stress=False)["energy"]
+        def predict(f, m=m, head=head):
+            return m.single_point(f.to_atoms(), head, forces=False, stress=False)["energy"]
 
         with timer(m):
             errors: dict = {}
             e = energies(predict, ctx.track(frames, f"wbm {m.name}"),
                          on_error=lambda f, err, errors=errors: errors.__setitem__(id(f), err))
-            mine = {el: fs for el, fs in polymorphs.items() if m.covers([fs[0].numbers[0]])}
-            mu_model = model_mu(predict, mine)
-        ef_model, ef_dft = formation(e, frames, mu_model), formation(e, frames, mu_dft)
-        r = ref[keep]
-        for f, em, ed, rr in zip(frames, ef_model, ef_dft, r):
+            if scale is None:
+                mine = {el: fs for el, fs in polymorphs.items() if m.covers([fs[0].numbers[0]])}
+                mu_model = model_mu(predict, mine)
+        if scale is None:
+            protocol, r = "own zero: model μ vs uncorrected E_f", raw_ref[keep]
+            ef = formation(e, frames, mu_model)
+        else:
+            if scale == "raw":
+                e = e + np.array([_correction(f, errors) for f in frames])
+            protocol = ("raw + MP2020 corrections" if scale == "raw" else "MP2020-corrected as predicted") + \
+                " vs corrected E_f (matbench-discovery)"
+            r, ef = corrected_ref[keep], formation(e, frames, mu_dft)
+        for f, em, rr in zip(frames, ef, r):
             err = errors.get(id(f))
-            if err is None and not np.isfinite(em):
+            if err is None and not np.isfinite(em) and scale is None:
                 symbols = {chemical_symbols[z] for z in f.numbers}
                 missing = sorted(s for s in symbols if not np.isfinite(mu_model.get(s, np.nan)))
                 err = f"the model failed on every MP polymorph of {', '.join(missing)}"
-            res.record(m, f.group, err, formula=f.info.get("formula"), e_form_dft_eV_atom=rr,
-                       e_form_pred_model_mu=em, e_form_pred_dft_mu=ed)
-        res.summary[m.name] = {
-            "n": int(np.isfinite(ef_model).sum()),
-            "mae_model_mu_meV_atom": 1000 * mae(ef_model, r), "rmse_model_mu_meV_atom": 1000 * rmse(ef_model, r),
-            "r2_model_mu": r2(ef_model, r),
-            "mae_dft_mu_meV_atom": 1000 * mae(ef_dft, r), "rmse_dft_mu_meV_atom": 1000 * rmse(ef_dft, r),
-        }
-        parity[m.name] = (r, ef_model)
+            res.record(m, f.group, err, formula=f.info.get("formula"), e_form_dft_eV_atom=rr, e_form_pred_eV_atom=em)
+        res.summary[m.name] = {"protocol": protocol, "n": int(np.isfinite(ef).sum()),
+                               "mae_meV_atom": 1000 * mae(ef, r), "rmse_meV_atom": 1000 * rmse(ef, r),
+                               "r2": r2(ef, r)}
+        parity[m.name] = (r, ef)
     if parity:
         res.figures.append(("WBM formation energy parity", plots.parity(
-            parity, "DFT E_f (eV/atom)", "model E_f, model μ (eV/atom)", "WBM formation energies",
+            parity, "DFT E_f (eV/atom)", "model E_f (eV/atom)", "WBM formation energies",
             footer(datasets, ctx.models))))
     return res
+
+
+def _correction(frame, errors: dict) -> float:
+    """pymatgen's MP2020 correction of a raw-energy prediction (eV); NaN, with the reason, where it refuses."""
+    from unihub.finetune.distillation.teachers import mp2020_correction
+
+    try:
+        return mp2020_correction(frame.to_atoms())
+    except ValueError as err:
+        errors.setdefault(id(frame), str(err))
+        return float("nan")

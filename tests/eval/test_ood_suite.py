@@ -77,7 +77,8 @@ def test_mp2020_target_is_put_back_on_the_raw_scale(tiny):  # noqa: F811
 def test_heads_and_energy_targets(tiny):  # noqa: F811
     assert ood_head(tiny) == "pbe"
     assert ood_head(EvalModel("m", "universal", "r", heads=("pbe", "mptrj"))) == "mptrj"
-    assert energy_target(tiny, "mptrj") == RAW
+    assert energy_target(EvalModel("m", "universal", "r", heads=("pbe", "mptrj")), "mptrj") == RAW
+    assert energy_target(tiny, "pbe") == "pbe head, own zero"  # a head trained on other codes: its own zero
     sevennet, chgnet = (EvalModel(p, "peer", "r", peer=p) for p in ("sevennet-0", "chgnet"))
     assert ood_head(sevennet) is None
     assert energy_target(sevennet, None) == RAW and energy_target(chgnet, None) == MP2020
