@@ -17,7 +17,7 @@ __all__ = ["load_model", "list_models", "ood_report"]
 
 
 def __getattr__(name: str) -> Any:
-    # lazy, so importing a light subpackage (``unihub.eval.peers``) does not pull in torch
+    # lazy, so importing a light subpackage (``unihub.zoo.peers``) does not pull in torch
     if name in ("load_model", "list_models"):
         from . import zoo
 

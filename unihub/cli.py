@@ -101,8 +101,14 @@ def _label(args: argparse.Namespace) -> int:
         return _label_card(args.name, folder, run_file)
     if not 0 <= args.shard < args.shards:
         raise ValueError(f"--shard must be in 0..{args.shards - 1}, got {args.shard}")
+    import hashlib
+
+    from unihub.finetune.distillation import compounds
+
+    # the generator's source is part of the run: ids name positions in its sequence, not contents
+    generator = hashlib.sha256(open(compounds.__file__, "rb").read()).hexdigest()[:16]
     run = {"n": args.n, "seed": args.seed, "max_atoms": args.max_atoms, "elements": args.elements,
-           "teachers": args.teachers, "shards": args.shards}
+           "teachers": args.teachers, "shards": args.shards, "generator": generator}
     if run_file.exists():
         before = json.loads(run_file.read_text())
         if before != run:
@@ -113,13 +119,13 @@ def _label(args: argparse.Namespace) -> int:
         atomic_write(run_file, lambda tmp: open(tmp, "w").write(json.dumps(run, indent=1)))
     import torch
 
-    from unihub.finetune.distillation.compounds import generate_compounds
     from unihub.finetune.distillation.teacher_set import label_generated
 
     if args.threads:
         torch.set_num_threads(args.threads)
     teachers = [_teacher(t, args.threads) for t in args.teachers]
-    structures = generate_compounds(args.n, seed=args.seed, elements=args.elements, max_atoms=args.max_atoms)
+    structures = compounds.generate_compounds(args.n, seed=args.seed, elements=args.elements,
+                                              max_atoms=args.max_atoms)
     out = folder / f"shard{args.shard}-of-{args.shards}.extxyz"
     summary = label_generated(structures, teachers, out, shard=args.shard, shards=args.shards,
                               batch_size=args.batch_size, log=folder / f"shard{args.shard}-of-{args.shards}.log")
@@ -151,6 +157,7 @@ def _label_card(name: str, folder, run_file) -> int:
     command = f"unihub label {name} {flags} --shard K --shards {run['shards']} (K = 0..{run['shards'] - 1})"
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                           cwd=Path(__file__).parent).stdout.strip() or "unknown"
+    head = f"{head} (compounds.py sha256 {run['generator']}…)"
     keys = benchmark_keys()
     frames = (a for f in files for a in iread(str(f), index=":", format="extxyz"))
     overlap = {b: v["overlap"] for b, v in benchmark_overlap(frames, keys).items()}

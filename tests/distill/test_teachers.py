@@ -48,8 +48,8 @@ def emt_teacher(name: str = "emt", revision: str = "ase", energy_scale: str = "r
 
 
 def peer_teacher(name: str, energy_scale: str) -> Teacher:
-    """A peer served by ``unihub.eval.peers`` as a teacher: revision and weights' sha256 from its spec."""
-    from unihub.eval.peers import PEERS, peer_calculator
+    """A peer served by ``unihub.zoo.peers`` as a teacher: revision and weights' sha256 from its spec."""
+    from unihub.zoo.peers import PEERS, peer_calculator
 
     spec = PEERS[name]
     return Teacher(name=spec.name, revision=spec.model_revision, sha256=spec.checkpoint_sha256,
