@@ -20,6 +20,7 @@ import numpy as np
 from unihub.finetune.mtp.fit import FitConfig, fit
 from unihub.finetune.mtp.model import MTPModel
 from unihub.foundation.data.frame import Frame, voigt6_to_3x3
+from unihub.foundation.data.units import EV_A3_TO_GPA
 
 MOTEP = {16: (3197, 3.6, 80.5, 0.41), 8: (139, 11.6, 166.8, 0.82)}
 DATA = Path(os.environ.get("UNIHUB_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -45,7 +46,7 @@ def load_mlearn(split: str) -> list[Frame]:
 
         nums = [atomic_numbers[s["species"][0]["element"]] for s in st["sites"]]
         out = r["outputs"]
-        stress = -voigt6_to_3x3(np.array(out["virial_stress"]) * 0.1 / 160.21766208, "xx yy zz xy yz zx")
+        stress = -voigt6_to_3x3(np.array(out["virial_stress"]) * 0.1 / EV_A3_TO_GPA, "xx yy zz xy yz zx")
         frames.append(Frame(nums, pos, cell, [True] * 3, energy=out["energy"], forces=out["forces"],
                             stress=stress, dataset="mlearn-Si", group=str(r.get("group", ""))))
     return frames

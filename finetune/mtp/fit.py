@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from unihub.foundation.data.units import EV_A3_TO_GPA
+
 from .calculator import type_map
 from .model import MTPModel
 from .neighbors import PackedDataset
 
 log = logging.getLogger(__name__)
-GPA = 160.21766208  # eV/Å^3 -> GPa
 
 
 @dataclass
@@ -126,10 +127,10 @@ class Objective:
         N = self.y.n_atoms
         wF = self.f_weight[:, None]
         loss = (c.energy_weight * np.sum((dE / N) ** 2) / self.nE + c.force_weight * np.sum(wF * dF ** 2) / self.nF
-                + c.stress_weight * GPA ** 2 * np.sum(dS ** 2) / self.nS)
+                + c.stress_weight * EV_A3_TO_GPA ** 2 * np.sum(dS ** 2) / self.nS)
         a = 2 * c.energy_weight * dE / N ** 2 / self.nE
         v = -2 * c.force_weight / self.nF * wF * dF  # dL/dF = -(tangent along which E is differentiated)
-        strain = 2 * c.stress_weight * GPA ** 2 / self.nS * np.nan_to_num(dS / self.ds.volumes[:, None, None])
+        strain = 2 * c.stress_weight * EV_A3_TO_GPA ** 2 / self.nS * np.nan_to_num(dS / self.ds.volumes[:, None, None])
         g = self.kernel.grad_dataset(self.ds, v, strain, a, c.threads).sum(axis=0)
         return float(loss), g
 
@@ -165,7 +166,7 @@ class Objective:
         rhs.append(y.forces[fm].reshape(-1) * wf)
         sm = self.s_mask
         if sm.any():
-            ws = np.sqrt(c.stress_weight / self.nS) * GPA
+            ws = np.sqrt(c.stress_weight / self.nS) * EV_A3_TO_GPA
             sym = 0.5 * (wB + wB.transpose(0, 2, 1, 3))[sm] / ds.volumes[sm, None, None, None]
             As = sym.reshape(-1, nq) * ws
             rows.append(np.hstack([np.zeros((len(As), ns)), As]))
@@ -207,7 +208,7 @@ def errors(model: MTPModel, ds: PackedDataset, y: Labels, threads: int | None = 
     sm = np.isfinite(y.stress).all(axis=(1, 2)) & np.isfinite(ds.volumes)
     if sm.any():
         s = 0.5 * (w + w.transpose(0, 2, 1))[sm] / ds.volumes[sm, None, None]
-        d = (s - y.stress[sm]) * GPA
+        d = (s - y.stress[sm]) * EV_A3_TO_GPA
         v = d[:, [0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
         out["stress_mae"] = float(np.mean(np.abs(v)))
         out["stress_rmse"] = float(np.sqrt(np.mean(v ** 2)))

@@ -7,6 +7,8 @@ from ase.units import GPa
 
 from .frame import voigt6_to_3x3
 
+#: eV/Å³ -> GPa, from ASE's constants (the one definition every package uses).
+EV_A3_TO_GPA = 1.0 / GPa
 #: Multiply a stress in the key's unit by this to get eV/Å³ (ASE's constants, so round trips match ASE).
 STRESS_TO_EV_A3 = {"eV/A^3": 1.0, "GPa": GPa, "kbar": 0.1 * GPa, "bar": 1e-4 * GPa}
 _ALIASES = {"ev/a3": "eV/A^3", "ev/a^3": "eV/A^3", "ev/å³": "eV/A^3", "kb": "kbar", "kbar": "kbar",

@@ -9,10 +9,9 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
+from unihub.foundation.data.units import EV_A3_TO_GPA
 from unihub.foundation.model.config import ModelConfig
 from unihub.foundation.model.potential import UniversalPotential
-
-EV_A3_TO_GPA = 160.21766208
 
 
 class PotentialModule(pl.LightningModule):
