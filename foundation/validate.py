@@ -11,8 +11,6 @@ def check_structure(numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray
     """Raise ``ValueError`` for structures no potential should be asked about."""
     numbers = np.asarray(numbers)
     positions = np.asarray(positions, dtype=float)
-    cell = np.asarray(cell, dtype=float)
-    pbc = np.asarray(pbc, dtype=bool)
     if len(numbers) == 0:
         raise ValueError("empty structure: it has no atoms; pass at least one atom")
     if positions.shape != (len(numbers), 3):
@@ -23,6 +21,16 @@ def check_structure(numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray
             f"atomic numbers {sorted(set(numbers[bad].tolist()))} are outside Z=1..118; "
             "check the species column of your input"
         )
+    check_geometry(positions, cell, pbc)
+
+
+def check_geometry(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray) -> None:
+    """The species-free part of :func:`check_structure`: atoms present, finite positions, a usable cell."""
+    positions = np.asarray(positions, dtype=float)
+    cell = np.asarray(cell, dtype=float).reshape(3, 3)
+    pbc = np.broadcast_to(np.asarray(pbc, dtype=bool), (3,))
+    if len(positions) == 0:
+        raise ValueError("empty structure: it has no atoms; pass at least one atom")
     if not np.isfinite(positions).all():
         rows = np.where(~np.isfinite(positions).all(axis=1))[0]
         raise ValueError(f"positions of atoms {rows[:10].tolist()} are NaN or infinite")

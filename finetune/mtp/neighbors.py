@@ -8,31 +8,19 @@ from dataclasses import dataclass
 import numpy as np
 
 
-def _check_structure(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray) -> None:
-    if len(positions) == 0:
-        raise ValueError("empty structure: MTP needs at least one atom")
-    if not np.all(np.isfinite(positions)):
-        raise ValueError("positions contain NaN or inf")
-    for axis in np.flatnonzero(pbc):
-        if np.linalg.norm(cell[axis]) < 1e-8:
-            raise ValueError(f"periodic along axis {axis} but the cell vector is zero: set the cell or pbc=False")
-
-
 def neighbor_pairs(positions: np.ndarray, cell: np.ndarray, pbc, cutoff: float):
     """Full neighbour list sorted by centre: (i, j, shift vectors in Å), pairs within cutoff."""
-    from vesin import NeighborList
+    from unihub.foundation.graph import neighbor_list
+    from unihub.foundation.validate import check_geometry
 
     positions = np.ascontiguousarray(positions, dtype=np.float64)
     cell = np.asarray(cell, dtype=np.float64).reshape(3, 3)
     pbc = np.broadcast_to(np.asarray(pbc, dtype=bool), (3,))
-    _check_structure(positions, cell, pbc)
-    box = cell if np.any(pbc) else np.zeros((3, 3))
-    nl = NeighborList(cutoff=float(cutoff), full_list=True, sorted=True)
-    i, j, S = nl.compute(positions, box, [bool(x) for x in pbc], quantities="ijS")
-    i = np.asarray(i, dtype=np.int64)
-    order = np.argsort(i, kind="stable")  # vesin sorts by i already; keep this cheap guard
-    i, j, S = i[order], np.asarray(j, dtype=np.int64)[order], np.asarray(S)[order]
-    shifts = S.astype(np.float64) @ box
+    check_geometry(positions, cell, pbc)
+    i, j, S, _ = neighbor_list(positions, cell, pbc, cutoff)
+    order = np.argsort(i, kind="stable")  # the kernel takes neighbours grouped by centre (CSR)
+    i, j, S = i[order], j[order], S[order]
+    shifts = S.astype(np.float64) @ np.where(pbc[:, None], cell, 0.0)  # open directions have no images
     return i, j, shifts
 
 
