@@ -60,7 +60,7 @@ def eos(calc, phase) -> dict:
     from ase.eos import EquationOfState
     from ase.units import GPa
 
-    from unihub.zoo.simulate import relax
+    from unihub.foundation.simulate import relax
 
     el, kind, a0 = phase
     atoms = bulk(el, kind, a=a0, cubic=True)
@@ -102,7 +102,7 @@ def gamma_vdos(model, cell, delta: float = 0.01) -> np.ndarray:
 
 def vacancy_energy(calc, relaxed, reps: int = 2) -> float:
     """Relaxed (positions, fixed cell) vacancy formation energy in a 2x2x2 conventional cell, eV."""
-    from unihub.zoo.simulate import relax
+    from unihub.foundation.simulate import relax
 
     perfect = relaxed * (reps, reps, reps)
     perfect.calc = calc

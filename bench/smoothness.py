@@ -18,7 +18,7 @@ def gamma_optical_thz(model, h: float) -> float:
     """Highest Γ frequency (THz) of the relaxed 2-atom diamond-Si cell, central differences with step h (Å)."""
     from distill_study import gamma_vdos
 
-    from unihub.zoo.simulate import relax
+    from unihub.foundation.simulate import relax
 
     a = bulk("Si", "diamond", 5.43)
     relax(a, fmax=1e-4, cell=True, steps=200, calculator=model.calculator(), progress=False)
@@ -36,7 +36,7 @@ def restoring_force(calc, d: float) -> float:
 def phases(calc) -> dict:
     """Energy per atom (eV) and volume per atom (Å³) of Si prototypes relaxed by the model."""
     from unihub.finetune.distillation.structures import prototypes
-    from unihub.zoo.simulate import relax
+    from unihub.foundation.simulate import relax
 
     out = {}
     for p in prototypes("Si"):

@@ -51,16 +51,33 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _md(args: argparse.Namespace) -> int:
-    from ase.io import read
+    import tempfile
+    from pathlib import Path
 
+    from ase.io import read, write
+
+    from unihub.foundation.files import atomic_write
+    from unihub.foundation.simulate import md
     from unihub.zoo import load_model
-    from unihub.zoo.simulate import md
 
+    traj = Path(args.trajectory) if args.trajectory else None
+    if traj is not None:
+        if traj.resolve() == Path(args.structure).resolve():
+            raise ValueError(f"--trajectory {traj} is the input structure; name another file")
+        if traj.exists() and not args.overwrite:
+            raise ValueError(f"{traj} exists; pass --overwrite to replace it, or name another file")
+        fmt = _format_of(traj)
     atoms = read(args.structure)
     elements = args.elements.split(",") if getattr(args, "elements", None) else None
     model = load_model(args.model, head=args.head, elements=elements)
-    trace = md(atoms, args.temperature, args.steps, ensemble=args.ensemble, timestep=args.timestep,
-               calculator=model.calculator(), trajectory=args.trajectory)
+    with tempfile.TemporaryDirectory() as tmp:
+        # ASE's integrators write .traj; other formats are written from it when the run has finished
+        raw = Path(tmp) / "md.traj" if traj is not None else None
+        trace = md(atoms, args.temperature, args.steps, ensemble=args.ensemble, timestep=args.timestep,
+                   calculator=model.calculator(), trajectory=str(raw) if raw else None)
+        if traj is not None:
+            frames = read(raw, index=":")
+            atomic_write(traj, lambda t: write(t, frames, format=fmt))
     print(f"final T {trace['temperature'][-1]:.1f} K, E {trace['energy'][-1]:.4f} eV")
     if "drift_ev_per_atom_ps" in trace:
         print(f"NVE drift {trace['drift_ev_per_atom_ps']:.2e} eV/atom/ps")
@@ -166,6 +183,18 @@ def _label_card(name: str, folder, run_file) -> int:
     return 0
 
 
+def _format_of(path) -> str:
+    from ase.io.formats import UnknownFileTypeError, filetype, ioformats
+
+    try:
+        fmt = filetype(str(path), read=False)
+    except (ValueError, UnknownFileTypeError):
+        fmt = None
+    if fmt not in ioformats or not ioformats[fmt].can_write:
+        raise ValueError(f"cannot write a trajectory format named by {path}; use .traj, .xyz or .extxyz")
+    return fmt
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="unihub", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -212,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--steps", type=int, default=1000)
     m.add_argument("--ensemble", default="nvt", choices=["nve", "nvt", "npt"])
     m.add_argument("--timestep", type=float, default=1.0, help="fs")
-    m.add_argument("--trajectory")
+    m.add_argument("--trajectory", help="file for the frames, in the format its extension names (.traj, .xyz, ...)")
+    m.add_argument("--overwrite", action="store_true", help="replace an existing --trajectory file")
     m.set_defaults(func=_md)
     from unihub.finetune.mtp.lammps.cli import add_lammps_parser  # `unihub lammps build`, `unihub md --engine lammps`
 

@@ -32,8 +32,8 @@ def run_demo(model_name: str = "universal-v1", out: str | Path = "demo_out", md_
              progress: bool = True) -> dict:
     """Relax the demo structures and run NVT MD on 64-atom Si; writes ``report.md``, ``results.json``, a plot."""
     from unihub.foundation.graph import as_ase
+    from unihub.foundation.simulate import md, relax
     from unihub.zoo import load_model
-    from unihub.zoo.simulate import md, relax
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

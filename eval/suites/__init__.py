@@ -107,12 +107,12 @@ def pick(items: Sequence, n: int | None, seed: int = 0) -> list:
 
 
 def relax_near(model, atoms, fmax: float, steps: int, max_volume_ratio: float = 1.5) -> dict:
-    """Relax cell and positions with the model (``unihub.zoo.simulate.relax``); refuse a cell that ran far from DFT's.
+    """Relax cell and positions (``unihub.foundation.simulate.relax``); refuse a cell that ran far from DFT's.
 
     A model whose minimum lies at 1.5x (or 1/1.5x) the DFT volume would be measured in another material:
     that is recorded as a failure, not a modulus.
     """
-    from unihub.zoo.simulate import relax
+    from unihub.foundation.simulate import relax
 
     v0 = atoms.get_volume()
     r = relax(atoms, fmax=fmax, cell=True, steps=steps, calculator=model.calculator("pbe"), progress=False)

@@ -4,7 +4,7 @@ A run stays physical when, at every logged frame (every 10 steps), energies are 
 is closer than 0.5 Å and the temperature stays below 5 × the target (a run that heats up without bound
 is an exploding one). The NVE segment that follows starts from the NVT end point with fresh velocities at
 half the temperature (the equilibrated potential energy brings it back up); its drift is the slope of
-total energy per atom against time (meV/atom/ps). Runs go through ``unihub.zoo.simulate.md``.
+total energy per atom against time (meV/atom/ps). Runs go through ``unihub.foundation.simulate.md``.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def physical(trajectory: str, temperature: float) -> tuple[bool, float, str]:
 
 
 def stability(model, atoms, nvt_steps: int, nve_steps: int) -> dict:
-    from unihub.zoo.simulate import md
+    from unihub.foundation.simulate import md
 
     calc = model.calculator("pbe")
     with tempfile.TemporaryDirectory() as tmp:

@@ -69,7 +69,7 @@ def _check_teacher_elements(teacher, elements: list[str], head: str | None) -> N
 
 def _relax_prototypes(teacher, elements: list[str], head: str | None) -> dict[str, Atoms]:
     """Each prototype cell relaxed (positions and cell) by the teacher, keyed by name."""
-    from unihub.zoo.simulate import relax
+    from unihub.foundation.simulate import relax
 
     out = {}
     for e in elements:

@@ -95,7 +95,7 @@ def run_md(atoms: Atoms, calculator, temperature: float, steps: int, ensemble: s
     """Langevin NVT or Berendsen NPT (0 GPa) on ``atoms`` in place; ``observe(atoms, step)`` every
     ``every`` steps may return False to stop the run. Returns the number of steps taken.
 
-    (``unihub.zoo.simulate.md`` has no per-step hook; this is the same integrator choice with one.)"""
+    (``unihub.foundation.simulate.md`` has no per-step hook; this is the same integrator choice with one.)"""
     from ase.md.langevin import Langevin
     from ase.md.nptberendsen import NPTBerendsen
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary

@@ -110,7 +110,7 @@ def test_publish_round_trip(tiny_model, hf_cache):
 
 
 def test_relax_and_md_helpers(tiny_model):
-    from unihub.zoo.simulate import md, relax
+    from unihub.foundation.simulate import md, relax
 
     atoms = bulk("Cu", "fcc", 3.7) * (2, 2, 2)
     atoms.rattle(0.05, seed=0)

@@ -1,9 +1,25 @@
-"""Relaxation and molecular dynamics with any hub model's calculator, with progress bars."""
+"""Relaxation and molecular dynamics with any hub model's calculator, with progress bars.
+
+ASE ``Atoms`` are updated in place; a pymatgen ``Structure`` is converted and the final ``Atoms`` is
+returned under ``"atoms"``. MD stops with :class:`MDExplosionError` when the run leaves physics
+(temperature far above its target, non-finite energy, atoms closer than the overlap guard).
+"""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from ase import units
+from ase import Atoms, units
+
+from unihub.foundation.graph import as_ase
+from unihub.foundation.validate import MIN_DISTANCE
+
+MAX_TIMESTEP_FS = 10.0  # beyond this no interatomic potential integrates stably
+
+
+class MDExplosionError(RuntimeError):
+    """An MD run left physics: it says what happened, at which step, and what to change."""
 
 
 def _progress(total: int, desc: str, enabled: bool):
@@ -21,10 +37,11 @@ def relax(atoms, fmax: float = 0.05, cell: bool = True, steps: int = 500, calcul
     from ase.filters import FrechetCellFilter
     from ase.optimize import FIRE
 
-    if calculator is not None:
-        atoms.calc = calculator
-    if atoms.calc is None:
-        raise ValueError("atoms has no calculator: pass calculator=model.calculator()")
+    atoms = _atoms(atoms, calculator)
+    if not (fmax > 0 and math.isfinite(fmax)):
+        raise ValueError(f"fmax must be a positive force in eV/Å, got {fmax}")
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
     target = FrechetCellFilter(atoms) if cell and atoms.pbc.all() else atoms
     opt = FIRE(target, logfile=None, trajectory=trajectory)
     bar = _progress(steps, "relax", progress)
@@ -33,7 +50,7 @@ def relax(atoms, fmax: float = 0.05, cell: bool = True, steps: int = 500, calcul
     bar.close()
     forces = atoms.get_forces()
     return {"energy": float(atoms.get_potential_energy()), "steps": int(opt.nsteps), "converged": converged,
-            "fmax": float(np.linalg.norm(forces, axis=1).max())}
+            "fmax": float(np.linalg.norm(forces, axis=1).max()), "atoms": atoms}
 
 
 def md(atoms, temperature: float, steps: int, ensemble: str = "nvt", timestep: float = 1.0,
@@ -49,10 +66,8 @@ def md(atoms, temperature: float, steps: int, ensemble: str = "nvt", timestep: f
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
     from ase.md.verlet import VelocityVerlet
 
-    if calculator is not None:
-        atoms.calc = calculator
-    if atoms.calc is None:
-        raise ValueError("atoms has no calculator: pass calculator=model.calculator()")
+    atoms = _atoms(atoms, calculator)
+    _check_md_args(temperature, steps, timestep, friction, loginterval)
     rng = np.random.default_rng(seed)
     MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
     Stationary(atoms)
@@ -78,15 +93,60 @@ def md(atoms, temperature: float, steps: int, ensemble: str = "nvt", timestep: f
         trace["temperature"].append(float(atoms.get_temperature()))
         trace["energy"].append(float(atoms.get_total_energy()))
         trace["volume"].append(float(atoms.get_volume()) if atoms.pbc.all() else float("nan"))
+        check_md_state(atoms, int(dyn.nsteps), temperature, timestep, trace["temperature"][-1],
+                       trace["energy"][-1])
 
     dyn.attach(record, interval=loginterval)
     bar = _progress(steps, f"md {kind} {temperature:g} K", progress)
     dyn.attach(lambda: bar.update(1))
     dyn.run(steps)
     bar.close()
-    out = {k: np.asarray(v) for k, v in trace.items()}
+    out: dict = {k: np.asarray(v) for k, v in trace.items()}
+    out["atoms"] = atoms
     if kind == "nve" and len(out["energy"]) > 1:
         t_ps = out["step"] * timestep / 1000
         slope = np.polyfit(t_ps, out["energy"] / len(atoms), 1)[0]
         out["drift_ev_per_atom_ps"] = float(slope)
     return out
+
+
+def _atoms(structure, calculator) -> Atoms:
+    atoms = as_ase(structure)
+    if calculator is not None:
+        atoms.calc = calculator
+    if atoms.calc is None:
+        raise ValueError("atoms has no calculator: pass calculator=model.calculator()")
+    return atoms
+
+
+def _check_md_args(temperature: float, steps: int, timestep: float, friction: float, loginterval: int) -> None:
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise ValueError(f"temperature must be >= 0 K, got {temperature}")
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    if not (0 < timestep <= MAX_TIMESTEP_FS):
+        raise ValueError(f"timestep must be in (0, {MAX_TIMESTEP_FS:g}] fs, got {timestep} fs (1-2 fs is usual; "
+                         "0.5 fs with hydrogen)")
+    if not (friction > 0 and math.isfinite(friction)):
+        raise ValueError(f"friction must be > 0 (1/fs), got {friction}")
+    if loginterval < 1:
+        raise ValueError(f"loginterval must be >= 1, got {loginterval}")
+
+
+def check_md_state(atoms: Atoms, step: int, target_temperature: float, timestep: float, temperature: float,
+                   energy: float) -> None:
+    """Raise :class:`MDExplosionError` when a run left physics (called every ``loginterval`` steps)."""
+    hint = f"lower the timestep (now {timestep:g} fs) or the temperature, or check the structure"
+    if not math.isfinite(energy) or not math.isfinite(temperature):
+        raise MDExplosionError(f"MD stopped at step {step}: the energy or temperature is not finite; {hint}")
+    limit = max(5.0 * target_temperature, target_temperature + 5000.0)
+    if temperature > limit:
+        raise MDExplosionError(f"MD stopped at step {step}: temperature {temperature:.0f} K is beyond "
+                               f"{limit:.0f} K for a {target_temperature:g} K run; {hint}")
+    if len(atoms) > 1:
+        from ase.neighborlist import neighbor_list
+
+        d = neighbor_list("d", atoms, MIN_DISTANCE)
+        if len(d):
+            raise MDExplosionError(f"MD stopped at step {step}: two atoms are {d.min():.3f} Å apart (< "
+                                   f"{MIN_DISTANCE} Å, the overlap guard); {hint}")
