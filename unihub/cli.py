@@ -118,12 +118,12 @@ def _label(args: argparse.Namespace) -> int:
         return _label_card(args.name, folder, run_file)
     if not 0 <= args.shard < args.shards:
         raise ValueError(f"--shard must be in 0..{args.shards - 1}, got {args.shard}")
-    import hashlib
-
     from unihub.finetune.distillation import compounds
+    from unihub.finetune.distillation.teacher_set import fingerprint
 
-    # the generator's source is part of the run: ids name positions in its sequence, not contents
-    generator = hashlib.sha256(open(compounds.__file__, "rb").read()).hexdigest()[:16]
+    # the generator's output is part of the run: ids name positions in its sequence, not contents
+    generator = fingerprint(compounds.generate_compounds(args.n, seed=args.seed, elements=args.elements,
+                                                         max_atoms=args.max_atoms))
     run = {"n": args.n, "seed": args.seed, "max_atoms": args.max_atoms, "elements": args.elements,
            "teachers": args.teachers, "shards": args.shards, "generator": generator}
     if run_file.exists():
@@ -174,7 +174,7 @@ def _label_card(name: str, folder, run_file) -> int:
     command = f"unihub label {name} {flags} --shard K --shards {run['shards']} (K = 0..{run['shards'] - 1})"
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                           cwd=Path(__file__).parent).stdout.strip() or "unknown"
-    head = f"{head} (compounds.py sha256 {run['generator']}…)"
+    head = f"{head} (generator fingerprint {run['generator']})"
     keys = benchmark_keys()
     frames = (a for f in files for a in iread(str(f), index=":", format="extxyz"))
     overlap = {b: v["overlap"] for b, v in benchmark_overlap(frames, keys).items()}

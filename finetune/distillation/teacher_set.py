@@ -21,6 +21,19 @@ from .teachers import FilterRule, Teacher, label_to_file
 SCAN = (0.90, 0.95, 1.0, 1.05, 1.10, 1.15)  # linear factors: a radii-based first guess is rarely further off
 
 
+def fingerprint(structures: Iterable[Atoms], count: int = 16) -> str:
+    """A short hash of the first ``count`` structures (ids, species, cell, positions to 1e-4 Å): two
+    generator versions with the same fingerprint make the same sequence, so a run may resume."""
+    h = hashlib.sha256()
+    for k, atoms in enumerate(structures):
+        if k == count:
+            break
+        h.update(str(atoms.info["id"]).encode())
+        h.update(np.asarray(atoms.numbers, np.int64).tobytes())
+        h.update(np.round(np.concatenate([atoms.cell.array, atoms.positions]), 4).tobytes())
+    return h.hexdigest()[:16]
+
+
 def volume_factor(atoms: Atoms, teacher: Teacher, scan: Sequence[float] = SCAN) -> float:
     """The linear scale factor of the cell at the teacher's E(V) minimum (a parabola through the lowest
     three points of the scan; the scan is widened once when its minimum sits at an end)."""

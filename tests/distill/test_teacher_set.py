@@ -106,3 +106,13 @@ def test_labelled_set_becomes_a_dataset_with_a_card(tmp_path, monkeypatch):
     files[0].write_bytes(files[0].read_bytes() + b"\n")  # a changed file no longer matches its card
     with pytest.raises(Exception, match="sha256"):
         load_dataset("emt_set")
+
+
+def test_fingerprint_tells_generator_sequences_apart():
+    from unihub.finetune.distillation.teacher_set import fingerprint
+
+    a, b = family(), family()
+    assert fingerprint(a) == fingerprint(b)
+    b[2].positions[0, 0] += 0.01  # one moved atom in the first structures is another sequence
+    assert fingerprint(a) != fingerprint(b)
+    assert fingerprint(a) == fingerprint(a + family()[:3])  # only the first 16 count
