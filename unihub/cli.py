@@ -42,6 +42,15 @@ def _publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _release(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from unihub.zoo.release import release
+
+    print(release(args.name, Path(args.run) if args.run else None, args.alias))
+    return 0
+
+
 def _list(args: argparse.Namespace) -> int:
     from unihub.zoo import list_models
 
@@ -229,6 +238,13 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("--private", action="store_true")
     pb.add_argument("--token", help="Hub token (default: HF_TOKEN or the cached login)")
     pb.set_defaults(func=_publish)
+
+    rl = sub.add_parser("release", help="render a shipped model's card from its files and recompute its checksums "
+                                        "and registry entry (--from ships a trained run under NAME)")
+    rl.add_argument("name")
+    rl.add_argument("--from", dest="run", help="a trained run's model folder")
+    rl.add_argument("--alias", action="append", help="aliases of NAME, taken from any other model (default: kept)")
+    rl.set_defaults(func=_release)
 
     ls = sub.add_parser("list", help="list the models in the registry")
     ls.set_defaults(func=_list)

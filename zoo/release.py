@@ -1,23 +1,30 @@
-"""Package a trained run as a shipped zoo model: weights, config, card with measured figures, registry entry.
+"""Release a shipped zoo model: its card is rendered from files next to its weights, every checksum and
+its registry entry are recomputed, so editing a card is one command.
 
-    python -m unihub.zoo.release runs/universal-v1/model --name universal-v1 \
-        [--accuracy accuracy.json] [--speed speed.json] [--wbm wbm.json]
+A model folder ``zoo/models/NAME`` holds ``model.safetensors`` and ``config.json`` (written from a
+trained run with ``--from``), ``card.md`` (prose people write: intended use, how to use, training
+data, limitations, citation), and optionally ``figures.json`` (measured tables: title, command,
+columns, rows) and ``training_stats.json`` (frames per element and datasets per head of its pack).
+
+    unihub release NAME [--from runs/NAME/model] [--alias universal]
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
 import json
+import math
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 from unihub.foundation.files import atomic_write
-from unihub.zoo.checksum import sha256_file
+from unihub.zoo.checksum import MANIFEST, sha256_file
 from unihub.zoo.models import UniversalModel
 from unihub.zoo.registry import REGISTRY_FILE
+
+MODELS = Path(__file__).parent / "models"
+CARD_SECTIONS = ("## Intended use", "## How to use", "## Training data", "## Limitations", "## Citation")
 
 
 def training_statistics(model: UniversalModel) -> dict:
@@ -47,173 +54,99 @@ def training_statistics(model: UniversalModel) -> dict:
             "cap_per_dataset": cfg.data.max_frames_per_dataset, "datasets": names}
 
 
-def last_val_metrics(run_dir: Path) -> dict:
-    """The last logged validation MAE per dataset (meV/atom, meV/Å, GPa)."""
-    path = run_dir / "logs" / "version_0" / "metrics.csv"
-    if not path.exists():
-        return {}
-    last: dict = {}
-    for row in csv.DictReader(open(path)):
-        for k, v in row.items():
-            if v and k.startswith("val_"):
-                last[k] = float(v)
-    return last
+def sig3(value) -> str:
+    """A figure to 3 significant figures (integers of 4+ digits stay whole); text passes through."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if not math.isfinite(value):
+        return "–"
+    if value == 0:
+        return "0"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{float(f'{value:.3g}'):g}"
 
 
-def _weights(training: dict) -> str:
-    loss = training.get("config", {}).get("loss", {})
-    return ":".join(format(loss[k], "g") if k in loss else "?" for k in ("energy", "forces", "stress"))
-
-
-def training_stages(training: dict, location: Path | None) -> list[dict]:
-    """The chain of runs behind a model exported at ``location`` (``RUN/model``), oldest first, following
-    ``init_from``; each with its config, steps and the file in ``foundation/configs`` whose ``output`` is the
-    run's directory (where it lies now: a run may have been renamed after it was trained)."""
-    import yaml
-
-    files = {}
-    for f in sorted((Path(__file__).parents[1] / "foundation" / "configs").glob("*.yaml")):
-        out = (yaml.safe_load(f.read_text()) or {}).get("output")
-        if out:
-            files[str(Path(out))] = f"foundation/configs/{f.name}"
-    stages = []
-    while training:
-        cfg = training.get("config", {})
-        run_dir = str(Path(location).parent) if location is not None else None
-        stages.append({"config": cfg, "steps": training.get("global_step", "?"), "file": files.get(run_dir)})
-        location = Path(cfg["init_from"]) if cfg.get("init_from") else None
-        parent = location / "config.json" if location is not None else None
-        training = json.loads(parent.read_text()).get("training", {}) if parent and parent.exists() else {}
-    return stages[::-1]
-
-
-def card_body(name: str, model: UniversalModel, stats: dict, val: dict, acc: list, speed: list, wbm: list,
-              location: Path | None = None) -> str:
-    heads = model.config.fidelities
-    lines = [f"Universal interatomic potential `{name}` of unihub: a PaiNN-style "
-             f"graph network ({model.num_parameters():,} parameters, cutoff {model.config.cutoff} Å, "
-             f"{model.config.layers} interaction blocks, {model.config.features} scalar / "
-             f"{model.config.vector_features} vector channels) with element embeddings for Z = 1..118 and one "
-             f"fidelity head per DFT functional: {', '.join(heads)} (default `{model.config.default_fidelity}`).",
-             "", "## Training data per head", "",
-             "| head | datasets (training frames in the pack, before the per-dataset cap) |", "|---|---|"]
-    for h, c in stats["datasets_per_head"].items():
-        lines.append(f"| {h} | " + ", ".join(f"{d} ({n})" for d, n in sorted(c.items())) + " |")
-    stages = training_stages(model.extra_config.get("training", {}), location)
-    batch = stages[-1]["config"].get("data", {}).get("batch_size", "?")
-    parts = []
-    for i, st in enumerate(stages, 1):
-        c = st["config"]
-        start = f"from stage {i - 1}'s network" if i > 1 else "from random weights"
-        parts.append(f"Stage {i} (`{st['file'] or 'config not in foundation/configs'}`): {st['steps']} steps {start}, "
-                     f"loss weights energy:forces:stress = {_weights({'config': c})}, peak learning rate "
-                     f"{c.get('optim', {}).get('lr', '?')}, vector-norm smoothing "
-                     f"{c.get('model', {}).get('vector_norm_eps', 'legacy 1e-4')}")
-    run = (f"{len(stages)} stage(s) on CPU, optimiser steps of {batch} frames, at most {stats['cap_per_dataset']} "
-           f"frames per dataset per epoch. " + ". ".join(parts))
-    commands = " then ".join(f"`unihub train {st['file']}`" for st in stages if st["file"])
-    lines += ["", f"Training: {run}. Commands: {commands}.",
-              "", "## Elements seen in training (training frames containing the element)", "",
-              ", ".join(f"{el} {n}" for el, n in stats["frames_per_element"].items()), ""]
-    if val:
-        lines += ["## Validation errors (last validation of the run, EMA weights)", "",
-                  "| dataset | energy MAE (meV/atom) | force MAE (meV/Å) | stress MAE (GPa) |", "|---|---|---|---|"]
-        for d in stats["datasets"]:
-            def g(key, d=d):
-                v = val.get(f"val_{d}/{key}")
-                return f"{v:.3g}" if v is not None else "-"
-            lines.append(f"| {d} | {g('energy_mae_meV_atom')} | {g('forces_mae_meV_A')} | {g('stress_mae_GPa')} |")
+def figure_tables(figures: list[dict]) -> list[str]:
+    """Markdown for the measured tables: each with its title, the command that measured it, and rows."""
+    lines: list[str] = []
+    for fig in figures:
+        cols = fig["columns"]
+        lines += [f"### {fig['title']}", "", f"Measured with `{fig['command']}`" + (f" ({fig['note']})" if
+                  fig.get("note") else "") + ".", "", "| " + " | ".join(cols) + " |",
+                  "|" + "---|" * len(cols)]
+        lines += ["| " + " | ".join(sig3(row.get(c, "–")) for c in cols) + " |" for row in fig["rows"]]
         lines.append("")
-    if acc:
-        lines += ["## Test errors (held-out test split; `bench/accuracy.py`)", "",
-                  "| dataset | model | frames | energy MAE, offset-aligned (meV/atom) | energy MAE raw (meV/atom) "
-                  "| force MAE (meV/Å) | stress MAE (GPa) |", "|---|---|---|---|---|---|---|"]
-        for r in acc:
-            def f(key, r=r, fmt=".1f"):
-                return format(r[key], fmt) if key in r else "-"
-            lines.append(f"| {r['dataset']} | {r['model']} | {r['frames']} | {f('energy_mae_meV_atom_aligned')} | "
-                         f"{f('energy_mae_meV_atom_raw')} | {f('force_mae_meV_A')} | "
-                         f"{f('stress_mae_GPa', fmt='.3f')} |")
-        lines.append("")
-    if wbm:
-        lines += ["## WBM formation energies (972 DFT-relaxed structures; `bench/wbm.py`)", "",
-                  "| model | elemental references | MAE vs raw (meV/atom) | MAE vs MP2020-corrected (meV/atom) |",
-                  "|---|---|---|---|"]
-        lines += [f"| {r['model']} | {r['mu']} | {r['mae_raw_meV_atom']:.1f} | {r['mae_corrected_meV_atom']:.1f} |"
-                  for r in wbm]
-        lines.append("")
-    if speed:
-        lines += ["## Inference cost (`bench/speed.py`, diamond Si, energy + forces + stress, 2 threads)", "",
-                  "| model | atoms | µs per atom-step | peak memory (GiB) |", "|---|---|---|---|"]
-        lines += [f"| {r['model']} | {r['atoms']} | {r['us_per_atom_step']:.1f} | {r['peak_rss_gib']:.2f} |"
-                  for r in speed]
-        lines.append("")
-    lines += ["## Limitations", "",
-              "Pretrained on CPU within one working session (no GPU was available), on about 55k public DFT frames: "
-              "far less data and compute than MPtrj-scale models. Elements or chemistries absent from the table above "
-              "are extrapolations (the calculator warns). Heads share one representation; absolute energies are only "
-              "comparable within a head. Each dataset's energies were aligned onto its head by per-element least "
-              "squares (`energy_alignment` in config.json holds the shifts; add them back to predict in a dataset's "
-              "own zero). The diatomic curves are not aligned: they share MatPES's zero, so their dissociation limits "
-              "are isolated-atom energies on the PBE and r2SCAN heads. "
-              "Compound energetics are weak (see the WBM table): the PBE head's training data are elements, "
-              "alloys and dimers, compounds reach it only through the "
-              "representation shared with the PBEsol head (about 900 MAD frames), so formation energies and "
-              "equilibrium volumes of ionic crystals are not reliable in this version; use it for metals, alloys and "
-              "covalent elemental systems, or fine-tune. Stages 1-2 had a cusp at every high-symmetry site (the "
-              "vector norm of the update block); stage 3 replaced it with a smooth norm: the Si Γ optical phonon "
-              "is 18.5 THz at 0.01 Å displacements and 17.5 at 0.03 Å (DFT 15.5; stage 2 gave 38.8 / 28.5 / "
-              "18.7 at 0.005 / 0.01 / 0.03 Å), so still about 15 % too stiff. Stage 3 is worse than stage 2 "
-              "on one structure: relaxed α-boron (the "
-              "PBE elemental reference B12), with force errors of 0.5 eV/Å (stage 2: 0.1), which dominate the "
-              "elemental-reference force MAE in the test table. Phases the training data barely "
-              "cover can be wrong (fcc Si relaxes to 9.4 Å³/atom); a fine-tuned copy can develop holes "
-              "there (`unihub distill` drops teacher labels below the ground-state energy), so check a "
-              "fine-tuned or distilled model's defects and phases before production runs.", ""]
+    return lines
+
+
+def card_body(name: str, model: UniversalModel, text: str, stats: dict, figures: list[dict]) -> str:
+    """The README body: facts read off the model and its pack, the people's text, the measured tables."""
+    missing = [s for s in CARD_SECTIONS if s not in text]
+    if missing:
+        raise ValueError(f"card.md of {name} lacks the sections {missing}")
+    c = model.config
+    lines = [f"Universal interatomic potential `{name}`: a PaiNN-style graph network ({model.num_parameters():,} "
+             f"parameters, cutoff {c.cutoff} Å, {c.layers} interaction blocks, {c.features} scalar / "
+             f"{c.vector_features} vector channels), element embeddings for Z = 1..{c.max_z}, one fidelity head per "
+             f"DFT functional: {', '.join(c.fidelities)} (default `{c.default_fidelity}`).", "", text.strip(), ""]
+    if stats:
+        lines += ["## Training frames per head", "", "| head | datasets (training frames in the pack) |", "|---|---|"]
+        lines += [f"| {h} | " + ", ".join(f"{d} ({n})" for d, n in sorted(cnt.items())) + " |"
+                  for h, cnt in stats["datasets_per_head"].items()]
+        lines += ["", "Elements (training frames containing the element): "
+                  + ", ".join(f"{el} {n}" for el, n in stats["frames_per_element"].items()), ""]
+    if figures:
+        lines += ["## Measured figures", "", *figure_tables(figures)]
     return "\n".join(lines)
 
 
-def release(run_model_dir: Path, name: str, accuracy: list, speed: list, wbm: list, aliases: list[str]) -> Path:
-    model = UniversalModel.load_dir(Path(run_model_dir))
-    model.name = name
-    align = Path(run_model_dir).parent / "energy_alignment.json"
-    if "energy_alignment" not in model.extra_config and align.exists():  # runs exported before it was stored
-        model.extra_config["energy_alignment"] = json.loads(align.read_text())
-    stats = training_statistics(model)
-    val = last_val_metrics(Path(run_model_dir).parent)
-    evals = [{"dataset": r["dataset"], "metric": "force_mae_meV_per_A", "value": r["force_mae_meV_A"]}
-             for r in accuracy if r["model"] not in ("chgnet", "sevennet-0") and "force_mae_meV_A" in r]
+def render(name: str, aliases: list[str] | None = None) -> Path:
+    """Render ``README.md`` of ``zoo/models/NAME`` and recompute its checksums and registry entry."""
+    from unihub.zoo.card import write_card
+
+    folder = MODELS / name
+    if not (folder / "card.md").exists():
+        raise FileNotFoundError(f"{folder}/card.md is missing: write the model's card text there first")
+    model = UniversalModel.load_dir(folder)
+    stats = _json(folder / "training_stats.json", {})
+    figures = _json(folder / "figures.json", [])
+    evals = [{"dataset": r[fig["headline"]["dataset"]], "metric": fig["headline"]["metric"],
+              "value": r[fig["headline"]["column"]]}
+             for fig in figures if fig.get("headline") for r in fig["rows"]
+             if r.get(fig["headline"].get("model_column", "model")) == name]
     card = {"title": name, "license": "mit", "tags": ["unihub", "interatomic-potential", "materials", "painn"],
-            "datasets": stats["datasets"], "eval_results": evals,
-            "body": card_body(name, model, stats, val, accuracy, speed, wbm, Path(run_model_dir))}
-    out = Path(__file__).parent / "models" / name
-    model.save(out, card=card)
-    (out / "training_stats.json").write_text(json.dumps(stats, indent=1))
-    files = {n: sha256_file(out / n) for n in ("model.safetensors", "config.json", "README.md")}
+            "datasets": stats.get("datasets"), "eval_results": evals,
+            "body": card_body(name, model, (folder / "card.md").read_text(), stats, figures)}
+    write_card(folder, card)
+    files = {n: sha256_file(folder / n) for n in ("model.safetensors", "config.json", "README.md")}
+    atomic_write(folder / MANIFEST, lambda p: Path(p).write_text(json.dumps(files, indent=1) + "\n"))
     reg = json.loads(REGISTRY_FILE.read_text())
+    entry = reg["models"].get(name, {})
+    aliases = list(entry.get("aliases", [])) if aliases is None else aliases
+    for other, e in reg["models"].items():  # an alias names one model
+        if other != name:
+            e["aliases"] = [a for a in e.get("aliases", []) if a not in aliases]
+    heads = ", ".join(model.config.fidelities)
     reg["models"][name] = {"location": f"package:models/{name}", "files": files, "kind": "universal",
                            "aliases": aliases, "default_head": model.config.default_fidelity,
-                           "description": "PaiNN-style universal potential, heads "
-                                          + ", ".join(model.config.fidelities)}
+                           "description": f"PaiNN-style universal potential, heads {heads}"}
     atomic_write(REGISTRY_FILE, lambda p: Path(p).write_text(json.dumps(reg, indent=1) + "\n"))
-    return out
+    return folder
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("run_model_dir")
-    p.add_argument("--name", required=True)
-    p.add_argument("--alias", action="append", default=[])
-    p.add_argument("--accuracy")
-    p.add_argument("--speed")
-    p.add_argument("--wbm")
-    a = p.parse_args()
-
-    def load(path):
-        return json.loads(Path(path).read_text()) if path else []
-
-    print(release(Path(a.run_model_dir), a.name, load(a.accuracy), load(a.speed), load(a.wbm), a.alias))
+def release(name: str, run_model_dir: Path | None = None, aliases: list[str] | None = None) -> Path:
+    """Copy a trained run's weights into ``zoo/models/NAME`` (with its pack statistics), then :func:`render`."""
+    if run_model_dir is not None:
+        model = UniversalModel.load_dir(Path(run_model_dir))
+        model.name = name
+        folder = MODELS / name
+        folder.mkdir(parents=True, exist_ok=True)
+        model._write_files(folder)
+        stats = training_statistics(model)
+        atomic_write(folder / "training_stats.json", lambda p: Path(p).write_text(json.dumps(stats, indent=1)))
+    return render(name, aliases)
 
 
-if __name__ == "__main__":
-    main()
+def _json(path: Path, default):
+    return json.loads(path.read_text()) if path.exists() else default
