@@ -1,0 +1,83 @@
+"""Universal models against their peers, side by side in one run: the OOD compound sets, WBM by each
+model's protocol, the EOS suite and cost (the report's suites), and relaxed volumes of the demo's
+crystals against SevenNet-0's. Writes the report and one JSON record under bench/results/.
+
+    UNIHUB_DATA=../shared/data python bench/universal_study.py \
+        [--models universal-v2 universal-v1 chgnet sevennet-0] [--size default] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+SUITES = ["ood", "wbm", "eos", "cost"]
+REFERENCE = "sevennet-0"  # the demo volumes are compared with this PBE-trained peer's relaxed cells
+
+
+def demo_volumes(models, threads: int) -> dict[str, dict[str, float]]:
+    """Relaxed volume per atom (Å³) of each demo crystal, per model (the mptrj head where a model has one)."""
+    from unihub.eval.models import resolve_models
+    from unihub.foundation.graph import as_ase
+    from unihub.foundation.simulate import relax
+    from unihub.zoo.demo import demo_structures
+
+    out: dict[str, dict[str, float]] = {}
+    for m in resolve_models(models):
+        head = "mptrj" if "mptrj" in m.heads else "pbe"
+        out[m.name] = {}
+        for label, s in demo_structures().items():
+            atoms = as_ase(s).copy()
+            if not atoms.pbc.all():
+                continue
+            r = relax(atoms, fmax=0.01, steps=500, calculator=m.calculator(head), progress=False)
+            out[m.name][label] = r["atoms"].get_volume() / len(atoms)
+    return out
+
+
+def record(args, figures: dict, wall: float) -> Path:
+    """One JSON record: git SHA, command, machine, threads, load, date, figures."""
+    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    rec = {"benchmark": "universal_study", "git_sha": sha, "command": " ".join([Path(sys.argv[0]).as_posix(),
+                                                                                 *sys.argv[1:]]),
+           "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", "threads": args.threads,
+           "load_1min": os.getloadavg()[0], "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "wall_seconds": round(wall, 1), "figures": figures}
+    path = Path("bench/results") / f"universal_study-{rec['date'][:10]}-{sha}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rec, indent=1) + "\n")
+    return path
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", nargs="+", default=["universal-v2", "universal-v1", "chgnet", "sevennet-0"])
+    p.add_argument("--size", default="default", choices=["quick", "default", "full"])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("-o", "--out", default=".cache/bench/universal-study")
+    args = p.parse_args()
+    from unihub import ood_report
+
+    t0 = time.perf_counter()
+    ood_report(args.models, suites=SUITES, out=args.out, size=args.size, threads=args.threads)
+    suites = json.loads((Path(args.out) / "report.json").read_text())["suites"]
+    figures = {name: suites[name]["summary"] for name in SUITES if name in suites}
+    vols = demo_volumes(args.models, args.threads)
+    ref = vols.get(REFERENCE, {})
+    figures["demo_volume_vs_sevennet0_percent"] = {
+        m: {c: round(100 * (v / ref[c] - 1), 2) for c, v in per.items() if c in ref} for m, per in vols.items()}
+    for m, per in figures["demo_volume_vs_sevennet0_percent"].items():
+        worst = max(per.items(), key=lambda kv: abs(kv[1])) if per else ("-", float("nan"))
+        print(f"{m:<16} demo volumes vs {REFERENCE}: worst {worst[0]} {worst[1]:+.1f} %")
+    print(record(args, figures, time.perf_counter() - t0))
+
+
+if __name__ == "__main__":
+    main()
