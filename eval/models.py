@@ -31,6 +31,20 @@ class EvalModel:
     info: dict = field(default_factory=dict)
     _calcs: dict = field(default_factory=dict, repr=False)
 
+    def trained_on(self) -> frozenset[str]:
+        """Card names (or ``card/file stem``) of the data the model was trained on, as far as it is known."""
+        if self.peer is not None:
+            from unihub.zoo.peers import PEERS
+
+            return frozenset(PEERS[self.peer].training_sets)
+        cfg = getattr(self.model, "extra_config", {}).get("training", {}).get("config", {})
+        return frozenset(cfg.get("data", {}).get("datasets", []))
+
+    def in_distribution(self, datasets: Iterable[str]) -> bool:
+        """Whether the model trained on any of ``datasets`` (a card covers its files)."""
+        mine = self.trained_on()
+        return any(d in mine or d.split("/")[0] in mine for d in datasets)
+
     def covers(self, numbers: Iterable[int]) -> bool:
         """Whether every element of a structure is one the model knows (always true but for students)."""
         return self.elements is None or set(int(z) for z in numbers) <= self.elements

@@ -126,18 +126,21 @@ def _assemble(ctx: Context, results: list[SuiteResult], errors: dict, skipped: l
             "title": r.title, "datasets": r.datasets, "size": r.size, "wall_seconds": r.wall_seconds,
             "seconds_per_model": r.seconds, "summary": r.summary, "failures": r.failures, "skipped": r.skipped,
             "notes": r.notes, "headlines": [h.__dict__ for h in r.headlines],
+            "in_distribution": {h.key: [m.name for m in ctx.models if m.in_distribution(
+                h.datasets or [d["name"] for d in r.datasets])] for h in r.headlines},
             "figures": [t for t, _ in r.figures], "raw": f"raw/{r.name}.csv"} for r in results},
     })
 
 
-def summary_rows(report: dict) -> list[tuple[str, str, dict, bool]]:
-    """(suite, metric label, {model: value}, lower is better) for the summary table."""
+def summary_rows(report: dict) -> list[tuple[str, str, dict, bool, set]]:
+    """(suite, metric label, {model: value}, lower is better, in-distribution models) for the summary table."""
     rows = []
     for name, s in report["suites"].items():
         for h in s["headlines"]:
             vals = {m: s["summary"].get(m, {}).get(h["key"]) for m in (x["name"] for x in report["models"])}
             if any(v is not None for v in vals.values()):
-                rows.append((name, h["label"], vals, h["lower_is_better"]))
+                rows.append((name, h["label"], vals, h["lower_is_better"],
+                             set(s.get("in_distribution", {}).get(h["key"], []))))
     return rows
 
 
@@ -149,8 +152,9 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _best(vals: dict, lower: bool) -> str | None:
-    ok = {k: v for k, v in vals.items() if isinstance(v, (int, float))}
+def _best(vals: dict, lower: bool, exclude: set = frozenset()) -> str | None:
+    """The best model among those out of distribution for the row (None with fewer than two to compare)."""
+    ok = {k: v for k, v in vals.items() if isinstance(v, (int, float)) and k not in exclude}
     if len(ok) < 2:
         return None
     return (min if lower else max)(ok, key=ok.get)
@@ -217,11 +221,13 @@ def render_markdown(report: dict, figures: dict) -> str:
         lines.append(f"> suite **{name}** could not run: {err}")
     lines += ["", "## Summary", "", "| suite | metric | " + " | ".join(models) + " |",
               "|---|---|" + "---:|" * len(models)]
-    for suite, label, vals, lower in summary_rows(report):
-        best = _best(vals, lower)
-        cells = [f"**{_fmt(vals[m])}**" if m == best else _fmt(vals[m]) for m in models]
+    for suite, label, vals, lower, ind in summary_rows(report):
+        best = _best(vals, lower, ind)
+        cells = [f"**{_fmt(vals[m])}**" if m == best else _fmt(vals[m]) + (" (ID)" if m in ind else "")
+                 for m in models]
         lines.append(f"| {suite} | {label} | " + " | ".join(cells) + " |")
-    lines += ["", "Bold: best in the row. Wall time per suite (s):", "",
+    lines += ["", "(ID): in-distribution, the model trained on this data. Bold: best in the row among the models "
+              "for which the data is out-of-distribution. Wall time per suite (s):", "",
               "| suite | wall s | " + " | ".join(models) + " | failures |", "|---|---:|" + "---:|" * (len(models) + 1)]
     for name, s in report["suites"].items():
         per = [_fmt(s["seconds_per_model"].get(m)) for m in models]
@@ -263,11 +269,14 @@ def render_html(report: dict, figures: dict) -> str:
         parts.append(f"<p class='warn'>suite <b>{e(name)}</b> could not run: {e(err)}</p>")
     parts.append("<h2>Summary</h2><table><tr><th>suite</th><th>metric</th>"
                  + "".join(f"<th>{e(m)}</th>" for m in models) + "</tr>")
-    for suite, label, vals, lower in summary_rows(report):
-        best = _best(vals, lower)
+    for suite, label, vals, lower, ind in summary_rows(report):
+        best = _best(vals, lower, ind)
         parts.append(f"<tr><td>{e(suite)}</td><td>{e(label)}</td>" + "".join(
-            f"<td class='n{' best' if m == best else ''}'>{_fmt(vals[m])}</td>" for m in models) + "</tr>")
-    parts.append("</table><p class='meta'>Highlighted: best in the row.</p><h3>Wall time per suite (s)</h3>"
+            f"<td class='n{' best' if m == best else ''}'>{_fmt(vals[m])}{' (ID)' if m in ind else ''}</td>"
+            for m in models) + "</tr>")
+    parts.append("</table><p class='meta'>(ID): in-distribution, the model trained on this data. Highlighted: best "
+                 "in the row among the models for which the data is out-of-distribution.</p>"
+                 "<h3>Wall time per suite (s)</h3>"
                  "<table><tr><th>suite</th><th>wall</th>" + "".join(f"<th>{e(m)}</th>" for m in models)
                  + "<th>failures</th></tr>")
     for name, s in report["suites"].items():

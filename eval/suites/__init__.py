@@ -60,6 +60,9 @@ class Headline:
     key: str
     label: str
     lower_is_better: bool = True
+    # what the row measures: card names, or "card/file stem" (empty: the suite's datasets); the report
+    # marks models that trained on it as in-distribution and bolds the best only among the others
+    datasets: tuple[str, ...] = ()
 
 
 @dataclass

@@ -114,7 +114,7 @@ def run(ctx: Context) -> SuiteResult:
     data = ood_frames(opts.get("frames", ctx.n(SIZES)), ctx.seed)
     datasets = [dataset_info(n) for n in DATASETS]
     res = SuiteResult(NAME, TITLE, datasets, sum(map(len, data.values())), [
-        Headline(f"{FILES[stem]}_{key}", f"{LABELS[stem]} {label}")
+        Headline(f"{FILES[stem]}_{key}", f"{LABELS[stem]} {label}", datasets=(f"{DATASETS[0]}/{stem}",))
         for key, label in (("energy_mae_meV_atom", "E MAE (offset) meV/atom"), ("force_mae_meV_A", "F MAE meV/Å"),
                            ("stress_mae_GPa", "S MAE GPa"))
         for stem in FILES])

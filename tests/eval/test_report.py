@@ -172,3 +172,25 @@ def test_quick_report_on_universal_v1(tmp_path):
         values = [suite["summary"]["universal-v1"].get(h["key"]) for h in suite["headlines"]]
         assert values and all(v is not None and math.isfinite(v) for v in values), (name, values)
     assert (tmp_path / "report.html").stat().st_size > 10_000
+
+
+def test_in_distribution_rows_are_marked_and_never_bolded():
+    """A model that trained on a row's data is labelled (ID) and cannot be 'best' against models that did not."""
+    from unihub.eval.report import render_markdown
+    from unihub.eval.suites import Headline
+
+    peer = EvalModel("chgnet", "peer", "r", peer="chgnet")
+    assert peer.in_distribution(["mattersim_ood/mptrj-random-1k"]) and peer.in_distribution(["mptrj_highest_stress"])
+    assert not peer.in_distribution(["mattersim_ood/alexandria-random-1k"]) and not peer.in_distribution(["mlearn"])
+    h = Headline("f", "F MAE", datasets=("mattersim_ood/mptrj-random-1k",))
+    report = {"created": "now", "size": "quick", "wall_seconds": 1.0, "machine": {"cpus": 2, "torch_threads": 1,
+              "platform": "x"}, "versions": {},
+              "models": [{"name": n, "kind": "k", "revision": "r"} for n in ("chgnet", "mine")],
+              "skipped_models": [], "suite_errors": {},
+              "suites": {"ood": {"title": "t", "datasets": [], "size": 1, "wall_seconds": 1.0,
+                                 "seconds_per_model": {}, "summary": {"chgnet": {"f": 60.0}, "mine": {"f": 90.0}},
+                                 "failures": {}, "skipped": {}, "notes": [], "headlines": [h.__dict__],
+                                 "in_distribution": {"f": ["chgnet"]}, "figures": [], "raw": "raw/ood.csv"}}}
+    md = render_markdown(report, {})
+    row = next(line for line in md.splitlines() if line.startswith("| ood | F MAE"))
+    assert row == "| ood | F MAE | 60 (ID) | 90 |"  # the lower ID value is not bolded; one OOD model: no best

@@ -51,6 +51,8 @@ class PeerSpec:
     # what its energies are: "raw" MP GGA/GGA+U totals or "mp2020" (MP2020-corrected) totals
     energy_scale: str
     citation: str
+    # card names (or "card/file stem") of the hub's datasets whose frames the peer was trained on
+    training_sets: tuple[str, ...]
     build: Callable[[Path, str], Calculator]
 
     @property

@@ -50,6 +50,8 @@ SPEC = PeerSpec(
     functional="PBE / PBE+U (VASP, Materials Project settings)",
     energy_reference="MP2020-compatibility-corrected total energies (not raw DFT energies)",
     energy_scale="mp2020",
+    # MPtrj frames: these files are drawn from it; the Sr-Hf-O tasks are MP relaxations MPtrj was built from
+    training_sets=("mattersim_ood/mptrj-random-1k", "mptrj_highest_stress", "srhfo_mp_tasks"),
     citation="Deng et al., Nat. Mach. Intell. 5, 1031 (2023), doi:10.1038/s42256-023-00716-3",
     build=_build,
 )

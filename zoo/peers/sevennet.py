@@ -42,6 +42,8 @@ SPEC = PeerSpec(
     functional="PBE / PBE+U (VASP, Materials Project settings)",
     energy_reference="raw DFT total energies (no MP2020 corrections)",
     energy_scale="raw",
+    # MPtrj frames: these files are drawn from it; the Sr-Hf-O tasks are MP relaxations MPtrj was built from
+    training_sets=("mattersim_ood/mptrj-random-1k", "mptrj_highest_stress", "srhfo_mp_tasks"),
     citation="Park et al., J. Chem. Theory Comput. 20, 4857 (2024), doi:10.1021/acs.jctc.4c00190",
     build=_build,
 )
