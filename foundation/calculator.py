@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
-
-import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
 
 from unihub.foundation.graph import as_ase, atoms_to_graph, collate
+from unihub.foundation.predict import warn_unseen
 
 
 class UniversalCalculator(Calculator):
@@ -32,7 +30,7 @@ class UniversalCalculator(Calculator):
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes) -> None:
         super().calculate(as_ase(atoms) if atoms is not None else None, properties, system_changes)
         atoms = self.atoms
-        self._warn_unseen(atoms.numbers)
+        warn_unseen(self.model, self.fidelity, atoms.numbers, self._warned, stacklevel=4)
         device = self.model.reference_energies.device
         graph = collate([atoms_to_graph(atoms, self.model.config.cutoff, self.fidelity)]).to(device)
         want_stress = bool(atoms.pbc.all())
@@ -46,20 +44,3 @@ class UniversalCalculator(Calculator):
         }
         if want_stress:
             self.results["stress"] = full_3x3_to_voigt_6_stress(out["stress"][0].detach().double().cpu().numpy())
-
-    def _warn_unseen(self, numbers: np.ndarray) -> None:
-        seen = self.model.seen_elements[self.fidelity].cpu().numpy()
-        if not seen.any():
-            return  # untrained model: nothing to compare against
-        unseen = sorted(set(int(z) for z in np.unique(numbers) if not seen[z]) - self._warned)
-        if unseen:
-            from ase.data import chemical_symbols
-
-            self._warned.update(unseen)
-            warnings.warn(
-                f"elements {[chemical_symbols[z] for z in unseen]} had no training data for head "
-                f"{self.head!r}; predictions for them are extrapolations",
-                stacklevel=3,
-            )
-
-

@@ -37,7 +37,11 @@ def predict(
     fid = model.fidelity_index(head)
     device = model.reference_energies.device
     cutoff = model.config.cutoff
+    if not isinstance(structures, (list, tuple)):
+        structures = [structures] if hasattr(structures, "positions") or hasattr(structures, "lattice") else structures
     atoms_list = [as_ase(s) for s in structures]
+    if atoms_list:
+        warn_unseen(model, fid, np.concatenate([a.numbers for a in atoms_list]))
     graphs = (atoms_to_graph(a, cutoff, fid) for a in atoms_list)
     results: list[dict] = []
     model.eval()
@@ -59,3 +63,22 @@ def predict(
                     r["stress"] = st
             results.append(r)
     return results
+
+
+def warn_unseen(model, fidelity: int, numbers: np.ndarray, already: set[int] | None = None,
+                stacklevel: int = 3) -> None:
+    """Warn (once per element in ``already``) about elements head ``fidelity`` had no training data for."""
+    import warnings
+
+    seen = model.seen_elements[fidelity].cpu().numpy()
+    if not seen.any():
+        return  # an untrained model: nothing to compare against
+    unseen = sorted({int(z) for z in np.unique(numbers) if not seen[z]} - (already or set()))
+    if unseen:
+        from ase.data import chemical_symbols
+
+        if already is not None:
+            already.update(unseen)
+        head = model.config.fidelities[fidelity]
+        warnings.warn(f"elements {[chemical_symbols[z] for z in unseen]} had no training data for head {head!r}; "
+                      "predictions for them are extrapolations", stacklevel=stacklevel)

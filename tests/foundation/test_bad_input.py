@@ -57,3 +57,20 @@ def test_unseen_elements_warn(model64):
     atoms = Atoms("SiAu", positions=[[0, 0, 0], [2.4, 0, 0]])
     with pytest.warns(UserWarning, match=r"\['Au'\] had no training data"):
         run(m, atoms)
+
+
+def test_predict_warns_like_the_calculator_and_takes_one_structure(model64):
+    """predict() on elements a head never saw warns as the calculator does; one structure needs no list."""
+    import copy
+    import warnings
+
+    m = copy.deepcopy(model64)
+    m.seen_elements[:] = False
+    m.seen_elements[m.fidelity_index("lda"), [15, 49]] = True  # a head that knows only In and P
+    atoms = Atoms("SiO", positions=[[0, 0, 0], [1.6, 0, 0]])
+    with pytest.warns(UserWarning, match=r"\['O', 'Si'\] had no training data for head 'lda'"):
+        out = m.predict(atoms, head="lda")
+    assert len(out) == 1 and np.isfinite(out[0]["energy"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m.predict([Atoms("InP", positions=[[0, 0, 0], [2.5, 0, 0]])], head="lda")  # known elements: silent
