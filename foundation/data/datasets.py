@@ -58,7 +58,14 @@ def read_frames(path: str | os.PathLike, format: str | None = None, **options) -
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
-    key = format or guess_format(path)
+    known = card_file_of(path)
+    if known is not None and not options and format in (None, known[1]):
+        # the same bytes as a card's file: read exactly as the card reads it (its conventions, e.g. a
+        # per-element shear order, live in the card), so one file never gives two sets of frames
+        card, key, card_options = known
+        options = {"fidelity": card.fidelity, **card_options, "dataset": card.name}
+    else:
+        key = format or guess_format(path)
     if key not in READERS:
         raise ValueError(f"unknown format {key!r}; use one of {sorted(READERS)}")
     options.setdefault("dataset", path.stem)
@@ -67,6 +74,25 @@ def read_frames(path: str | os.PathLike, format: str | None = None, **options) -
         check_frame(frame, f"{path}[{i}]")
         frames.append(frame)
     return frames
+
+
+def card_file_of(path: Path) -> tuple[Card, str, dict] | None:
+    """(card, reader key, options) when ``path`` holds exactly the bytes of a card's file, else None."""
+    from unihub.foundation.files import sha256_file
+
+    from .cards import list_cards
+
+    size = path.stat().st_size
+    candidates = [(c, f) for c in map(load_card, list_cards()) for f in c.files if f.bytes == size]
+    if not candidates:
+        return None
+    digest = sha256_file(path)
+    for card, f in candidates:
+        if f.sha256 == digest:
+            key, opts = card.reader_for(f)
+            if key is not None:
+                return card, key, opts
+    return None
 
 
 def check_frame(frame: Frame, where: str) -> None:

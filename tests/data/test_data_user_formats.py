@@ -140,3 +140,22 @@ def test_bad_input_is_refused_with_its_location(tmp_path):
         read_frames(tmp_path / "bad.json")
     with pytest.raises(ValueError, match="fidelity 'b3lyp'"):
         read_frames(tmp_path / "bad.xyz", fidelity="b3lyp")
+
+
+def test_a_card_file_read_by_format_gives_the_cards_frames(shared_data, dataset):
+    """One reader path: mlearn's Mo test file read directly equals the same file read through its card."""
+    import numpy as np
+
+    from unihub.foundation.data import read_frames
+
+    card_frames = [f for f in dataset("mlearn") if f.group.startswith("Mo/")]
+    path = shared_data / "train" / "mlearn" / "Mo" / "test.json"
+    direct = read_frames(path)
+    by_format = read_frames(path, format="mlearn_json")
+    assert len(direct) == len(by_format) > 0
+    for a, b in zip(direct, by_format, strict=True):
+        np.testing.assert_allclose(a.stress, b.stress)  # the card's per-element shear order, either way
+        assert a.fidelity == "pbe" and a.dataset == "mlearn"
+    stresses = {tuple(np.round(f.positions[0], 6)): f.stress for f in card_frames}
+    hits = [f for f in direct if tuple(np.round(f.positions[0], 6)) in stresses]
+    assert hits and all(np.allclose(f.stress, stresses[tuple(np.round(f.positions[0], 6))]) for f in hits)
