@@ -56,12 +56,50 @@ def record(args, figures: dict, wall: float) -> Path:
     return path
 
 
+def card_figures(figures: dict, command: str) -> list[dict]:
+    """The study's figures as the measured tables of a model card (``zoo/models/NAME/figures.json``)."""
+    ood = figures.get("ood", {})
+    files = (("mptrj", "MPtrj"), ("alexandria", "Alexandria"), ("mpf_alkali_tp", "MPF-alkali-TP"))
+    tables = [{
+        "title": "Out-of-distribution compounds (bench/mattersim_ood): force MAE (meV/Å), energy MAE after a "
+                 "per-model offset (meV/atom), stress MAE (GPa); CHGNet and SevenNet-0 trained on MPtrj",
+        "command": command, "columns": ["model", *(f"{lab} {q}" for _, lab in files for q in ("F", "E", "S"))],
+        "rows": [{"model": m, **{f"{lab} {q}": row.get(f"{key}_{metric}") for key, lab in files
+                                 for q, metric in (("F", "force_mae_meV_A"), ("E", "energy_mae_meV_atom"),
+                                                   ("S", "stress_mae_GPa"))}} for m, row in ood.items()],
+        "headline": {"dataset_name": "mattersim_ood/mptrj-random-1k", "metric": "force_mae_meV_per_A",
+                     "column": "MPtrj F"}}]
+    if "wbm" in figures:
+        tables.append({"title": "WBM formation energies, each model by its own energy target", "command": command,
+                       "columns": ["model", "protocol", "n", "MAE meV/atom", "R²"],
+                       "rows": [{"model": m, "protocol": r["protocol"], "n": r["n"], "MAE meV/atom": r["mae_meV_atom"],
+                                 "R²": r["r2"]} for m, r in figures["wbm"].items()]})
+    if "eos" in figures:
+        tables.append({"title": "Equations of state (ACWF crystals)", "command": command,
+                       "columns": ["model", "n", "V0 MAE %", "B0 MAE GPa"],
+                       "rows": [{"model": m, "n": r.get("n"), "V0 MAE %": r.get("v0_mae_percent"),
+                                 "B0 MAE GPa": r.get("b0_mae_GPa")} for m, r in figures["eos"].items()]})
+    if "cost" in figures:
+        tables.append({"title": "Cost, energy + forces + stress", "command": command,
+                       "columns": ["model", "µs/atom-step"],
+                       "rows": [{"model": m, "µs/atom-step": r.get("us_per_atom_step")}
+                                for m, r in figures["cost"].items()]})
+    vols = figures.get("demo_volume_vs_sevennet0_percent", {})
+    if vols:
+        crystals = sorted({c for per in vols.values() for c in per})
+        tables.append({"title": f"Relaxed volume of the demo crystals against {REFERENCE}'s (%)", "command": command,
+                       "columns": ["model", *crystals],
+                       "rows": [{"model": m, **per} for m, per in vols.items()]})
+    return tables
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", default=["universal-v2", "universal-v1", "chgnet", "sevennet-0"])
     p.add_argument("--size", default="default", choices=["quick", "default", "full"])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("-o", "--out", default=".cache/bench/universal-study")
+    p.add_argument("--card-figures", help="also write the figures as a model card's figures.json here")
     args = p.parse_args()
     from unihub import ood_report
 
@@ -76,7 +114,11 @@ def main() -> None:
     for m, per in figures["demo_volume_vs_sevennet0_percent"].items():
         worst = max(per.items(), key=lambda kv: abs(kv[1])) if per else ("-", float("nan"))
         print(f"{m:<16} demo volumes vs {REFERENCE}: worst {worst[0]} {worst[1]:+.1f} %")
-    print(record(args, figures, time.perf_counter() - t0))
+    rec = record(args, figures, time.perf_counter() - t0)
+    print(rec)
+    if args.card_figures:
+        command = json.loads(rec.read_text())["command"]
+        Path(args.card_figures).write_text(json.dumps(card_figures(figures, command), indent=1) + "\n")
 
 
 if __name__ == "__main__":

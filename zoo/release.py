@@ -111,8 +111,9 @@ def render(name: str, aliases: list[str] | None = None) -> Path:
     model = UniversalModel.load_dir(folder)
     stats = _json(folder / "training_stats.json", {})
     figures = _json(folder / "figures.json", [])
-    evals = [{"dataset": r[fig["headline"]["dataset"]], "metric": fig["headline"]["metric"],
-              "value": r[fig["headline"]["column"]]}
+    # a headline names the dataset column of its table, or one dataset for the whole table
+    evals = [{"dataset": fig["headline"].get("dataset_name") or r[fig["headline"]["dataset"]],
+              "metric": fig["headline"]["metric"], "value": r[fig["headline"]["column"]]}
              for fig in figures if fig.get("headline") for r in fig["rows"]
              if r.get(fig["headline"].get("model_column", "model")) == name]
     card = {"title": name, "license": "mit", "tags": ["unihub", "interatomic-potential", "materials", "painn"],
