@@ -139,7 +139,7 @@ def run(ctx: Context) -> SuiteResult:
         ctx.log(f"ood: {m.name} (head {head or 'own'}, energy {target})")
         refused = 0
         if convert:
-            from unihub.finetune.distillation.teachers import mp2020_correction
+            from unihub.foundation.mp2020 import mp2020_correction
         per_file: dict[str, dict] = {}
         by_z: dict[int, list] = defaultdict(list)
         with timer(m):

@@ -168,7 +168,7 @@ def run(ctx: Context) -> SuiteResult:
 
 def _correction(frame, errors: dict) -> float:
     """pymatgen's MP2020 correction of a raw-energy prediction (eV); NaN, with the reason, where it refuses."""
-    from unihub.finetune.distillation.teachers import mp2020_correction
+    from unihub.foundation.mp2020 import mp2020_correction
 
     try:
         return mp2020_correction(frame.to_atoms())

@@ -58,7 +58,7 @@ def test_force_mae_is_the_mean_over_all_components(tiny):  # noqa: F811
 
 
 def test_mp2020_target_is_put_back_on_the_raw_scale(tiny):  # noqa: F811
-    from unihub.finetune.distillation.teachers import mp2020_correction
+    from unihub.foundation.mp2020 import mp2020_correction
 
     # tiny's own energies, served as if by a peer whose target is MP2020-corrected (CHGNet's spec)
     as_chgnet = EvalModel("as-chgnet", "peer", "toy", peer="chgnet", _calcs={None: tiny.model.calculator(head="pbe")})
