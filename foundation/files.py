@@ -94,3 +94,14 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None, timeo
 
     atomic_write(dest, write)
     return dest
+
+
+def check_output(path: str | os.PathLike, inputs: tuple = (), overwrite: bool = False) -> Path:
+    """Refuse to write ``path`` over an input, or over an existing file unless ``overwrite``."""
+    path = Path(path)
+    for src in inputs:
+        if Path(src).exists() and path.resolve() == Path(src).resolve():
+            raise ValueError(f"{path} is an input of this command; name another output file")
+    if path.exists() and not overwrite:
+        raise ValueError(f"{path} exists; pass --overwrite to replace it, or name another file")
+    return path

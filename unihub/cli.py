@@ -65,16 +65,12 @@ def _md(args: argparse.Namespace) -> int:
 
     from ase.io import read, write
 
-    from unihub.foundation.files import atomic_write
+    from unihub.foundation.files import atomic_write, check_output
     from unihub.foundation.simulate import md
     from unihub.zoo import load_model
 
-    traj = Path(args.trajectory) if args.trajectory else None
+    traj = check_output(args.trajectory, (args.structure,), args.overwrite) if args.trajectory else None
     if traj is not None:
-        if traj.resolve() == Path(args.structure).resolve():
-            raise ValueError(f"--trajectory {traj} is the input structure; name another file")
-        if traj.exists() and not args.overwrite:
-            raise ValueError(f"{traj} exists; pass --overwrite to replace it, or name another file")
         fmt = _format_of(traj)
     atoms = read(args.structure)
     elements = args.elements.split(",") if getattr(args, "elements", None) else None

@@ -14,7 +14,7 @@ def test_md_trajectory_is_safe_and_in_the_named_format(tmp_path, capsys):
     before = cif.read_bytes()
     common = [str(cif), "--model", "universal-v1", "--steps", "4", "-T", "300"]
     assert main(["md", *common, "--trajectory", str(cif)]) == 2
-    assert "is the input structure" in capsys.readouterr().err and cif.read_bytes() == before
+    assert "is an input of this command" in capsys.readouterr().err and cif.read_bytes() == before
     out = tmp_path / "out.xyz"
     assert main(["md", *common, "--trajectory", str(out)]) == 0
     assert out.read_text().split("\n")[0].strip() == "4"  # text extxyz, not a binary trajectory

@@ -63,8 +63,12 @@ def run_md_cli(args: argparse.Namespace) -> int:
     """``unihub md --engine lammps``: MD of a student (``--model``: .mtp file, student folder or name)."""
     from ase.io import read, write
 
+    from unihub.foundation.files import check_output
+
     from .md import run_md
 
+    if args.trajectory:
+        check_output(args.trajectory, (args.structure, args.model), getattr(args, "overwrite", False))
     elements = args.elements.split(",") if args.elements else None
     atoms = read(args.structure)
     dump = (args.dump or args.thermo) if args.trajectory else 0
