@@ -52,6 +52,8 @@ class FinetuneDataModule(PotentialDataModule):
         if not self.n_pool:
             return super().train_dataloader()
         ds = GraphDataset(self.source, self.source.indices("train"), self.cutoff, self.fidelity_map)
-        sampler = ReplaySampler(self.n_ft, self.n_pool, self.per_epoch, self.seed)
+        rank = self.trainer.global_rank if self.trainer is not None else 0
+        world = self.trainer.world_size if self.trainer is not None else 1
+        sampler = ReplaySampler(self.n_ft, self.n_pool, self.per_epoch, self.seed, rank, world)
         return DataLoader(ds, batch_size=self.batch_size, sampler=sampler, collate_fn=collate,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0)

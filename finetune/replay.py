@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Sampler
 
 from unihub.foundation.data.frame import Frame
 from unihub.foundation.graph import collate, to_graph
+from unihub.foundation.training.data import EpochSampler
 
 FILTERS = ("none", "combinations", "inclusive", "exclusive")
 SELECTIONS = ("random", "fps")
@@ -165,24 +165,19 @@ def pseudolabel(model, frames: Sequence[Frame], keep_fidelity: str | None = None
     return out
 
 
-class ReplaySampler(Sampler[int]):
+class ReplaySampler(EpochSampler):
     """Every epoch: all fine-tune frames (positions ``0..n_ft-1``) plus ``per_epoch`` replay frames drawn
-    afresh from the pool (positions ``n_ft..n_ft+n_pool-1``), shuffled with seed + epoch."""
+    afresh from the pool (positions ``n_ft..n_ft+n_pool-1``), shuffled with seed + epoch and sharded by
+    rank as the training sampler is."""
 
-    def __init__(self, n_ft: int, n_pool: int, per_epoch: int, seed: int = 0) -> None:
-        self.n_ft, self.n_pool, self.per_epoch, self.seed = n_ft, n_pool, min(per_epoch, n_pool), seed
-        self.epoch = 0
+    def __init__(self, n_ft: int, n_pool: int, per_epoch: int, seed: int = 0, rank: int = 0, world: int = 1) -> None:
+        super().__init__(n_ft + min(per_epoch, n_pool), True, seed, rank, world)
+        self.n_ft, self.n_pool, self.per_epoch = n_ft, n_pool, min(per_epoch, n_pool)
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __iter__(self):
+    def order(self) -> np.ndarray:
         rng = np.random.default_rng(self.seed + self.epoch)
         replay = self.n_ft + rng.choice(self.n_pool, self.per_epoch, replace=False)
-        return iter(rng.permutation(np.concatenate([np.arange(self.n_ft), replay])).tolist())
-
-    def __len__(self) -> int:
-        return self.n_ft + self.per_epoch
+        return rng.permutation(np.concatenate([np.arange(self.n_ft), replay]))
 
 
 def label_alignment(model, source):

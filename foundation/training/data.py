@@ -93,11 +93,15 @@ class EpochSampler(Sampler[int]):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    def order(self) -> np.ndarray:
+        """This epoch's order of all positions, before sharding."""
+        return (np.random.default_rng(self.seed + self.epoch).permutation(self.n) if self.shuffle
+                else np.arange(self.n))
+
     def __iter__(self):
-        order = (np.random.default_rng(self.seed + self.epoch).permutation(self.n) if self.shuffle
-                 else np.arange(self.n))
+        order = self.order()
         # pad so every rank gets the same number of batches (DDP needs it)
-        per = -(-self.n // self.world)
+        per = -(-len(order) // self.world)
         order = np.resize(order, per * self.world)
         return iter(order[self.rank::self.world].tolist())
 

@@ -64,6 +64,19 @@ def test_sampler_ratio_and_fresh_draws():
     assert epochs[0] != epochs[1] or epochs[1] != epochs[2]
 
 
+def test_sampler_shards_by_rank_like_training():
+    """Two DDP ranks see disjoint halves of one epoch's order (every frame once, padded to equal length)."""
+    ranks = [ReplaySampler(n_ft=11, n_pool=40, per_epoch=6, seed=3, rank=r, world=2) for r in (0, 1)]
+    for s in ranks:
+        s.set_epoch(2)
+    a, b = (list(s) for s in ranks)
+    assert len(a) == len(b) == len(ranks[0]) == 9  # 17 frames over 2 ranks, padded to 18
+    assert sorted(k for k in a + b if k < 11)[:11] == list(range(11))
+    single = ReplaySampler(n_ft=11, n_pool=40, per_epoch=6, seed=3)
+    single.set_epoch(2)
+    assert set(a) | set(b) == set(single)  # the same epoch, split between the ranks
+
+
 def test_finetune_replay_mixes_ratio(base, ft_frames, pretrain, monkeypatch):
     from unihub.finetune import module
 
