@@ -7,7 +7,6 @@ one structure raises; the suites turn that into a recorded failure (:func:`attem
 
 from __future__ import annotations
 
-import hashlib
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -114,27 +113,19 @@ def _symbols(numbers: Iterable[int]) -> list[str]:
     return [chemical_symbols[z] for z in sorted(numbers)]
 
 
-def _weights_revision(module) -> str:
-    # A digest of the weights themselves: names in the registry can be re-pointed, weights cannot.
-    h = hashlib.sha256()
-    for name, t in sorted(module.state_dict().items()):
-        h.update(name.encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:12]
-
-
 def wrap_hub_model(model, name: str | None = None) -> EvalModel:
     """An :class:`EvalModel` around a loaded hub model (universal, fine-tuned or MTP student)."""
+    from unihub.foundation.files import state_digest
     from unihub.zoo.students import StudentModel
 
     if isinstance(model, StudentModel):
         from ase.data import atomic_numbers
 
         zs = frozenset(atomic_numbers[s] for s in model.elements)
-        return EvalModel(name or model.name or "student", "student", _weights_revision(model), model=model,
+        return EvalModel(name or model.name or "student", "student", state_digest(model), model=model,
                          elements=zs, info={"cutoff_A": model.cutoff})
     heads = tuple(model.config.fidelities)
-    return EvalModel(name or getattr(model, "name", "") or "model", "universal", _weights_revision(model),
+    return EvalModel(name or getattr(model, "name", "") or "model", "universal", state_digest(model),
                      model=model, heads=heads, info={"heads": list(heads)})
 
 

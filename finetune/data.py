@@ -53,14 +53,6 @@ def frames_sha256(frames: Sequence[Frame]) -> str:
     return h.hexdigest()
 
 
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def declared_units(card) -> dict:
     """The ``units`` a data card declares: a card name, a path to a card, or a dict of front matter."""
     if card is None:

@@ -21,6 +21,7 @@ from unihub.finetune.heads import add_head, apply_e0, closest_head, predict_fram
 from unihub.finetune.module import FinetuneDataModule, FinetuneModule
 from unihub.finetune.replay import align_labels, label_alignment, pretrained_indices, pseudolabel, select_replay
 from unihub.foundation.data.frame import Frame
+from unihub.foundation.files import sha256_file
 from unihub.foundation.graph import collate
 from unihub.foundation.training.config import LossConfig, OptimConfig, TrainConfig, TrainerConfig
 from unihub.foundation.training.data import FrameSource, GraphDataset
@@ -113,7 +114,7 @@ def finetune(model, data, *, head: str | None = None, new_head_name: str = "fine
     base = _base(model)
     base.eval()
     frames, origin = ftdata.as_frames(data, fidelity, **(read_options or {}))
-    data_sha = ftdata.file_sha256(data) if isinstance(data, (str, os.PathLike)) else ftdata.frames_sha256(frames)
+    data_sha = sha256_file(data) if isinstance(data, (str, os.PathLike)) else ftdata.frames_sha256(frames)
     if data_card is not None:
         ftdata.check_units(ftdata.declared_units(data_card), f"data card {data_card}")
     for f in frames:  # a user's extxyz/Atoms can declare units in its info

@@ -105,3 +105,16 @@ def check_output(path: str | os.PathLike, inputs: tuple = (), overwrite: bool = 
     if path.exists() and not overwrite:
         raise ValueError(f"{path} exists; pass --overwrite to replace it, or name another file")
     return path
+
+
+def state_digest(module) -> str:
+    """First 12 hex digits of the sha256 of a torch module's parameters and buffers (stable across saves:
+    names in a registry can be re-pointed, weights cannot); a non-torch object hashes its ``repr``."""
+    h = hashlib.sha256()
+    if not hasattr(module, "state_dict"):
+        h.update(repr(module).encode())
+        return h.hexdigest()[:12]
+    for name, t in sorted(module.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:12]

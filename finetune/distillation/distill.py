@@ -9,7 +9,6 @@ The teacher labels are saved in that folder as they are made (``labels.py``), so
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -34,14 +33,9 @@ log = logging.getLogger(__name__)
 
 def teacher_revision(teacher) -> str:
     """First 12 hex digits of the sha256 of the teacher's parameters and buffers (stable across saves)."""
-    h = hashlib.sha256()
-    if not hasattr(teacher, "state_dict"):  # a non-torch teacher (e.g. a wrapped ASE calculator)
-        h.update(repr(teacher).encode())
-        return h.hexdigest()[:12]
-    for k, v in sorted(teacher.state_dict().items()):
-        h.update(k.encode())
-        h.update(v.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:12]
+    from unihub.foundation.files import state_digest
+
+    return state_digest(teacher)
 
 
 def _teacher(teacher):

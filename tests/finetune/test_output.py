@@ -11,7 +11,7 @@ from unihub.zoo import load_model
 
 def test_output_folder_loads_with_its_card(base, ft_frames, pretrain, tmp_path):
     from unihub.finetune import finetune
-    from unihub.finetune.data import file_sha256
+    from unihub.foundation.files import sha256_file as file_sha256
 
     data = tmp_path / "mine.extxyz"
     atoms = [f.to_atoms() for f in ft_frames]
