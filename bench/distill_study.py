@@ -57,9 +57,9 @@ def errors_of(model, frames) -> dict:
 
 def eos(calc, phase) -> dict:
     """Lattice constant (Å) and bulk modulus (GPa) from a relaxed cell and an E(V) fit over ±4 % volume."""
-    from ase.eos import EquationOfState
     from ase.units import GPa
 
+    from unihub.foundation.eos import birch_murnaghan
     from unihub.foundation.simulate import relax
 
     el, kind, a0 = phase
@@ -72,8 +72,8 @@ def eos(calc, phase) -> dict:
         b.calc = calc
         vols.append(b.get_volume())
         ens.append(b.get_potential_energy())
-    v0, _, B = EquationOfState(vols, ens).fit()
-    return {"a": float(np.cbrt(v0)), "B_GPa": float(B / GPa), "relaxed": atoms}
+    fit = birch_murnaghan(vols, ens)
+    return {"a": float(np.cbrt(fit["V0"])), "B_GPa": float(fit["B0"] / GPa), "relaxed": atoms}
 
 
 def gamma_vdos(model, cell, delta: float = 0.01) -> np.ndarray:

@@ -84,7 +84,7 @@ def test_aligned_residuals_remove_per_element_offsets():
 
 
 def test_birch_murnaghan_recovers_parameters():
-    from unihub.eval.suites.eos import birch_murnaghan
+    from unihub.foundation.eos import birch_murnaghan
 
     v0, b0, b1, e0 = 20.0, 0.6, 4.5, -3.0
     v = np.linspace(0.94, 1.06, 7) * v0
