@@ -30,7 +30,7 @@ def demo_volumes(models, threads: int) -> dict[str, dict[str, float]]:
     from unihub.zoo.demo import demo_structures
 
     out: dict[str, dict[str, float]] = {}
-    for m in resolve_models(models):
+    for m in resolve_models(models)[0]:
         head = "mptrj" if "mptrj" in m.heads else "pbe"
         out[m.name] = {}
         for label, s in demo_structures().items():
