@@ -18,7 +18,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-SUITES = ["ood", "wbm", "eos", "cost"]
+SUITES = ["ood", "heldout", "wbm", "eos", "cost"]
+# universal-v1's own test splits: a new model must not regress on them (same frames for every model)
+REGRESSION_SETS = ["mlearn", "nbmotaw", "fitsnap_Fe", "fitsnap_WBe"]
 REFERENCE = "sevennet-0"  # the demo volumes are compared with this PBE-trained peer's relaxed cells
 
 
@@ -69,6 +71,13 @@ def card_figures(figures: dict, command: str) -> list[dict]:
                                                    ("S", "stress_mae_GPa"))}} for m, row in ood.items()],
         "headline": {"dataset_name": "mattersim_ood/mptrj-random-1k", "metric": "force_mae_meV_per_A",
                      "column": "MPtrj F"}}]
+    held = figures.get("heldout", {})
+    if held:
+        tables.append({"title": "Force MAE (meV/Å) on universal-v1's own test splits (in-distribution for the hub "
+                                "models, not for the peers, which see only the PBE frames)", "command": command,
+                       "columns": ["model", *REGRESSION_SETS],
+                       "rows": [{"model": m, **{d: r.get("per_dataset", {}).get(d, {}).get("force_mae_meV_A")
+                                                for d in REGRESSION_SETS}} for m, r in held.items()]})
     if "wbm" in figures:
         tables.append({"title": "WBM formation energies, each model by its own energy target", "command": command,
                        "columns": ["model", "protocol", "n", "MAE meV/atom", "R²"],
@@ -104,7 +113,8 @@ def main() -> None:
     from unihub import ood_report
 
     t0 = time.perf_counter()
-    ood_report(args.models, suites=SUITES, out=args.out, size=args.size, threads=args.threads)
+    ood_report(args.models, suites=SUITES, out=args.out, size=args.size, threads=args.threads,
+               options={"heldout": {"datasets": REGRESSION_SETS}})
     suites = json.loads((Path(args.out) / "report.json").read_text())["suites"]
     figures = {name: suites[name]["summary"] for name in SUITES if name in suites}
     vols = demo_volumes(args.models, args.threads)
