@@ -108,16 +108,18 @@ def main() -> None:
     p.add_argument("--size", default="default", choices=["quick", "default", "full"])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("-o", "--out", default=".cache/bench/universal-study")
+    p.add_argument("--suites", nargs="+", default=SUITES, choices=SUITES)
+    p.add_argument("--no-volumes", action="store_true", help="skip the demo crystals' relaxed volumes")
     p.add_argument("--card-figures", help="also write the figures as a model card's figures.json here")
     args = p.parse_args()
     from unihub import ood_report
 
     t0 = time.perf_counter()
-    ood_report(args.models, suites=SUITES, out=args.out, size=args.size, threads=args.threads,
+    ood_report(args.models, suites=args.suites, out=args.out, size=args.size, threads=args.threads,
                options={"heldout": {"datasets": REGRESSION_SETS}})
     suites = json.loads((Path(args.out) / "report.json").read_text())["suites"]
     figures = {name: suites[name]["summary"] for name in SUITES if name in suites}
-    vols = demo_volumes(args.models, args.threads)
+    vols = {} if args.no_volumes else demo_volumes(args.models, args.threads)
     ref = vols.get(REFERENCE, {})
     figures["demo_volume_vs_sevennet0_percent"] = {
         m: {c: round(100 * (v / ref[c] - 1), 2) for c, v in per.items() if c in ref} for m, per in vols.items()}
