@@ -13,11 +13,13 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from unihub.foundation.errors import UnihubError
+
 _TRUE = {"1", "true", "yes", "on"}
 _CHUNK = 1 << 20
 
 
-class ChecksumError(ValueError):
+class ChecksumError(UnihubError, ValueError):
     """A file's sha256 differs from the one recorded for it."""
 
 

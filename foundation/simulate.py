@@ -12,13 +12,14 @@ import math
 import numpy as np
 from ase import Atoms, units
 
+from unihub.foundation.errors import UnihubError
 from unihub.foundation.graph import as_ase
 from unihub.foundation.validate import MIN_DISTANCE
 
 MAX_TIMESTEP_FS = 10.0  # beyond this no interatomic potential integrates stably
 
 
-class MDExplosionError(RuntimeError):
+class MDExplosionError(UnihubError, RuntimeError):
     """An MD run left physics: it says what happened, at which step, and what to change."""
 
 

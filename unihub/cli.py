@@ -284,10 +284,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from unihub.foundation.errors import UnihubError
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as exc:
+    except (UnihubError, ValueError, FileNotFoundError) as exc:
         print(f"unihub {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

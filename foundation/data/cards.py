@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from unihub.foundation.errors import UnihubError
+
 # generated: training data made here (teacher labels); its files live in the cache and its card names the command
 ROLES = ("train", "bench", "finetune", "generated")
 # mptrj: raw Materials Project GGA/GGA+U totals (MP settings and U values, not MP2020-corrected).
@@ -24,7 +26,7 @@ REQUIRED_KEYS = ("name", "title", "role", "folder", "reader", "reader_options", 
                  "elements", "counts", "splits", "citation")
 
 
-class UnknownCardError(LookupError):
+class UnknownCardError(UnihubError, LookupError):
     """No card of that name; the message lists close matches."""
 
 

@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from unihub.foundation.errors import UnihubError
 from unihub.foundation.files import ChecksumError, cache_dir, offline, sha256_file  # noqa: F401  (re-exported)
 
 from .archive import repack_folder, tarball_tree_id
@@ -21,7 +22,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _CHUNK = 1 << 20
 
 
-class MissingDataError(FileNotFoundError):
+class MissingDataError(UnihubError, FileNotFoundError):
     """A dataset file is absent and cannot be downloaded (offline, or the download failed)."""
 
 

@@ -14,6 +14,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from unihub.foundation.errors import UnihubError
+
 if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
 
@@ -26,7 +28,7 @@ class PeerUnavailable(ImportError):
     """A peer model cannot be used here: its package or its shipped weights are missing."""
 
 
-class PeerChecksumError(RuntimeError):
+class PeerChecksumError(UnihubError, RuntimeError):
     """A peer's shipped checkpoint is not the file this adapter was written and tested for."""
 
 
