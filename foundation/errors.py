@@ -13,3 +13,11 @@ class UnihubError(Exception):
 
 class InputError(UnihubError, ValueError):
     """Bad input: a file, argument or dataset the project refuses, with the reason."""
+
+
+class InputTypeError(UnihubError, TypeError):
+    """An argument of a type the function does not take (e.g. ``head=True``), with the types it does."""
+
+
+class MissingInputError(UnihubError, FileNotFoundError):
+    """A file or folder the user named does not exist."""

@@ -13,7 +13,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from unihub.foundation.errors import UnihubError
+from unihub.foundation.errors import InputError, MissingInputError, UnihubError
 
 _TRUE = {"1", "true", "yes", "on"}
 _CHUNK = 1 << 20
@@ -82,7 +82,7 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None, timeo
     """Fetch ``url`` to ``dest`` through a temporary file; refuse it unless its sha256 matches."""
     dest = Path(dest)
     if offline():
-        raise FileNotFoundError(f"{dest.name} is not cached at {dest} and downloads are off "
+        raise MissingInputError(f"{dest.name} is not cached at {dest} and downloads are off "
                                 f"(UNIHUB_OFFLINE/HF_HUB_OFFLINE); unset them to fetch {url}")
     h = hashlib.sha256()
 
@@ -103,9 +103,9 @@ def check_output(path: str | os.PathLike, inputs: tuple = (), overwrite: bool = 
     path = Path(path)
     for src in inputs:
         if Path(src).exists() and path.resolve() == Path(src).resolve():
-            raise ValueError(f"{path} is an input of this command; name another output file")
+            raise InputError(f"{path} is an input of this command; name another output file")
     if path.exists() and not overwrite:
-        raise ValueError(f"{path} exists; pass --overwrite to replace it, or name another file")
+        raise InputError(f"{path} exists; pass --overwrite to replace it, or name another file")
     return path
 
 

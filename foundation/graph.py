@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Batch, Data
 
+from unihub.foundation.errors import InputTypeError
 from unihub.foundation.validate import check_distances, check_structure
 
 
@@ -86,7 +87,9 @@ def as_ase(obj):
         from pymatgen.io.ase import AseAtomsAdaptor
 
         return AseAtomsAdaptor.get_atoms(obj)
-    raise TypeError(f"expected ase.Atoms or a pymatgen Structure/Molecule, got {type(obj).__name__}")
+    is_path = isinstance(obj, (str, bytes)) or hasattr(obj, "__fspath__")
+    hint = "; read the file first, e.g. ase.io.read(path)" if is_path else ""
+    raise InputTypeError(f"expected ase.Atoms or a pymatgen Structure/Molecule, got {type(obj).__name__}{hint}")
 
 
 def collate(graphs: Sequence[Data]) -> Batch:

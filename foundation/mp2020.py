@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from ase import Atoms
 
+from unihub.foundation.errors import InputError
+
 
 def mp2020_correction(atoms: Atoms, energy: float = 0.0) -> float:
     """The MaterialsProject2020Compatibility correction (eV, total) pymatgen applies to an MP-style
@@ -22,7 +24,7 @@ def mp2020_correction(atoms: Atoms, energy: float = 0.0) -> float:
     from pymatgen.entries.computed_entries import ComputedStructureEntry
 
     if atoms.cell.rank < 3:
-        raise ValueError("mp2020_correction needs a 3D cell (pymatgen reads the anion type from the structure); "
+        raise InputError("mp2020_correction needs a 3D cell (pymatgen reads the anion type from the structure); "
                          "give the structure a cell, e.g. atoms.center(vacuum=10)")
     compat = MaterialsProject2020Compatibility(check_potcar=False)  # cached by pymatgen
     structure = Structure(Lattice(atoms.cell.array), atoms.get_chemical_symbols(), atoms.positions,
@@ -36,5 +38,5 @@ def mp2020_correction(atoms: Atoms, energy: float = 0.0) -> float:
     try:
         compat.process_entry(entry, on_error="raise")
     except CompatibilityError as err:
-        raise ValueError(f"pymatgen refuses an MP2020 correction for {comp.formula}: {err}") from err
+        raise InputError(f"pymatgen refuses an MP2020 correction for {comp.formula}: {err}") from err
     return float(entry.correction)

@@ -73,7 +73,8 @@ def warn_unseen(model, fidelity: int, numbers: np.ndarray, already: set[int] | N
     seen = model.seen_elements[fidelity].cpu().numpy()
     if not seen.any():
         return  # an untrained model: nothing to compare against
-    unseen = sorted({int(z) for z in np.unique(numbers) if not seen[z]} - (already or set()))
+    # Z outside the table is not ours to judge here: the structure check refuses it with its own message
+    unseen = sorted({int(z) for z in np.unique(numbers) if 0 < z < len(seen) and not seen[z]} - (already or set()))
     if unseen:
         from ase.data import chemical_symbols
 

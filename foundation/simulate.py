@@ -12,7 +12,7 @@ import math
 import numpy as np
 from ase import Atoms, units
 
-from unihub.foundation.errors import UnihubError
+from unihub.foundation.errors import InputError, UnihubError
 from unihub.foundation.graph import as_ase
 from unihub.foundation.validate import MIN_DISTANCE
 
@@ -40,9 +40,9 @@ def relax(atoms, fmax: float = 0.05, cell: bool = True, steps: int = 500, calcul
 
     atoms = _atoms(atoms, calculator)
     if not (fmax > 0 and math.isfinite(fmax)):
-        raise ValueError(f"fmax must be a positive force in eV/Å, got {fmax}")
+        raise InputError(f"fmax must be a positive force in eV/Å, got {fmax}")
     if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
+        raise InputError(f"steps must be >= 0, got {steps}")
     target = FrechetCellFilter(atoms) if cell and atoms.pbc.all() else atoms
     opt = FIRE(target, logfile=None, trajectory=trajectory)
     bar = _progress(steps, "relax", progress)
@@ -81,12 +81,12 @@ def md(atoms, temperature: float, steps: int, ensemble: str = "nvt", timestep: f
                        trajectory=trajectory, loginterval=loginterval)
     elif kind == "npt":
         if not atoms.pbc.all():
-            raise ValueError("NPT needs a periodic cell")
+            raise InputError("NPT needs a periodic cell")
         dyn = NPTBerendsen(atoms, dt, temperature_K=temperature, pressure_au=pressure_gpa * units.GPa,
                            taut=100 * units.fs, taup=1000 * units.fs, compressibility_au=4.57e-5 / units.bar,
                            trajectory=trajectory, loginterval=loginterval)
     else:
-        raise ValueError(f"unknown ensemble {ensemble!r}; use 'nve', 'nvt' or 'npt'")
+        raise InputError(f"unknown ensemble {ensemble!r}; use 'nve', 'nvt' or 'npt'")
     trace = {"step": [], "temperature": [], "energy": [], "volume": []}
 
     def record() -> None:
@@ -116,22 +116,22 @@ def _atoms(structure, calculator) -> Atoms:
     if calculator is not None:
         atoms.calc = calculator
     if atoms.calc is None:
-        raise ValueError("atoms has no calculator: pass calculator=model.calculator()")
+        raise InputError("atoms has no calculator: pass calculator=model.calculator()")
     return atoms
 
 
 def _check_md_args(temperature: float, steps: int, timestep: float, friction: float, loginterval: int) -> None:
     if not (math.isfinite(temperature) and temperature >= 0):
-        raise ValueError(f"temperature must be >= 0 K, got {temperature}")
+        raise InputError(f"temperature must be >= 0 K, got {temperature}")
     if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
+        raise InputError(f"steps must be >= 0, got {steps}")
     if not (0 < timestep <= MAX_TIMESTEP_FS):
-        raise ValueError(f"timestep must be in (0, {MAX_TIMESTEP_FS:g}] fs, got {timestep} fs (1-2 fs is usual; "
+        raise InputError(f"timestep must be in (0, {MAX_TIMESTEP_FS:g}] fs, got {timestep} fs (1-2 fs is usual; "
                          "0.5 fs with hydrogen)")
     if not (friction > 0 and math.isfinite(friction)):
-        raise ValueError(f"friction must be > 0 (1/fs), got {friction}")
+        raise InputError(f"friction must be > 0 (1/fs), got {friction}")
     if loginterval < 1:
-        raise ValueError(f"loginterval must be >= 1, got {loginterval}")
+        raise InputError(f"loginterval must be >= 1, got {loginterval}")
 
 
 def check_md_state(atoms: Atoms, step: int, target_temperature: float, timestep: float, temperature: float,

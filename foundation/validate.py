@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from unihub.foundation.errors import InputError
+
 MIN_DISTANCE = 0.1  # Å; closer pairs are unphysical and blow up any potential
 
 
@@ -12,12 +14,12 @@ def check_structure(numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray
     numbers = np.asarray(numbers)
     positions = np.asarray(positions, dtype=float)
     if len(numbers) == 0:
-        raise ValueError("empty structure: it has no atoms; pass at least one atom")
+        raise InputError("empty structure: it has no atoms; pass at least one atom")
     if positions.shape != (len(numbers), 3):
-        raise ValueError(f"positions have shape {positions.shape}, expected ({len(numbers)}, 3)")
+        raise InputError(f"positions have shape {positions.shape}, expected ({len(numbers)}, 3)")
     bad = (numbers < 1) | (numbers > 118)
     if bad.any():
-        raise ValueError(
+        raise InputError(
             f"atomic numbers {sorted(set(numbers[bad].tolist()))} are outside Z=1..118; "
             "check the species column of your input"
         )
@@ -30,18 +32,18 @@ def check_geometry(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray) -> 
     cell = np.asarray(cell, dtype=float).reshape(3, 3)
     pbc = np.broadcast_to(np.asarray(pbc, dtype=bool), (3,))
     if len(positions) == 0:
-        raise ValueError("empty structure: it has no atoms; pass at least one atom")
+        raise InputError("empty structure: it has no atoms; pass at least one atom")
     if not np.isfinite(positions).all():
         rows = np.where(~np.isfinite(positions).all(axis=1))[0]
-        raise ValueError(f"positions of atoms {rows[:10].tolist()} are NaN or infinite")
+        raise InputError(f"positions of atoms {rows[:10].tolist()} are NaN or infinite")
     if not np.isfinite(cell).all():
-        raise ValueError("the cell contains NaN or infinite entries")
+        raise InputError("the cell contains NaN or infinite entries")
     if pbc.any():
         # Only the periodic directions need independent vectors.
         vecs = cell[pbc]
         sv = np.linalg.svd(vecs, compute_uv=False) if len(vecs) else np.array([1.0])
         if sv.min() < 1e-6 * max(sv.max(), 1.0):
-            raise ValueError(
+            raise InputError(
                 "the cell is singular (zero volume or linearly dependent vectors) along periodic "
                 f"directions pbc={pbc.tolist()}; give a proper cell or set pbc=False"
             )
@@ -52,7 +54,7 @@ def check_distances(i: np.ndarray, j: np.ndarray, d: np.ndarray) -> None:
     close = d < MIN_DISTANCE
     if close.any():
         k = int(np.argmin(d))
-        raise ValueError(
+        raise InputError(
             f"atoms {int(i[k])} and {int(j[k])} are {d[k]:.3g} Å apart (< {MIN_DISTANCE} Å): "
             "overlapping atoms; check for duplicated positions or wrong units (Bohr vs Å, fractional vs Cartesian)"
         )

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from unihub.foundation.errors import InputError, MissingInputError, UnihubError
+
 
 def _train(args: argparse.Namespace) -> int:
     from unihub.foundation.training import TrainConfig, train
@@ -105,7 +107,7 @@ def _teacher(name: str, threads: int | None):
 
     model = load_model(name)
     if not hasattr(model, "config") or "mptrj" not in model.config.fidelities:
-        raise ValueError(f"teacher {name!r} has no mptrj head; use a peer ({', '.join(PEERS)}) or a model trained "
+        raise InputError(f"teacher {name!r} has no mptrj head; use a peer ({', '.join(PEERS)}) or a model trained "
                          "with one")
     files = read_manifest(model.source) if model.source.is_dir() else None
     return Teacher(model.name, "hub", (files or {}).get("model.safetensors", ""), "raw",
@@ -122,7 +124,7 @@ def _label(args: argparse.Namespace) -> int:
     if args.card:
         return _label_card(args.name, folder, run_file)
     if not 0 <= args.shard < args.shards:
-        raise ValueError(f"--shard must be in 0..{args.shards - 1}, got {args.shard}")
+        raise InputError(f"--shard must be in 0..{args.shards - 1}, got {args.shard}")
     from unihub.finetune.distillation import compounds
     from unihub.finetune.distillation.teacher_set import fingerprint
 
@@ -135,7 +137,7 @@ def _label(args: argparse.Namespace) -> int:
         before = json.loads(run_file.read_text())
         if before != run:
             changed = {k: (before.get(k), v) for k, v in run.items() if before.get(k) != v}
-            raise ValueError(f"{folder} holds a labelling run with other settings {changed}; resume it with the "
+            raise InputError(f"{folder} holds a labelling run with other settings {changed}; resume it with the "
                              f"same flags, or choose another name")
     else:
         atomic_write(run_file, lambda tmp: open(tmp, "w").write(json.dumps(run, indent=1)))
@@ -167,12 +169,12 @@ def _label_card(name: str, folder, run_file) -> int:
     from unihub.foundation.data.cards import write_card
 
     if not run_file.exists():
-        raise FileNotFoundError(f"no labelling run in {folder}; start one with 'unihub label {name} --n N'")
+        raise MissingInputError(f"no labelling run in {folder}; start one with 'unihub label {name} --n N'")
     run = json.loads(run_file.read_text())
     files = [folder / f"shard{k}-of-{run['shards']}.extxyz" for k in range(run["shards"])]
     missing = [str(f) for f in files if not f.exists()]
     if missing:
-        raise FileNotFoundError(f"shards not labelled yet: {missing}")
+        raise MissingInputError(f"shards not labelled yet: {missing}")
     flags = f"--n {run['n']} --seed {run['seed']} --max-atoms {run['max_atoms']} --teachers {' '.join(run['teachers'])}"
     if run["elements"]:
         flags += f" --elements {' '.join(run['elements'])}"
@@ -196,7 +198,7 @@ def _format_of(path) -> str:
     except (ValueError, UnknownFileTypeError):
         fmt = None
     if fmt not in ioformats or not ioformats[fmt].can_write:
-        raise ValueError(f"cannot write a trajectory format named by {path}; use .traj, .xyz or .extxyz")
+        raise InputError(f"cannot write a trajectory format named by {path}; use .traj, .xyz or .extxyz")
     return fmt
 
 
@@ -284,8 +286,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from unihub.foundation.errors import UnihubError
-
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

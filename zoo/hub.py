@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from unihub.foundation.errors import InputError, MissingInputError
 from unihub.foundation.files import offline
 
 _HF = re.compile(r"^hf://(?P<repo>[\w.-]+/[\w.-]+)(?:@(?P<rev>[\w.\-/]+?))?(?:/(?P<sub>.+))?$")
@@ -22,7 +23,7 @@ def parse(location: str) -> HubLocation:
     """``hf://owner/repo[@revision][/subfolder]`` → parts (revisions may not contain '/')."""
     m = _HF.match(location)
     if not m:
-        raise ValueError(f"not a Hub location: {location!r}; expected hf://owner/repo[@revision][/subfolder]")
+        raise InputError(f"not a Hub location: {location!r}; expected hf://owner/repo[@revision][/subfolder]")
     rev, sub = m["rev"], m["sub"]
     if rev and "/" in rev:
         rev, _, rest = rev.partition("/")
@@ -41,7 +42,7 @@ def fetch(location: str, filename: str, cache_dir: str | Path | None = None) -> 
     if isinstance(cached, str):
         return Path(cached)
     if is_offline_mode() or offline():
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"{filename} of {location} is not in the Hugging Face cache and HF_HUB_OFFLINE is set; "
             "unset HF_HUB_OFFLINE (and go online) to download it, or set HF_HUB_CACHE to a cache that has it")
     return Path(hf_hub_download(loc.repo_id, filename, subfolder=loc.subfolder, revision=loc.revision,

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import torch
 
+from unihub.foundation.errors import InputError, InputTypeError, MissingInputError
 from unihub.zoo.checksum import ChecksumError, read_manifest, verify
 from unihub.zoo.models import UniversalModel, model_kind
-from unihub.zoo.registry import Entry, resolve
+from unihub.zoo.registry import Entry, UnknownModelError, resolve
 
 PACKAGE_DIR = Path(__file__).parent
 
@@ -66,7 +67,8 @@ def materialise(location: str, files: dict[str, str] | None) -> Path:
         return paths[0].parent
     folder = Path(location).expanduser()
     if not folder.exists():
-        raise FileNotFoundError(f"no model at {folder}")
+        raise MissingInputError(f"no model at {folder}: give a registry name (see 'unihub list'), a model folder, "
+                                "a .mtp file, hf://owner/repo or an https:// URL")
     manifest = files or (read_manifest(folder) if folder.is_dir() else None)
     for name, sha in (manifest or {}).items():
         verify(folder / name, sha)
@@ -98,23 +100,24 @@ def load_model(name_or_path: str | os.PathLike, head: str | int | None = None, d
     else:
         explicit = False
     if not isinstance(name_or_path, str) or not name_or_path.strip():
-        raise ValueError("load_model needs a model name (see unihub.list_models()) or a path such as './my-model'; "
+        raise InputError("load_model needs a model name (see unihub.list_models()) or a path such as './my-model'; "
                          f"got {name_or_path!r}")
     s = name_or_path
     if isinstance(dtype, str):
         if dtype.lower() not in DTYPES:
-            raise ValueError(f"dtype {dtype!r} is not supported; use one of {sorted(DTYPES)} or a torch dtype")
+            raise InputError(f"dtype {dtype!r} is not supported; use one of {sorted(DTYPES)}, torch.float32 or "
+                             "torch.float64 (forces by autograd need single or double precision)")
         dtype = DTYPES[dtype.lower()]
     elif dtype is not None and dtype not in (torch.float32, torch.float64):
-        raise ValueError(f"dtype {dtype} is not supported; use torch.float32 or torch.float64")
+        raise InputError(f"dtype {dtype} is not supported; use torch.float32 or torch.float64")
     if head is not None and (isinstance(head, bool) or not isinstance(head, (str, int))):
-        raise TypeError(f"head must be a head name such as 'pbe' or an index, got {head!r}")
+        raise InputTypeError(f"head must be a head name such as 'pbe' or an index, got {head!r}")
     entry: Entry | None = None
     remote = s.startswith(("hf://", "https://", "http://"))
     if not (explicit or remote or is_path(s)):
         try:
             entry = resolve(s)
-        except ValueError:
+        except UnknownModelError:
             if not Path(s).exists():  # a bare local name that no registry entry shadows loads as a path
                 raise
     folder = materialise(entry.location if entry else s, entry.files if entry else None)
@@ -131,7 +134,7 @@ def load_model(name_or_path: str | os.PathLike, head: str | int | None = None, d
         model = load_student(folder, elements=elements)
     else:
         if elements is not None:
-            raise ValueError("elements=... is only for MTP students (.mtp); a universal model knows its elements")
+            raise InputError("elements=... is only for MTP students (.mtp); a universal model knows its elements")
         model = UniversalModel.load_dir(folder, dtype=dtype)
         if head is not None or (entry and entry.default_head):
             h = head if head is not None else entry.default_head

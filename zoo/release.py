@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from unihub.foundation.errors import InputError, MissingInputError
 from unihub.foundation.files import atomic_write
 from unihub.zoo.checksum import MANIFEST, sha256_file
 from unihub.zoo.models import UniversalModel
@@ -84,7 +85,7 @@ def card_body(name: str, model: UniversalModel, text: str, stats: dict, figures:
     """The README body: facts read off the model and its pack, the people's text, the measured tables."""
     missing = [s for s in CARD_SECTIONS if s not in text]
     if missing:
-        raise ValueError(f"card.md of {name} lacks the sections {missing}")
+        raise InputError(f"card.md of {name} lacks the sections {missing}")
     c = model.config
     lines = [f"Universal interatomic potential `{name}`: a PaiNN-style graph network ({model.num_parameters():,} "
              f"parameters, cutoff {c.cutoff} Å, {c.layers} interaction blocks, {c.features} scalar / "
@@ -107,7 +108,7 @@ def render(name: str, aliases: list[str] | None = None) -> Path:
 
     folder = MODELS / name
     if not (folder / "card.md").exists():
-        raise FileNotFoundError(f"{folder}/card.md is missing: write the model's card text there first")
+        raise MissingInputError(f"{folder}/card.md is missing: write the model's card text there first")
     model = UniversalModel.load_dir(folder)
     stats = _json(folder / "training_stats.json", {})
     figures = _json(folder / "figures.json", [])

@@ -2,7 +2,7 @@
 
 from .cards import Card, CardFile, UnknownCardError, list_cards, load_card
 from .datadir import ChecksumError, MissingDataError, data_root, resolve_file
-from .datasets import iter_dataset, load_dataset, load_mp_elemental_energies, read_frames
+from .datasets import iter_dataset, load_dataset, load_mp_elemental_energies, read_frames, read_structure
 from .frame import Frame, voigt6_to_3x3
 from .pack import PackedMix, pack_mix
 from .readers import READERS, mp_elemental_energies
@@ -12,5 +12,5 @@ __all__ = [
     "READERS", "Card", "CardFile", "ChecksumError", "Frame", "MissingDataError", "PackedMix",
     "UnknownCardError", "assign_split", "data_root", "iter_dataset", "list_cards", "load_card",
     "load_dataset", "load_mp_elemental_energies", "mp_elemental_energies", "pack_mix", "read_frames",
-    "resolve_file", "voigt6_to_3x3",
+    "read_structure", "resolve_file", "voigt6_to_3x3",
 ]

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from unihub.foundation.errors import UnihubError
+from unihub.foundation.errors import InputError, MissingInputError, UnihubError
 
 # generated: training data made here (teacher labels); its files live in the cache and its card names the command
 ROLES = ("train", "bench", "finetune", "generated")
@@ -110,13 +110,13 @@ def cards_dir() -> Path:
     spec = importlib.util.find_spec("unihub.data_cards")
     if spec is not None and spec.submodule_search_locations:
         return Path(next(iter(spec.submodule_search_locations)))
-    raise FileNotFoundError("no data_cards/ folder found; set UNIHUB_CARDS to the folder holding the cards")
+    raise MissingInputError("no data_cards/ folder found; set UNIHUB_CARDS to the folder holding the cards")
 
 
 def list_cards(role: str | None = None) -> list[str]:
     """Names of all cards, optionally only those of one ``role`` (see ``ROLES``)."""
     if role is not None and role not in ROLES:
-        raise ValueError(f"role must be one of {ROLES} or None, got {role!r}")
+        raise InputError(f"role must be one of {ROLES} or None, got {role!r}")
     names = sorted(p.stem for p in cards_dir().glob("*.md") if p.stem.lower() != "readme")
     return names if role is None else [n for n in names if load_card(n).role == role]
 
@@ -143,9 +143,9 @@ def _parse_text(path: Path, text: str) -> Card:
     meta, prose = split_front_matter(text, path)
     missing = [k for k in REQUIRED_KEYS if k not in meta]
     if missing:
-        raise ValueError(f"{path}: front matter lacks {missing}")
+        raise InputError(f"{path}: front matter lacks {missing}")
     if meta["name"] != path.stem:
-        raise ValueError(f"{path}: name {meta['name']!r} does not match the file name")
+        raise InputError(f"{path}: name {meta['name']!r} does not match the file name")
     _check_choice(path, "role", meta["role"], ROLES)
     _check_choice(path, "fidelity", meta["fidelity"], FIDELITIES)
     _check_choice(path, "energy_reference", meta["energy_reference"], ENERGY_REFERENCES)
@@ -161,28 +161,28 @@ def split_front_matter(text: str, origin: Path | str = "<card>") -> tuple[dict, 
     """(YAML front matter as a dict, the Markdown after it)."""
     lines = text.splitlines(keepends=True)
     if not lines or lines[0].strip() != "---":
-        raise ValueError(f"{origin}: a card must start with a '---' line")
+        raise InputError(f"{origin}: a card must start with a '---' line")
     for i, line in enumerate(lines[1:], start=1):
         if line.strip() == "---":
             meta = yaml.safe_load("".join(lines[1:i])) or {}
             if not isinstance(meta, dict):
-                raise ValueError(f"{origin}: front matter must be a mapping")
+                raise InputError(f"{origin}: front matter must be a mapping")
             return meta, "".join(lines[i + 1:]).strip() + "\n"
-    raise ValueError(f"{origin}: front matter is not closed by a '---' line")
+    raise InputError(f"{origin}: front matter is not closed by a '---' line")
 
 
 def _card_file(path: Path, entry: dict) -> CardFile:
     need = {"path", "url", "sha256", "bytes"}
     if not isinstance(entry, dict) or not need <= entry.keys():
-        raise ValueError(f"{path}: each file needs {sorted(need)}, got {entry!r}")
+        raise InputError(f"{path}: each file needs {sorted(need)}, got {entry!r}")
     extra = set(entry) - need - {"archive_of", "git_tree", "derived_from"}
     if extra:
-        raise ValueError(f"{path}: unknown file keys {sorted(extra)} in {entry['path']!r}")
+        raise InputError(f"{path}: unknown file keys {sorted(extra)} in {entry['path']!r}")
     if ("archive_of" in entry) != ("git_tree" in entry):
-        raise ValueError(f"{path}: {entry['path']!r} needs both archive_of and git_tree, or neither")
+        raise InputError(f"{path}: {entry['path']!r} needs both archive_of and git_tree, or neither")
     derived = entry.get("derived_from")
     if derived is not None and not (isinstance(derived, dict) and {"method", "sources"} <= derived.keys()):
-        raise ValueError(f"{path}: derived_from of {entry['path']!r} needs 'method' and 'sources'")
+        raise InputError(f"{path}: derived_from of {entry['path']!r} needs 'method' and 'sources'")
     if (entry["url"] is None) != (derived is not None):
         raise ValueError(f"{path}: {entry['path']!r} needs a url, or url: null with derived_from (a converted file)")
     return CardFile(**{**entry, "bytes": int(entry["bytes"])})
@@ -190,7 +190,7 @@ def _card_file(path: Path, entry: dict) -> CardFile:
 
 def _check_choice(path: Path, key: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise ValueError(f"{path}: {key} must be one of {allowed}, got {value!r}")
+        raise InputError(f"{path}: {key} must be one of {allowed}, got {value!r}")
 
 
 def _check_readers(card: Card) -> None:
@@ -199,7 +199,7 @@ def _check_readers(card: Card) -> None:
     for f in card.files:
         key, _ = card.reader_for(f)
         if key is not None and key not in READERS:
-            raise ValueError(f"{card.path}: reader {key!r} for {f.path!r} is not in READERS {sorted(READERS)}")
+            raise InputError(f"{card.path}: reader {key!r} for {f.path!r} is not in READERS {sorted(READERS)}")
 
 
 def write_card(meta: dict, prose: str, directory: str | os.PathLike | None = None) -> Path:
@@ -209,7 +209,7 @@ def write_card(meta: dict, prose: str, directory: str | os.PathLike | None = Non
 
     missing = [k for k in REQUIRED_KEYS if k not in meta]
     if missing:
-        raise ValueError(f"card {meta.get('name')!r} lacks {missing}")
+        raise InputError(f"card {meta.get('name')!r} lacks {missing}")
     path = Path(directory or cards_dir()) / f"{meta['name']}.md"
     text = "---\n" + yaml.safe_dump({k: meta[k] for k in REQUIRED_KEYS}, sort_keys=False, allow_unicode=True,
                                     width=115) + "---\n\n" + prose.strip() + "\n"

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from unihub.foundation.errors import InputError, MissingInputError, UnihubError
+
 from .cards import FIDELITIES, Card, load_card
 from .datadir import resolve_file
 from .frame import Frame
@@ -20,7 +22,7 @@ def iter_dataset(card: Card | str, data_dir: str | os.PathLike | None = None,
     """Frames of every file of a dataset, in card order, each file verified (or fetched) first."""
     card = load_card(card) if isinstance(card, str) else card
     if card.reader is None:
-        raise ValueError(f"dataset {card.name!r} holds no frames (reader: null in its card); "
+        raise InputError(f"dataset {card.name!r} holds no frames (reader: null in its card); "
                          f"see {card.path} for how to use its files")
     for f in card.files:
         key, options = card.reader_for(f)
@@ -46,7 +48,7 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, split: st
     from .splits import assign_splits
 
     if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS} or None, got {split!r}")
+        raise InputError(f"split must be one of {SPLITS} or None, got {split!r}")
     return [f for f, s in zip(frames, assign_splits(frames, card.splits), strict=True) if s == split]
 
 
@@ -57,7 +59,7 @@ def read_frames(path: str | os.PathLike, format: str | None = None, **options) -
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist")
+        raise MissingInputError(f"{path} does not exist")
     known = card_file_of(path)
     if known is not None and not options and format in (None, known[1]):
         # the same bytes as a card's file: read exactly as the card reads it (its conventions, e.g. a
@@ -67,13 +69,54 @@ def read_frames(path: str | os.PathLike, format: str | None = None, **options) -
     else:
         key = format or guess_format(path)
     if key not in READERS:
-        raise ValueError(f"unknown format {key!r}; use one of {sorted(READERS)}")
+        raise InputError(f"unknown format {key!r}; use one of {sorted(READERS)}")
     options.setdefault("dataset", path.stem)
-    frames = []
-    for i, frame in enumerate(READERS[key](path, options)):
-        check_frame(frame, f"{path}[{i}]")
-        frames.append(frame)
+    frames: list[Frame] = []
+    try:
+        for i, frame in enumerate(READERS[key](path, options)):
+            check_frame(frame, f"{path}[{i}]")
+            frames.append(frame)
+    except UnihubError as err:
+        if type(err) is InputError and str(path) not in str(err):
+            raise InputError(f"{path}[{len(frames)}]: {err}") from err  # a reader's own refusal, located
+        raise
+    except (ValueError, OSError, KeyError, IndexError, EOFError) as err:
+        raise unreadable(path, key, err, len(frames)) from err
+    if not frames:
+        raise InputError(f"{path} holds no structures (read as {key}); check that it is the file you meant "
+                         "and that it was written completely")
     return frames
+
+
+def unreadable(path: Path, what: str, err: Exception, done: int = 0, fix: str = "pass format=") -> InputError:
+    """The error for a file a reader (ours or ASE's) chokes on: the file, how far it got, the likely cause."""
+    where = f" after {done} structure(s)" if done else ""
+    if isinstance(err, UnicodeDecodeError):
+        why = (f"it is not text (byte {err.object[err.start:err.start + 1]!r} at offset {err.start}): a binary or "
+               f"compressed file? decompress it, or {fix} for its real format")
+    else:
+        why = f"{type(err).__name__}: {err}; the file is damaged or truncated, or is not {what} ({fix})"
+    return InputError(f"{path}: cannot read it as {what}{where}: {why}")
+
+
+def read_structure(path: str | os.PathLike, index: int | str = -1):
+    """One ASE ``Atoms`` (``index``, default the last) from any file ASE reads, errors naming the file."""
+    from ase.io import read
+    from ase.io.formats import UnknownFileTypeError
+
+    path = Path(path)
+    if not path.is_file():
+        raise MissingInputError(f"{path} does not exist" if not path.exists() else f"{path} is not a file")
+    try:
+        atoms = read(path, index=index)
+    except UnknownFileTypeError as err:
+        raise InputError(f"{path}: ASE cannot tell its format ({err}); use a known extension such as .cif, "
+                         ".extxyz, .traj or POSCAR") from err
+    except (ValueError, OSError, KeyError, IndexError, EOFError, StopIteration) as err:
+        raise unreadable(path, "a structure file", err, fix="give it the extension of its format") from err
+    if len(atoms) == 0:
+        raise InputError(f"{path} holds no atoms; check that it is the file you meant")
+    return atoms
 
 
 def card_file_of(path: Path) -> tuple[Card, str, dict] | None:
@@ -102,13 +145,13 @@ def check_frame(frame: Frame, where: str) -> None:
     try:
         check_structure(frame.numbers, frame.positions, frame.cell, frame.pbc)
     except ValueError as err:
-        raise ValueError(f"{where}: {err}") from None
+        raise InputError(f"{where}: {err}") from None
     if frame.fidelity not in FIDELITIES or frame.fidelity == "mixed":
-        raise ValueError(f"{where}: fidelity {frame.fidelity!r} is not one of {FIDELITIES[:-1]}")
+        raise InputError(f"{where}: fidelity {frame.fidelity!r} is not one of {FIDELITIES[:-1]}")
     for label in ("energy", "forces", "stress"):
         value = getattr(frame, label)
         if value is not None and not np.isfinite(value).all():
-            raise ValueError(f"{where}: {label} contains NaN or infinite values")
+            raise InputError(f"{where}: {label} contains NaN or infinite values")
 
 
 def load_mp_elemental_energies(data_dir: str | os.PathLike | None = None) -> dict[str, float]:

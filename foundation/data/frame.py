@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from unihub.foundation.errors import InputError
+
 
 @dataclass
 class Frame:
@@ -34,15 +36,15 @@ class Frame:
     def __post_init__(self) -> None:
         self.numbers = np.asarray(self.numbers, dtype=np.int64).reshape(-1)
         n = len(self.numbers)
-        self.positions = np.asarray(self.positions, dtype=np.float64).reshape(n, 3)
-        self.cell = np.asarray(self.cell, dtype=np.float64).reshape(3, 3)
+        self.positions = _shaped(self.positions, (n, 3), "positions", n)
+        self.cell = _shaped(self.cell, (3, 3), "cell", n)
         self.pbc = np.asarray(self.pbc, dtype=bool).reshape(-1)
         if self.pbc.size == 1:
             self.pbc = np.repeat(self.pbc, 3)
         if self.forces is not None:
-            self.forces = np.asarray(self.forces, dtype=np.float64).reshape(n, 3)
+            self.forces = _shaped(self.forces, (n, 3), "forces", n)
         if self.stress is not None:
-            self.stress = np.asarray(self.stress, dtype=np.float64).reshape(3, 3)
+            self.stress = _shaped(self.stress, (3, 3), "stress", n)
         if self.energy is not None:
             self.energy = float(self.energy)
 
@@ -79,7 +81,7 @@ class Frame:
             s = res.get("stress")
             if s is not None:
                 s = np.asarray(s, dtype=float)
-                stress = voigt6_to_3x3(s) if s.size == 6 else s.reshape(3, 3)
+                stress = voigt6_to_3x3(s) if s.size == 6 else _shaped(s, (3, 3), "stress", len(atoms))
         kw.setdefault("energy", energy)
         kw.setdefault("forces", forces)
         kw.setdefault("stress", stress)
@@ -95,3 +97,15 @@ def voigt6_to_3x3(s, order: str = "xx yy zz yz xz xy") -> np.ndarray:
         i, j = idx[key]
         out[i, j] = out[j, i] = v
     return out
+
+
+def _shaped(value, shape: tuple[int, int], label: str, n: int) -> np.ndarray:
+    """``value`` as a float array of ``shape`` (a flat array of the right size is accepted), or an error
+    naming the label and both shapes."""
+    arr = np.asarray(value, dtype=np.float64)
+    flat = arr.ndim == 1 and arr.size == shape[0] * shape[1]
+    if arr.shape != shape and not flat:
+        want = f"({n}, 3), one row per atom of the {n}" if label in ("positions", "forces") else "(3, 3)"
+        raise InputError(f"{label} have shape {arr.shape}, expected {want}; check that the {label} belong to "
+                         "this structure (same atoms, same order)")
+    return arr.reshape(shape)

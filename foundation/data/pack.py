@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 from ase.data import chemical_symbols
 
+from unihub.foundation.errors import InputError, MissingInputError
+
 from .cards import FIDELITIES, load_card
 from .datasets import iter_dataset
 from .frame import Frame
@@ -204,10 +206,10 @@ class PackedMix:
         self.path = Path(path)
         meta_path = self.path / "meta.json"
         if not meta_path.is_file():
-            raise FileNotFoundError(f"{self.path} is not a packed mix (no meta.json); build one with pack_mix()")
+            raise MissingInputError(f"{self.path} is not a packed mix (no meta.json); build one with pack_mix()")
         self.meta = json.loads(meta_path.read_text())
         if self.meta.get("version") != PACK_VERSION:
-            raise ValueError(f"{self.path}: pack version {self.meta.get('version')} != {PACK_VERSION}; re-pack it")
+            raise InputError(f"{self.path}: pack version {self.meta.get('version')} != {PACK_VERSION}; re-pack it")
         self._a = {k: np.load(self.path / f"{k}.npy", mmap_mode="r") for k in (*ATOM_ARRAYS, *FRAME_ARRAYS)}
         self.groups = [tuple(g) for g in json.loads((self.path / "groups.json").read_text())]
 
@@ -231,7 +233,7 @@ class PackedMix:
     def indices(self, split: str) -> np.ndarray:
         """Frame indices of ``split`` ('train', 'val' or 'test')."""
         if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+            raise InputError(f"split must be one of {SPLITS}, got {split!r}")
         return np.flatnonzero(self._a["split"] == SPLITS.index(split))
 
     def get(self, i: int) -> dict[str, np.ndarray]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 
+from unihub.foundation.errors import InputError
+
 from .frame import Frame
 
 SPLITS = ("train", "val", "test")
@@ -40,7 +42,7 @@ def assign_split(dataset: str, group: str, source_split: str | None = None,
         return "val" if u < spec.get("val_fraction", DEFAULT_VAL_FRACTION) else "train"
     fractions = {**DEFAULT_FRACTIONS, **spec.get("fractions", {})}
     if abs(sum(fractions[s] for s in SPLITS) - 1) > 1e-9:
-        raise ValueError(f"split fractions must sum to 1, got {fractions}")
+        raise InputError(f"split fractions must sum to 1, got {fractions}")
     if u < fractions["train"]:
         return "train"
     return "val" if u < fractions["train"] + fractions["val"] else "test"

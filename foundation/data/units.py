@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from ase.units import GPa
 
+from unihub.foundation.errors import InputError
+
 from .frame import voigt6_to_3x3
 
 #: eV/Å³ -> GPa, from ASE's constants (the one definition every package uses).
@@ -20,7 +22,7 @@ def stress_unit(name: str) -> str:
     """Canonical stress unit name; refuses anything it cannot convert."""
     key = _ALIASES.get(str(name).strip().lower(), name)
     if key not in STRESS_TO_EV_A3:
-        raise ValueError(f"unknown stress unit {name!r}; use one of {sorted(STRESS_TO_EV_A3)}")
+        raise InputError(f"unknown stress unit {name!r}; use one of {sorted(STRESS_TO_EV_A3)}")
     return key
 
 
@@ -32,13 +34,13 @@ def stress_to_ase(values, unit: str = "eV/A^3", sign: str = "ase",
     ``sign='pressure_positive'`` is VASP/LAMMPS's convention (compression positive), flipped here.
     """
     if sign not in SIGNS:
-        raise ValueError(f"unknown stress sign {sign!r}; use one of {SIGNS}")
+        raise InputError(f"unknown stress sign {sign!r}; use one of {SIGNS}")
     s = np.asarray(values, dtype=float)
     if s.size == 6:
         s = voigt6_to_3x3(s, voigt_order)
     elif s.size == 9:
         s = s.reshape(3, 3)
     else:
-        raise ValueError(f"stress must have 6 or 9 components, got {s.size}")
+        raise InputError(f"stress must have 6 or 9 components, got {s.size}")
     factor = STRESS_TO_EV_A3[stress_unit(unit)]
     return s * (-factor if sign == "pressure_positive" else factor)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from unihub.foundation.errors import InputError
+
 DEFAULT_FIDELITIES = ["pbe", "pbesol", "rpbe", "r2scan", "lda"]
 LEGACY_VECTOR_NORM_EPS = 1e-4  # sqrt(|w|^2 + 1e-8), what models saved without ``vector_norm_eps`` used
 
@@ -37,7 +39,7 @@ class ModelConfig:
         if self.inner_switch is not None:  # YAML and JSON give a list: one form, checked once
             lo, hi = (float(x) for x in self.inner_switch)
             if not 0 < lo < hi:
-                raise ValueError(f"inner_switch must be (lo, hi) with 0 < lo < hi, got {self.inner_switch}")
+                raise InputError(f"inner_switch must be (lo, hi) with 0 < lo < hi, got {self.inner_switch}")
             self.inner_switch = (lo, hi)
 
     def to_dict(self) -> dict:

@@ -11,6 +11,7 @@ import torch
 from ase.data import covalent_radii
 from torch import nn
 
+from unihub.foundation.errors import InputError, InputTypeError
 from unihub.foundation.model.config import ModelConfig
 from unihub.foundation.model.painn import PaiNNMessage, PaiNNUpdate
 from unihub.foundation.model.radial import BesselBasis, polynomial_envelope
@@ -47,13 +48,17 @@ class UniversalPotential(nn.Module):
         names = self.config.fidelities
         if head is None:
             head = self.config.default_fidelity
+        # bool is an int to Python: head=True would silently pick head 1
+        if isinstance(head, bool) or not isinstance(head, (str, int)):
+            raise InputTypeError(f"head must be a head name (one of {names}) or an index 0..{len(names) - 1}, "
+                                 f"got {head!r}")
         if isinstance(head, int):
             if not 0 <= head < len(names):
-                raise ValueError(f"head index {head} out of range 0..{len(names) - 1}")
+                raise InputError(f"head index {head} out of range 0..{len(names) - 1}; heads are {names}")
             return head
-        key = str(head).lower()
+        key = head.lower()
         if key not in names:
-            raise ValueError(f"unknown fidelity head {head!r}; this model has {names}")
+            raise InputError(f"unknown fidelity head {head!r}; this model has {names}")
         return names.index(key)
 
     # -- forward ---------------------------------------------------------------

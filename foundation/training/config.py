@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from unihub.foundation.errors import InputError
 from unihub.foundation.model.config import ModelConfig
 
 
@@ -87,7 +88,7 @@ class TrainConfig:
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
             known = sorted(cls.__dataclass_fields__)
-            raise ValueError(f"unknown top-level config keys {sorted(unknown)}; known: {known}")
+            raise InputError(f"unknown top-level config keys {sorted(unknown)}; known: {known}")
         parts = {
             "model": ModelConfig, "data": DataConfig, "loss": LossConfig,
             "optim": OptimConfig, "trainer": TrainerConfig,
@@ -97,7 +98,7 @@ class TrainConfig:
             sub = d.get(key) or {}
             bad = set(sub) - set(typ.__dataclass_fields__)
             if bad:
-                raise ValueError(f"unknown keys {sorted(bad)} in '{key}'; known: {sorted(typ.__dataclass_fields__)}")
+                raise InputError(f"unknown keys {sorted(bad)} in '{key}'; known: {sorted(typ.__dataclass_fields__)}")
             kw[key] = typ(**sub)
         for key in ("output", "seed", "init_from"):
             if key in d:

@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from unihub.foundation.data.frame import Frame
+from unihub.foundation.errors import InputError
 from unihub.foundation.graph import collate, to_graph
 
 SPLITS = {"train": 0, "val": 1, "test": 2}
@@ -21,7 +22,7 @@ class FrameSource:
     def __init__(self, frames: Sequence[Frame], splits: Sequence[str] | None = None) -> None:
         self.frames = list(frames)
         if not self.frames:
-            raise ValueError("no frames given")
+            raise InputError("no frames given")
         self.fidelities = sorted({f.fidelity for f in self.frames})
         self.datasets = sorted({f.dataset for f in self.frames})
         if splits is None:  # by group, keeping a source's own test set
@@ -120,7 +121,7 @@ class PotentialDataModule(pl.LightningDataModule):
         self.batch_size, self.val_batch_size, self.num_workers = batch_size, val_batch_size, num_workers
         missing = [f for f in source.fidelities if f not in model_fidelities]
         if missing:
-            raise ValueError(f"data fidelities {missing} have no head in the model (heads: {model_fidelities}); "
+            raise InputError(f"data fidelities {missing} have no head in the model (heads: {model_fidelities}); "
                              "add them to model.fidelities in the config")
         self.fidelity_map = np.array([model_fidelities.index(f) for f in source.fidelities])
         self.max_frames = max_frames_per_split or {}

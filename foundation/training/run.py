@@ -12,6 +12,7 @@ import torch
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
+from unihub.foundation.errors import InputError
 from unihub.foundation.files import cache_dir
 from unihub.foundation.training.checkpoint import AtomicCheckpointIO
 from unihub.foundation.training.config import TrainConfig
@@ -29,7 +30,7 @@ def open_source(cfg: TrainConfig):
     if cfg.data.files:
         return FrameSource(read_files(cfg.data.files))
     if not cfg.data.datasets:
-        raise ValueError("the config names no data: set data.datasets (data-card names), data.files or data.pack")
+        raise InputError("the config names no data: set data.datasets (data-card names), data.files or data.pack")
     from unihub.foundation.data.cards import cards_dir
 
     # the key covers the cards' text, so editing a card (units, splits) never reuses a stale pack
@@ -139,7 +140,7 @@ def _init_network(module: PotentialModule, directory: str) -> None:
     for key in ("vector_norm_eps", "fidelities", "default_fidelity"):
         mine.pop(key), theirs.pop(key)
     if theirs != mine:
-        raise ValueError(f"init_from {directory}: its model config differs from this run's model section")
+        raise InputError(f"init_from {directory}: its model config differs from this run's model section")
     old, new = base.config.fidelities, module.model.config.fidelities
     rows = [old.index(f) if f in old else old.index(base.config.default_fidelity) for f in new]
     state = {k: v for k, v in base.state_dict().items() if k not in ("reference_energies", "seen_elements")}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 from typing import TYPE_CHECKING, Any
 
+from unihub.foundation.errors import InputError
 from unihub.zoo.peers import chgnet as _chgnet
 from unihub.zoo.peers import sevennet as _sevennet
 from unihub.zoo.peers._spec import INSTALL_HINT, PeerChecksumError, PeerSpec, PeerUnavailable
@@ -40,7 +41,7 @@ def _spec(name: str) -> PeerSpec:
         return PEERS[key]
     close = difflib.get_close_matches(str(key), list(PEERS), n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
-    raise ValueError(f"unknown peer {name!r}; {hint}known peers: {', '.join(sorted(PEERS))}")
+    raise InputError(f"unknown peer {name!r}; {hint}known peers: {', '.join(sorted(PEERS))}")
 
 
 def peer_available(name: str) -> bool:
@@ -65,7 +66,7 @@ def peer_calculator(name: str, *, device: str = "cpu", num_threads: int | None =
     checkpoint = spec.require()
     if num_threads is not None:
         if num_threads < 1:
-            raise ValueError(f"num_threads must be >= 1, got {num_threads}")
+            raise InputError(f"num_threads must be >= 1, got {num_threads}")
         import torch
 
         torch.set_num_threads(num_threads)

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from unihub.foundation.errors import InputError
+
 from ..frame import Frame
 from ._common import open_text
 from .acwf import read_acwf
@@ -85,8 +87,8 @@ def guess_format(path: Path) -> str:
                 return key
         if _ELEMENT_KEYED.match(head):
             return "matpes_refs"
-        raise ValueError(f"{path}: cannot tell which JSON layout this is; pass format= one of {sorted(READERS)}")
-    raise ValueError(f"{path}: unknown file type; pass format= one of {sorted(READERS)}")
+        raise InputError(f"{path}: cannot tell which JSON layout this is; pass format= one of {sorted(READERS)}")
+    raise InputError(f"{path}: unknown file type; pass format= one of {sorted(READERS)}")
 
 
 __all__ = ["READERS", "Reader", "guess_format", "mp_elemental_energies"]

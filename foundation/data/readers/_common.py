@@ -12,6 +12,8 @@ from typing import IO, Any
 import numpy as np
 from ase.data import atomic_numbers
 
+from unihub.foundation.errors import InputError
+
 
 def open_text(path: Path) -> IO[str]:
     """Open a text file, transparently gunzipping ``*.gz``."""
@@ -30,7 +32,7 @@ def to_numbers(symbols) -> np.ndarray:
     try:
         return np.array([atomic_numbers[s] for s in symbols], dtype=np.int64)
     except KeyError as err:
-        raise ValueError(f"unknown element symbol {err.args[0]!r}") from None
+        raise InputError(f"unknown element symbol {err.args[0]!r}") from None
 
 
 def pymatgen_arrays(struct: Mapping) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -41,7 +43,7 @@ def pymatgen_arrays(struct: Mapping) -> tuple[np.ndarray, np.ndarray, np.ndarray
     for k, site in enumerate(struct["sites"]):
         species = site["species"]
         if len(species) != 1 or abs(float(species[0].get("occu", 1)) - 1) > 1e-6:
-            raise ValueError(f"site {k} is partially occupied ({species}); only ordered structures are supported")
+            raise InputError(f"site {k} is partially occupied ({species}); only ordered structures are supported")
         symbols.append(species[0]["element"])
     if struct["sites"] and "xyz" in struct["sites"][0]:
         positions = np.array([s["xyz"] for s in struct["sites"]], dtype=float)

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from unihub.foundation.errors import InputError
+
 from ..frame import Frame
 from ._common import load_json
 
@@ -32,7 +34,7 @@ def read_acwf(path: Path, options: Mapping[str, Any]) -> Iterator[Frame]:
     """
     match = _NAME.search(Path(path).name)
     if not match:
-        raise ValueError(f"{path}: expected a name like results-<set>-verification-PBE-v1-<code>.json")
+        raise InputError(f"{path}: expected a name like results-<set>-verification-PBE-v1-<code>.json")
     set_name, code = match["set"], match["code"]
     res = load_json(path)
     tarball = Path(options.get("structures") or Path(path).parent / f"xsfs-{set_name}.tar.gz")
@@ -49,7 +51,7 @@ def read_acwf(path: Path, options: Mapping[str, Any]) -> Iterator[Frame]:
         # O-XO and O-X2O5 cells). Energies and volumes are extensive, so rescale them to the xsf cell.
         factor = (natoms.get(system) or len(base)) / len(base)
         if min(abs(factor - round(factor)), abs(1 / factor - round(1 / factor))) > 1e-9:
-            raise ValueError(f"{path}: {system} ran {natoms[system]} atoms, not a multiple of the xsf's {len(base)}")
+            raise InputError(f"{path}: {system} ran {natoms[system]} atoms, not a multiple of the xsf's {len(base)}")
         v0 = abs(np.linalg.det(base.cell))
         for k, (volume, energy) in enumerate(points):
             s = (volume / factor / v0) ** (1 / 3)

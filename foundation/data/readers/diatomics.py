@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from unihub.foundation.errors import InputError
+
 from ..frame import Frame
 from ._common import load_json, to_numbers
 
@@ -29,7 +31,7 @@ def read_diatomics(path: Path, options: Mapping[str, Any]) -> Iterator[Frame]:
     cell = np.eye(3) * box
     for functional, curves in load_json(path).items():
         if functional not in fidelities:
-            raise ValueError(f"{path}: unknown functional {functional!r}; map it in fidelity_by_functional")
+            raise InputError(f"{path}: unknown functional {functional!r}; map it in fidelity_by_functional")
         for name, curve in curves.items():
             symbols = name.split("-")
             numbers = to_numbers(symbols)

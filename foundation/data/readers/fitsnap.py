@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from unihub.foundation.errors import InputError
+
 from ..frame import Frame
 from ..units import stress_to_ase
 from ._common import to_numbers
@@ -61,7 +63,7 @@ def _frames(text: str, group: str, name: str, options: Mapping[str, Any], where:
     ds = json.loads(body)["Dataset"]
     for key, want in _EXPECTED.items():
         if ds.get(key, want) != want:
-            raise ValueError(f"{where}: {key} is {ds[key]!r}; only {want!r} is supported")
+            raise InputError(f"{where}: {key} is {ds[key]!r}; only {want!r} is supported")
     unit = options.get("stress_unit_by_group", {}).get(group) or options.get("stress_unit") or ds.get("StressStyle")
     keep_stress = group not in options.get("drop_stress_groups", ())
     for k, rec in enumerate(ds["Data"]):

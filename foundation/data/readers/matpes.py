@@ -6,6 +6,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from unihub.foundation.errors import InputError
+
 from ..frame import Frame
 from ..units import stress_to_ase
 from ._common import load_json, pymatgen_arrays
@@ -36,7 +38,7 @@ def read_matpes_refs(path: Path, options: Mapping[str, Any]) -> Iterator[Frame]:
         numbers, positions, cell, pbc = pymatgen_arrays(doc["structure"])
         functional = doc.get("functional")
         if functional not in _FIDELITY:
-            raise ValueError(f"{path}: {element} has functional {functional!r}; known: {sorted(_FIDELITY)}")
+            raise InputError(f"{path}: {element} has functional {functional!r}; known: {sorted(_FIDELITY)}")
         info = {k: doc[k] for k in ("matpes_id", "energy_atomic", "cohesive_energy_per_atom", "bandgap",
                                     "functional") if k in doc}
         stress = doc.get("stress")

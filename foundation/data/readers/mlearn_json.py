@@ -12,6 +12,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from unihub.foundation.errors import InputError
+
 from ..frame import Frame
 from ..units import stress_to_ase
 from ._common import load_json, pymatgen_arrays
@@ -36,7 +38,7 @@ def read_mlearn_json(path: Path, options: Mapping[str, Any]) -> Iterator[Frame]:
         element = rec.get("element") or path.parent.name
         order = orders if isinstance(orders, str) else orders.get(element, orders.get("default"))
         if order is None:
-            raise ValueError(f"{path}: no voigt_order for element {element!r} in {orders}")
+            raise InputError(f"{path}: no voigt_order for element {element!r} in {orders}")
         stress = out.get("stress", out.get("virial_stress"))
         tags = rec.get("tags") or [rec.get("tag")]
         tags = [tags] if isinstance(tags, str) else tags  # Mo_Surface.json stores a bare string
