@@ -116,7 +116,7 @@ def _symbols(numbers: Iterable[int]) -> list[str]:
 def wrap_hub_model(model, name: str | None = None) -> EvalModel:
     """An :class:`EvalModel` around a loaded hub model (universal, fine-tuned or MTP student)."""
     from unihub.foundation.files import state_digest
-    from unihub.zoo.students import StudentModel
+    from unihub.foundation.served import StudentModel
 
     if isinstance(model, StudentModel):
         from ase.data import atomic_numbers

@@ -1,4 +1,5 @@
-"""Files that must not be lost or silently wrong: sha256, atomic writes, verified downloads, offline switch.
+"""Files that must not be lost or silently wrong: sha256, a folder's ``checksums.json``, atomic writes,
+verified downloads, offline switch.
 
 One place for these, used by the data directory, model weights and the zoo.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import tempfile
 import urllib.request
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from unihub.foundation.errors import InputError, MissingInputError, UnihubError
 
+MANIFEST = "checksums.json"  # a model folder's sha256 of every file
 _TRUE = {"1", "true", "yes", "on"}
 _CHUNK = 1 << 20
 
@@ -44,6 +47,20 @@ def verify(path: str | os.PathLike, expected: str, delete_bad: bool = False) -> 
             + ("; the corrupt copy was removed, retry to download it again" if delete_bad else "")
         )
     return path
+
+
+def write_manifest(directory: str | os.PathLike, names: list[str]) -> dict[str, str]:
+    """Record the sha256 of ``names`` in ``directory/checksums.json``."""
+    directory = Path(directory)
+    sums = {n: sha256_file(directory / n) for n in sorted(names)}
+    atomic_write(directory / MANIFEST, lambda p: Path(p).write_text(json.dumps(sums, indent=1) + "\n"))
+    return sums
+
+
+def read_manifest(directory: str | os.PathLike) -> dict[str, str] | None:
+    """The ``checksums.json`` of a folder, or None if it has none."""
+    p = Path(directory) / MANIFEST
+    return json.loads(p.read_text()) if p.exists() else None
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> None:

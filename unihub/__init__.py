@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from unihub.foundation import loading as _loading
+
 __all__ = ["load_model", "list_models", "ood_report"]
 
 
@@ -27,3 +29,22 @@ def __getattr__(name: str) -> Any:
 
         return ood_report
     raise AttributeError(f"module 'unihub' has no attribute {name!r}")
+
+
+# The composition of the stages: finetune resolves model names through the zoo, and the zoo reads MTP
+# students through finetune, without either importing the other (see unihub.foundation.loading). The
+# imports wait for the first call so that ``import unihub`` stays free of torch.
+def _zoo_load_model(name_or_path, **kwargs):
+    from unihub.zoo.load import load_model
+
+    return load_model(name_or_path, **kwargs)
+
+
+def _read_student(path, **kwargs):
+    from unihub.finetune.mtp.student import load_student
+
+    return load_student(path, **kwargs)
+
+
+_loading.install_loader(_zoo_load_model)
+_loading.register_reader("mtp", _read_student)

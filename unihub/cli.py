@@ -102,8 +102,8 @@ def _teacher(name: str, threads: int | None):
         spec = PEERS[name]
         return Teacher(spec.name, spec.model_revision, spec.checkpoint_sha256, spec.energy_scale,
                        partial(peer_calculator, name, num_threads=threads))
+    from unihub.foundation.files import read_manifest
     from unihub.zoo import load_model
-    from unihub.zoo.checksum import read_manifest
 
     model = load_model(name)
     if not hasattr(model, "config") or "mptrj" not in model.config.fidelities:

@@ -1,4 +1,4 @@
-"""Hugging Face Hub: cache-first download (honours ``HF_HUB_OFFLINE``) and publishing."""
+"""Hugging Face Hub: cache-first download (honours ``HF_HUB_OFFLINE``); publishing is ``foundation.served.publish``."""
 
 from __future__ import annotations
 
@@ -47,17 +47,3 @@ def fetch(location: str, filename: str, cache_dir: str | Path | None = None) -> 
             "unset HF_HUB_OFFLINE (and go online) to download it, or set HF_HUB_CACHE to a cache that has it")
     return Path(hf_hub_download(loc.repo_id, filename, subfolder=loc.subfolder, revision=loc.revision,
                                 cache_dir=cache_dir, library_name="unihub"))
-
-
-
-
-def publish(folder: str | Path, repo_id: str, private: bool = False, token: str | None = None,
-            commit_message: str = "Upload unihub model", api=None) -> str:
-    """Create (or reuse) ``repo_id`` and upload ``folder``; returns the commit URL or repo URL."""
-    from huggingface_hub import HfApi
-
-    api = api or HfApi(token=token)
-    api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-    info = api.upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message=commit_message,
-                             repo_type="model")
-    return str(getattr(info, "commit_url", info))

@@ -9,7 +9,8 @@ from pathlib import Path
 import torch
 
 from unihub.foundation.errors import InputError, InputTypeError, MissingInputError
-from unihub.zoo.checksum import ChecksumError, read_manifest, verify
+from unihub.foundation.files import ChecksumError, read_manifest, verify
+from unihub.foundation.loading import read_model
 from unihub.zoo.models import UniversalModel, model_kind
 from unihub.zoo.registry import Entry, UnknownModelError, resolve
 
@@ -129,9 +130,7 @@ def load_model(name_or_path: str | os.PathLike, head: str | int | None = None, d
                       "save it with model.save() to write one", stacklevel=2)
     kind = model_kind(folder)
     if kind == "mtp":
-        from unihub.zoo.students import load_student
-
-        model = load_student(folder, elements=elements)
+        model = read_model("mtp", folder, elements=elements)  # finetune's reader, installed by unihub
     else:
         if elements is not None:
             raise InputError("elements=... is only for MTP students (.mtp); a universal model knows its elements")

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from unihub.foundation.errors import InputError, MissingInputError
-from unihub.foundation.files import atomic_write
-from unihub.zoo.checksum import MANIFEST, sha256_file
-from unihub.zoo.models import UniversalModel
+from unihub.foundation.card import write_card
+from unihub.foundation.files import MANIFEST, atomic_write, sha256_file
+from unihub.foundation.served import UniversalModel
 from unihub.zoo.registry import REGISTRY_FILE
 
 MODELS = Path(__file__).parent / "models"
@@ -104,8 +104,6 @@ def card_body(name: str, model: UniversalModel, text: str, stats: dict, figures:
 
 def render(name: str, aliases: list[str] | None = None) -> Path:
     """Render ``README.md`` of ``zoo/models/NAME`` and recompute its checksums and registry entry."""
-    from unihub.zoo.card import write_card
-
     folder = MODELS / name
     if not (folder / "card.md").exists():
         raise MissingInputError(f"{folder}/card.md is missing: write the model's card text there first")

@@ -1,6 +1,6 @@
 """The student's card and folder: what it was distilled from, on what, and how close it came.
 
-The card is the zoo's ``README.md`` (``unihub.zoo.card``): teacher, revision, elements, level and cutoff
+The card is the zoo's ``README.md`` (``unihub.foundation.card``): teacher, revision, elements, level and cutoff
 as ``key:value`` tags (the Hub's own convention), errors as ``eval_results``, and Markdown tables.
 The whole record (counts per source, errors, every active-learning round) is also written as
 ``distillation.json``, listed in ``checksums.json`` with the other files.
@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from unihub.zoo.students import StudentModel
+from unihub.foundation.files import atomic_write
+from unihub.foundation.served import StudentModel
 
 RECORD = "distillation.json"
 UNITS = {"energy_mae": "meV/atom", "force_mae": "meV/Å", "stress_mae": "GPa"}
@@ -25,8 +26,6 @@ class DistilledStudent(StudentModel):
         self.record = record
 
     def _write_files(self, directory: Path) -> list[str]:
-        from unihub.foundation.files import atomic_write
-
         names = super()._write_files(directory)
         text = json.dumps(self.record, indent=1, default=float)
         atomic_write(directory / RECORD, lambda p: Path(p).write_text(text + "\n"))
@@ -40,7 +39,7 @@ def _table(rows: list[list], header: list[str]) -> str:
 
 
 def student_card(name: str, rec: dict) -> dict:
-    """``unihub.zoo.card.write_card`` metadata for a distillation record (see ``distill.distill``)."""
+    """``unihub.foundation.card.write_card`` metadata for a distillation record (see ``distill.distill``)."""
     tags = ["unihub", "mtp", "distilled", f"teacher:{rec['teacher']}", f"teacher-revision:{rec['teacher_revision']}",
             f"mtp-level:{rec['level']}", f"cutoff:{rec['cutoff']:g}", *(f"element:{e}" for e in rec["elements"])]
     evals = []

@@ -22,6 +22,8 @@ import numpy as np
 from ase import Atoms
 from ase.data import atomic_numbers
 
+from unihub.foundation.loading import as_model
+
 from . import structures as st
 from .active import ActiveConfig, active_learning
 from .card import DistilledStudent
@@ -36,14 +38,6 @@ def teacher_revision(teacher) -> str:
     from unihub.foundation.files import state_digest
 
     return state_digest(teacher)
-
-
-def _teacher(teacher):
-    if isinstance(teacher, (str, os.PathLike)):
-        from unihub.zoo import load_model
-
-        return load_model(teacher)
-    return teacher
 
 
 def _check_teacher_elements(teacher, elements: list[str], head: str | None) -> None:
@@ -204,7 +198,7 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
         import torch
 
         torch.set_num_threads(threads)
-    teacher = _teacher(teacher)
+    teacher = as_model(teacher)
     rng = np.random.default_rng(seed)
     out_dir = _out_dir(output)
     if resume and out_dir is None:

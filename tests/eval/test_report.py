@@ -44,7 +44,7 @@ def tiny():
 @pytest.fixture(scope="module")
 def student():
     from unihub.finetune.mtp import MTPModel
-    from unihub.zoo.students import StudentModel
+    from unihub.foundation.served import StudentModel
 
     mtp = MTPModel.from_level(8, ["Si", "Ge"], seed=1)
     mtp.params.moment_coeffs = np.random.default_rng(0).normal(0, 0.1, len(mtp.params.moment_coeffs))
@@ -162,16 +162,82 @@ def test_cli_parser_builds_the_report_call(monkeypatch, tmp_path):
         p.parse_args(["report", "m", "--quick", "--full"])
 
 
-def test_quick_report_on_universal_v1(tmp_path):
-    """The CI run of ``--quick`` on the shipped model: every suite runs and its headlines are finite."""
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory):
+    """``--quick`` on the shipped model, once for the tests that read it."""
     from unihub.eval import ood_report
 
-    rep = ood_report(["universal-v1"], out=tmp_path, size="quick", progress=False, threads=2)
+    out = tmp_path_factory.mktemp("quick")
+    if not os.environ.get("UNIHUB_DATA"):
+        shared = ROOT.parent / "shared" / "data"
+        if not shared.is_dir():
+            pytest.skip("no DFT data: set UNIHUB_DATA (CI uses ../shared/data)")
+        os.environ["UNIHUB_DATA"] = str(shared)
+    return ood_report(["universal-v1"], out=out, size="quick", progress=False, threads=2), out
+
+
+def test_quick_report_on_universal_v1(quick_report):
+    """The CI run of ``--quick`` on the shipped model: every suite runs, its headlines are finite and carry n."""
+    rep, out = quick_report
     assert set(rep["suites"]) == set(ORDER) and not rep["suite_errors"]
     for name, suite in rep["suites"].items():
         values = [suite["summary"]["universal-v1"].get(h["key"]) for h in suite["headlines"]]
         assert values and all(v is not None and math.isfinite(v) for v in values), (name, values)
-    assert (tmp_path / "report.html").stat().st_size > 10_000
+    from unihub.eval.report import summary_rows
+
+    rows = summary_rows(rep)
+    assert rows and all(isinstance(r.n["universal-v1"], int) and r.n["universal-v1"] > 0 for r in rows), \
+        [(r.suite, r.label, r.n) for r in rows]
+    assert (out / "report.html").stat().st_size > 10_000
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+# as root and offline: no sandbox, and no background connections this machine's closed network would refuse
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--hide-scrollbars"]
+_CHECK = """<script>window.addEventListener('load', () => {
+  const imgs = [...document.images];
+  const bad = imgs.filter(i => !(i.complete && i.naturalWidth > 0 && i.naturalHeight > 0)).map(i => i.alt);
+  const out = document.createElement('pre'); out.id = 'unihub-check';
+  out.textContent = JSON.stringify({images: imgs.length, bad: bad,
+                                    pageWidth: document.documentElement.scrollWidth, viewport: window.innerWidth});
+  document.body.appendChild(out);
+});</script></body>"""
+
+
+def _chromium(tmp_path: Path, *args: str) -> str:
+    import subprocess
+
+    profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
+    run = subprocess.run([str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                         capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return run.stdout
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium not found at /usr/bin/chromium (Debian's "
+                    "package chromium; .ci/run installs it)")
+def test_quick_report_renders_in_chromium(quick_report, tmp_path):
+    """Chromium loads the report: every figure decodes with a non-zero size, the page fits 1280 px, and a
+    screenshot of it is saved in the test's temp folder."""
+    import re
+
+    rep, out = quick_report
+    page = (out / "report.html").read_text()
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.replace("</body>", _CHECK))
+    dom = _chromium(tmp_path, "--window-size=1280,900", "--virtual-time-budget=20000", "--dump-dom", probe.as_uri())
+    found = re.search(r"<pre id=\"unihub-check\">(.*?)</pre>", dom, re.S)
+    assert found, dom[-2000:]
+    check = json.loads(found.group(1).replace("&quot;", '"'))
+    n_figures = sum(len(s["figures"]) for s in rep["suites"].values())
+    assert check["images"] == n_figures > 0 and check["bad"] == [], check
+    assert check["pageWidth"] <= check["viewport"], check  # wide tables scroll inside, not the page
+    shot = tmp_path / "report-screenshot.png"
+    _chromium(tmp_path, "--window-size=1280,4000", f"--screenshot={shot}", (out / "report.html").as_uri())
+    assert shot.read_bytes()[:4] == b"\x89PNG" and shot.stat().st_size > 20_000
+    print(f"screenshot: {shot}")
 
 
 def test_in_distribution_rows_are_marked_and_never_bolded():

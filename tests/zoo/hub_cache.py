@@ -7,7 +7,7 @@ from pathlib import Path
 
 def make_hf_cache(cache: Path, repo_id: str, folder: Path, commit: str = "a" * 40, revision: str = "main") -> None:
     """Lay ``folder`` out exactly as huggingface_hub's cache does (blobs, refs, snapshot symlinks)."""
-    from unihub.zoo.checksum import sha256_file
+    from unihub.foundation.files import sha256_file
 
     repo = cache / f"models--{repo_id.replace('/', '--')}"
     (repo / "blobs").mkdir(parents=True, exist_ok=True)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from unihub.foundation.files import sha256_file
 from unihub.zoo import release as rel
-from unihub.zoo.checksum import sha256_file
 
 CARD = """## Intended use
 Testing.

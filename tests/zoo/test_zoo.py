@@ -8,8 +8,8 @@ import pytest
 from ase.build import bulk
 from hub_cache import make_hf_cache
 
+from unihub.foundation.files import ChecksumError, read_manifest
 from unihub.zoo import list_models, load_model
-from unihub.zoo.checksum import ChecksumError, read_manifest
 
 
 def energies(model, structs):
@@ -29,7 +29,7 @@ def test_save_load_round_trip(tiny_model, tmp_path):
 
 
 def test_registry_names_aliases_and_close_matches(tiny_model, tmp_path, registry_file):
-    from unihub.zoo.checksum import sha256_file
+    from unihub.foundation.files import sha256_file
 
     d = tiny_model.save(tmp_path / "m")
     files = {n: sha256_file(d / n) for n in ("model.safetensors", "config.json")}
@@ -68,7 +68,7 @@ def test_offline_load_from_hub_cache(tiny_model, tmp_path, hf_cache):
 
 
 def test_corrupt_cached_file_is_not_reused(tiny_model, tmp_path, hf_cache, registry_file):
-    from unihub.zoo.checksum import sha256_file
+    from unihub.foundation.files import sha256_file
 
     d = tiny_model.save(tmp_path / "m")
     files = {n: sha256_file(d / n) for n in ("model.safetensors", "config.json")}
@@ -153,7 +153,7 @@ def test_local_loading_is_explicit(tiny_model, tmp_path, monkeypatch, registry_f
     """Registry names win over a same-named folder; unverified folders say so; '' is refused."""
     import torch
 
-    from unihub.zoo.checksum import sha256_file
+    from unihub.foundation.files import sha256_file
 
     d = tiny_model.save(tmp_path / "reg")
     registry_file({"tiny-v0": {"location": str(d), "files": {n: sha256_file(d / n) for n in

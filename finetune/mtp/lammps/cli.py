@@ -10,6 +10,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
+from unihub.foundation.loading import load_model
+
 
 def _build(args: argparse.Namespace) -> int:
     from .build import build_plugin
@@ -48,9 +50,7 @@ def _student_file(model: str, workdir: Path) -> Path:
     path = Path(model)
     if path.is_file():
         return path
-    from unihub.zoo import load_model  # names and folders resolve through the hub (checksums verified)
-
-    student = load_model(model)
+    student = load_model(model)  # names and folders resolve through the hub (checksums verified)
     mtp = getattr(student, "mtp", None)
     if mtp is None:
         raise ValueError(f"--engine lammps runs MTP students; {model!r} is not one (distill one, or use --engine ase)")

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from unihub.foundation.files import atomic_write
 
 
 def write_card(directory: str | Path, meta: dict) -> Path:
     """Write ``README.md``. ``meta`` keys: license, datasets, tags, base_model, eval_results
     (list of dicts: dataset, metric, value, split), title, body (Markdown prose)."""
-    from huggingface_hub import EvalResult, ModelCard, ModelCardData
-
     evals = [EvalResult(task_type="interatomic-potential", dataset_type=r["dataset"], dataset_name=r["dataset"],
                         dataset_split=r.get("split", "test"), metric_type=r["metric"], metric_name=r["metric"],
                         metric_value=float(r["value"]))
@@ -23,8 +24,6 @@ def write_card(directory: str | Path, meta: dict) -> Path:
     )
     body = meta.get("body", "")
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n# {meta.get('title', 'unihub model')}\n\n{body}\n")
-    from unihub.foundation.files import atomic_write
-
     path = Path(directory) / "README.md"
     atomic_write(path, lambda p: Path(p).write_text(str(card)))
     return path
