@@ -22,6 +22,19 @@ def mae(pred, true) -> float:
     return float(np.mean(np.abs(d))) if d.size else float("nan")
 
 
+def spread(values) -> float:
+    """Sample standard deviation of the finite ``values`` (NaN with fewer than two): the scatter behind a mean."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    return float(np.std(v, ddof=1)) if v.size > 1 else float("nan")
+
+
+def mae_entry(key: str, pred, true) -> dict[str, float]:
+    """``{key: MAE, key + "_spread": spread of the absolute errors}``, the form the report's headlines read."""
+    d = np.abs(np.asarray(pred, float) - np.asarray(true, float))
+    return {key: mae(pred, true), f"{key}_spread": spread(d)}
+
+
 def rmse(pred, true) -> float:
     d = np.asarray(pred, float) - np.asarray(true, float)
     d = d[np.isfinite(d)]

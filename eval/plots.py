@@ -39,19 +39,60 @@ def _plt():
     return plt
 
 
+FOOTER_PT = 6  # footer font size (points)
+CLIP_PERCENTILE = 99.5  # parity axes end at this percentile of |value|, pooled over models
+
+
 def _png(fig, footer: str) -> bytes:
-    fig.text(0.01, 0.005, footer, fontsize=6, color="0.35", ha="left", va="bottom", wrap=True)
+    """PNG bytes of ``fig`` with ``footer`` wrapped to the figure's width in a strip of its own below the axes."""
+    import textwrap
+
+    width_in, height_in = fig.get_size_inches()
+    chars = max(20, int(width_in * 72 / (FOOTER_PT * 0.55)))  # a 6-pt sans-serif glyph is ~0.55 em wide
+    text = "\n".join(textwrap.wrap(footer, chars)) or " "
+    strip = (text.count("\n") + 1) * FOOTER_PT * 1.35 / 72 / height_in + 0.01
+    # the axes, labels and colour bars are laid out above the strip, so the footer never covers them
+    fig.tight_layout(rect=(0, strip, 1, 1))
+    fig.text(0.01, 0.005, text, fontsize=FOOTER_PT, color="0.35", ha="left", va="bottom")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80)
     _plt().close(fig)
     return buf.getvalue()
 
 
+def clip_series(series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+                percentile: float = CLIP_PERCENTILE) -> tuple[dict, int, int, float]:
+    """(series without pairs beyond the ``percentile`` of |value| pooled over all series, pairs dropped,
+    pairs in all, the limit): a few extreme points must not squash the axes of everything else."""
+    clean = {}
+    for name, (x, y) in series.items():
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        ok = np.isfinite(x) & np.isfinite(y)
+        clean[name] = (x[ok], y[ok])
+    pooled = np.abs(np.concatenate([np.concatenate(v) for v in clean.values()] or [np.zeros(0)]))
+    if not len(pooled):
+        return clean, 0, 0, float("nan")
+    lim = float(np.percentile(pooled, percentile))
+    kept, dropped, total = {}, 0, 0
+    for name, (x, y) in clean.items():
+        keep = (np.abs(x) <= lim) & (np.abs(y) <= lim)
+        kept[name] = (x[keep], y[keep])
+        total, dropped = total + len(x), dropped + int((~keep).sum())
+    return kept, dropped, total, lim
+
+
 def parity(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], xlabel: str, ylabel: str,
-           title: str, footer: str) -> bytes:
-    """Predicted vs reference, one colour per model; ``series[model] = (reference, predicted)``."""
+           title: str, footer: str, clip: float | None = CLIP_PERCENTILE) -> bytes:
+    """Predicted vs reference, one colour per model; ``series[model] = (reference, predicted)``.
+
+    Axes end at the ``clip`` percentile of |value| (None: all points); the figure says how many points it left out.
+    """
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(4.2, 4.0))
+    fig, ax = plt.subplots(figsize=(4.2, 4.2))
+    if clip is not None:
+        series, dropped, total, lim = clip_series(series, clip)
+        if dropped:
+            title = f"{title}\n{dropped} of {total} points beyond ±{lim:.3g} not drawn"
     lo, hi = np.inf, -np.inf
     for name, (x, y) in series.items():
         x, y = np.asarray(x, float), np.asarray(y, float)
@@ -69,7 +110,6 @@ def parity(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], xlabel
     ax.set_title(title, fontsize=9)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, markerscale=2)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
     return _png(fig, footer)
 
 
@@ -110,7 +150,6 @@ def curves(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], xlabel
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return _png(fig, footer)
 
 
@@ -123,7 +162,6 @@ def bars(values: Mapping[str, float], ylabel: str, title: str, footer: str) -> b
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
     ax.tick_params(axis="x", labelsize=7)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return _png(fig, footer)
 
 
@@ -151,7 +189,6 @@ def pareto(points: Mapping[str, tuple[float, float]], xlabel: str, ylabel: str, 
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return _png(fig, footer)
 
 

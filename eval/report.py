@@ -18,6 +18,7 @@ import re
 import subprocess
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,9 @@ def ood_report(models: Iterable, suites: str | Sequence[str] = "all", out: str |
             raise ValueError(f"unknown suite {n!r}; suites: {', '.join(ORDER)}")
     # in ORDER, whatever order they were named in: OOD rows lead the summary, and cost runs after heldout
     names = [n for n in ORDER if n in names]
+    wbm_file = (options or {}).get("wbm", {}).get("summary")
+    # a bad summary file is refused here, before any model is loaded or any suite has run
+    wbm_summary = suite_module("wbm").read_summary(wbm_file) if wbm_file and "wbm" in names else None
     if threads is not None:
         import torch
 
@@ -55,7 +59,8 @@ def ood_report(models: Iterable, suites: str | Sequence[str] = "all", out: str |
     for msg in skipped:
         print(f"[eval] {msg}", flush=True)
     out = Path(out)
-    ctx = Context(evals, size=size, out=out, seed=seed, progress=progress, cache={"options": options or {}})
+    ctx = Context(evals, size=size, out=out, seed=seed, progress=progress,
+                  cache={"options": options or {}, "wbm_summary": wbm_summary})
     results: list[SuiteResult] = []
     errors: dict[str, str] = {}
     for n in names:
@@ -132,16 +137,47 @@ def _assemble(ctx: Context, results: list[SuiteResult], errors: dict, skipped: l
     })
 
 
-def summary_rows(report: dict) -> list[tuple[str, str, dict, bool, set]]:
-    """(suite, metric label, {model: value}, lower is better, in-distribution models) for the summary table."""
+SPREAD_BELOW = 30  # items: below this the summary shows the spread next to the value
+
+
+@dataclass
+class Row:
+    """One summary row: the value, its item count and its spread per model."""
+
+    suite: str
+    label: str
+    values: dict
+    lower_is_better: bool
+    in_distribution: set
+    n: dict
+    spread: dict
+
+
+def summary_rows(report: dict) -> list[Row]:
+    """The summary table's rows, one per suite headline with a value for at least one model."""
     rows = []
+    models = [x["name"] for x in report["models"]]
     for name, s in report["suites"].items():
         for h in s["headlines"]:
-            vals = {m: s["summary"].get(m, {}).get(h["key"]) for m in (x["name"] for x in report["models"])}
+            key = h["key"]
+            per = {m: s["summary"].get(m, {}) for m in models}
+            vals = {m: per[m].get(key) for m in models}
             if any(v is not None for v in vals.values()):
-                rows.append((name, h["label"], vals, h["lower_is_better"],
-                             set(s.get("in_distribution", {}).get(h["key"], []))))
+                n = {m: per[m].get(f"{key}_n", per[m].get(h.get("n_key", "n"))) for m in models}
+                rows.append(Row(name, h["label"], vals, h["lower_is_better"],
+                                set(s.get("in_distribution", {}).get(key, [])), n,
+                                {m: per[m].get(f"{key}_spread") for m in models}))
     return rows
+
+
+def _cell(row: Row, m: str) -> tuple[str, str]:
+    """(value text, annotation text) of one summary cell: '4.4 ± 2.1' and 'n=2', or '57' and 'n=66'."""
+    v, n, sp = row.values[m], row.n.get(m), row.spread.get(m)
+    text = _fmt(v)
+    if v is not None and isinstance(n, int) and n < SPREAD_BELOW and isinstance(sp, float) and math.isfinite(sp):
+        text += f" ± {_fmt(sp)}"
+    notes = [f"n={n}"] if isinstance(n, int) and v is not None else []
+    return text, " ".join(notes + (["(ID)"] if m in row.in_distribution else []))
 
 
 def _fmt(v: Any) -> str:
@@ -158,6 +194,12 @@ def _best(vals: dict, lower: bool, exclude: set = frozenset()) -> str | None:
     if len(ok) < 2:
         return None
     return (min if lower else max)(ok, key=ok.get)
+
+
+def _table_keys(summary: dict) -> list[str]:
+    """A suite table's columns: its scalar values, less the counts and spreads the summary shows (in report.json)."""
+    return sorted({k for v in summary.values() for k, x in v.items()
+                   if not isinstance(x, dict) and not k.endswith(("_n", "_spread"))})
 
 
 def _slug(title: str) -> str:
@@ -221,13 +263,14 @@ def render_markdown(report: dict, figures: dict) -> str:
         lines.append(f"> suite **{name}** could not run: {err}")
     lines += ["", "## Summary", "", "| suite | metric | " + " | ".join(models) + " |",
               "|---|---|" + "---:|" * len(models)]
-    for suite, label, vals, lower, ind in summary_rows(report):
-        best = _best(vals, lower, ind)
-        cells = [f"**{_fmt(vals[m])}**" if m == best else _fmt(vals[m]) + (" (ID)" if m in ind else "")
-                 for m in models]
-        lines.append(f"| {suite} | {label} | " + " | ".join(cells) + " |")
-    lines += ["", "(ID): in-distribution, the model trained on this data. Bold: best in the row among the models "
-              "for which the data is out-of-distribution. Wall time per suite (s):", "",
+    for row in summary_rows(report):
+        best = _best(row.values, row.lower_is_better, row.in_distribution)
+        cells = []
+        for m in models:
+            text, note = _cell(row, m)
+            cells.append((f"**{text}**" if m == best else text) + (f" {note}" if note else ""))
+        lines.append(f"| {row.suite} | {row.label} | " + " | ".join(cells) + " |")
+    lines += ["", FOOTNOTE + " Wall time per suite (s):", "",
               "| suite | wall s | " + " | ".join(models) + " | failures |", "|---|---:|" + "---:|" * (len(models) + 1)]
     for name, s in report["suites"].items():
         per = [_fmt(s["seconds_per_model"].get(m)) for m in models]
@@ -240,7 +283,7 @@ def render_markdown(report: dict, figures: dict) -> str:
         lines += ["", *s["notes"]]
         for m, why in s["skipped"].items():
             lines.append(f"- {m}: skipped ({why})")
-        keys = sorted({k for v in s["summary"].values() for k, x in v.items() if not isinstance(x, dict)})
+        keys = _table_keys(s["summary"])
         if keys:
             lines += ["", "| model | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
             for m, v in s["summary"].items():
@@ -250,7 +293,12 @@ def render_markdown(report: dict, figures: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-_CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+FOOTNOTE = ("n: items behind the value; where n < 30, ± is the standard deviation of the per-item errors. "
+            "(ID): in-distribution, the model trained on this data. Bold: best in the row among the models for "
+            "which the data is out-of-distribution.")
+
+_CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
+.scroll{max-width:100%;overflow-x:auto}img{max-width:100%;height:auto}.cnt{color:#777;font-size:.8em}
 table{border-collapse:collapse;margin:.6em 0;font-size:.9em}td,th{border:1px solid #ccc;padding:3px 8px}
 td.n{text-align:right}th{background:#f3f3f3}.best{font-weight:bold;background:#e8f5e9}.warn{color:#a33}
 .meta{color:#555;font-size:.9em}figure{display:inline-block;margin:.5em}figcaption{font-size:.8em;color:#555}"""
@@ -267,36 +315,38 @@ def render_html(report: dict, figures: dict) -> str:
         parts.append(f"<p class='warn'>{e(msg)}</p>")
     for name, err in report["suite_errors"].items():
         parts.append(f"<p class='warn'>suite <b>{e(name)}</b> could not run: {e(err)}</p>")
-    parts.append("<h2>Summary</h2><table><tr><th>suite</th><th>metric</th>"
+    parts.append("<h2>Summary</h2><div class='scroll'><table><tr><th>suite</th><th>metric</th>"
                  + "".join(f"<th>{e(m)}</th>" for m in models) + "</tr>")
-    for suite, label, vals, lower, ind in summary_rows(report):
-        best = _best(vals, lower, ind)
-        parts.append(f"<tr><td>{e(suite)}</td><td>{e(label)}</td>" + "".join(
-            f"<td class='n{' best' if m == best else ''}'>{_fmt(vals[m])}{' (ID)' if m in ind else ''}</td>"
-            for m in models) + "</tr>")
-    parts.append("</table><p class='meta'>(ID): in-distribution, the model trained on this data. Highlighted: best "
-                 "in the row among the models for which the data is out-of-distribution.</p>"
-                 "<h3>Wall time per suite (s)</h3>"
-                 "<table><tr><th>suite</th><th>wall</th>" + "".join(f"<th>{e(m)}</th>" for m in models)
-                 + "<th>failures</th></tr>")
+    for row in summary_rows(report):
+        best = _best(row.values, row.lower_is_better, row.in_distribution)
+        cells = []
+        for m in models:
+            text, note = _cell(row, m)
+            cells.append(f"<td class='n{' best' if m == best else ''}'>{e(text)}"
+                         + (f"<span class='cnt'> {e(note)}</span>" if note else "") + "</td>")
+        parts.append(f"<tr><td>{e(row.suite)}</td><td>{e(row.label)}</td>" + "".join(cells) + "</tr>")
+    parts.append(f"</table></div><p class='meta'>{e(FOOTNOTE)}</p><h3>Wall time per suite (s)</h3>"
+                 "<div class='scroll'><table><tr><th>suite</th><th>wall</th>"
+                 + "".join(f"<th>{e(m)}</th>" for m in models) + "<th>failures</th></tr>")
     for name, s in report["suites"].items():
         fails = ", ".join(f"{k}: {v}" for k, v in s["failures"].items()) or "0"
         parts.append(f"<tr><td>{e(name)}</td><td class='n'>{s['wall_seconds']:.0f}</td>" + "".join(
             f"<td class='n'>{_fmt(s['seconds_per_model'].get(m))}</td>" for m in models) + f"<td>{e(fails)}</td></tr>")
-    parts.append("</table>")
+    parts.append("</table></div>")
     for name, s in report["suites"].items():
         data = ", ".join(f"<code>{e(d['name'])}</code> (card {e(d['card_sha256'])})" for d in s["datasets"])
         parts.append(f"<h2>{e(s['title'])}</h2><p class='meta'>Data: {data or 'built structures'}; "
                      f"{s['size']} items; raw results: <code>{e(s['raw'])}</code></p>")
         parts += [f"<p>{e(n)}</p>" for n in s["notes"]]
         parts += [f"<p class='warn'>{e(m)}: skipped ({e(w)})</p>" for m, w in s["skipped"].items()]
-        keys = sorted({k for v in s["summary"].values() for k, x in v.items() if not isinstance(x, dict)})
+        keys = _table_keys(s["summary"])
         if keys:
-            parts.append("<table><tr><th>model</th>" + "".join(f"<th>{e(k)}</th>" for k in keys) + "</tr>")
+            parts.append("<div class='scroll'><table><tr><th>model</th>" + "".join(f"<th>{e(k)}</th>" for k in keys)
+                         + "</tr>")
             for m, v in s["summary"].items():
                 parts.append(f"<tr><td>{e(m)}</td>" + "".join(f"<td class='n'>{_fmt(v.get(k))}</td>" for k in keys)
                              + "</tr>")
-            parts.append("</table>")
+            parts.append("</table></div>")
         for title, _, png in figures.get(name, []):
             b64 = base64.b64encode(png).decode()
             parts.append(f"<figure><img alt='{e(title)}' src='data:image/png;base64,{b64}'>"

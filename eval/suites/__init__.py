@@ -63,6 +63,8 @@ class Headline:
     # what the row measures: card names, or "card/file stem" (empty: the suite's datasets); the report
     # marks models that trained on it as in-distribution and bolds the best only among the others
     datasets: tuple[str, ...] = ()
+    # the summary key holding how many items the value comes from; ``<key>_n`` wins where a suite sets it
+    n_key: str = "n"
 
 
 @dataclass

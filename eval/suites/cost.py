@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from unihub.eval.metrics import spread
 from unihub.eval.models import EvalModel, attempt
 from unihub.eval.suites import Context, Headline, SuiteResult, Timer
 
@@ -83,7 +84,7 @@ def run(ctx: Context) -> SuiteResult:
                 if a.ok:
                     per_atom.append(us)
         res.summary[m.name] = {"us_per_atom_step": float(np.mean(per_atom)) if per_atom else float("nan"),
-                               "structures": len(per_atom)}
+                               "us_per_atom_step_spread": spread(per_atom), "n": len(per_atom)}
     held = ctx.cache.get("heldout_summary", {})
     points = {}
     for m in ctx.models:

@@ -13,7 +13,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from unihub.eval.metrics import mae
+from unihub.eval.metrics import mae_entry, spread
 from unihub.eval.models import attempt
 from unihub.eval.suites import Context, Headline, SuiteResult, Timer, column, dataset_info, footer, pick
 
@@ -93,10 +93,13 @@ def run(ctx: Context) -> SuiteResult:
             res.skipped[m.name] = "no dimer within the model's elements"
             continue
         ok = [x for x in rows if x["error"] is None]
-        res.summary[m.name] = {"n": len(ok), "r_min_mae_A": mae(column(ok, "r_min_A"), column(ok, "dft_r_min_A")),
-                               "depth_mae_eV": mae(column(ok, "depth_eV"), column(ok, "dft_depth_eV")),
+        res.summary[m.name] = {"n": len(ok),
+                               **mae_entry("r_min_mae_A", column(ok, "r_min_A"), column(ok, "dft_r_min_A")),
+                               **mae_entry("depth_mae_eV", column(ok, "depth_eV"), column(ok, "dft_depth_eV")),
                                "repulsive_fraction": float(column(ok, "repulsive").mean()) if ok else float("nan"),
+                               "repulsive_fraction_spread": spread(column(ok, "repulsive")),
                                "mean_diff_flips": float(column(ok, "diff_flips").mean()) if ok else float("nan"),
+                               "mean_diff_flips_spread": spread(column(ok, "diff_flips")),
                                "mean_tortuosity": float(np.nanmean(column(ok, "tortuosity"))) if ok else float("nan")}
     for name in [n for n in names if n in model_curves][:3]:  # a few curves, shown whole
         r, e_dft, _ = all_curves[name]

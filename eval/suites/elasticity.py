@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from unihub.eval.metrics import EV_A3_TO_GPA, mae
+from unihub.eval.metrics import EV_A3_TO_GPA, mae_entry
 from unihub.eval.models import attempt
 from unihub.eval.suites import Context, Headline, SuiteResult, Timer, column, dataset_info, footer, pick, relax_near
 
@@ -87,8 +87,8 @@ def run(ctx: Context) -> SuiteResult:
         if not rows:
             res.skipped[m.name] = "no structure within the model's elements"
             continue
-        res.summary[m.name] = {"n": len(ok), "k_mae_GPa": mae(column(ok, "K_GPa"), column(ok, "K_ref_GPa")),
-                               "g_mae_GPa": mae(column(ok, "G_GPa"), column(ok, "G_ref_GPa"))}
+        res.summary[m.name] = {"n": len(ok), **mae_entry("k_mae_GPa", column(ok, "K_GPa"), column(ok, "K_ref_GPa")),
+                               **mae_entry("g_mae_GPa", column(ok, "G_GPa"), column(ok, "G_ref_GPa"))}
         parity[f"{m.name} K"] = (column(ok, "K_ref_GPa"), column(ok, "K_GPa"))
         parity[f"{m.name} G"] = (column(ok, "G_ref_GPa"), column(ok, "G_GPa"))
     if parity:

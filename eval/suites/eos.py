@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from unihub.eval.metrics import EV_A3_TO_GPA, mae
+from unihub.eval.metrics import EV_A3_TO_GPA, mae, mae_entry
 from unihub.eval.models import attempt
 from unihub.eval.suites import Context, Headline, SuiteResult, Timer, column, dataset_info, footer, pick
 from unihub.foundation.eos import birch_murnaghan
@@ -83,8 +83,8 @@ def run(ctx: Context) -> SuiteResult:
             res.skipped[m.name] = "no crystal within the model's elements"
             continue
         ok = [r for r in rows if r["error"] is None]
-        res.summary[m.name] = {"n": len(ok), "v0_mae_percent": mae(column(ok, "v0_err_percent"), 0),
-                               "b0_mae_GPa": mae(column(ok, "b0_GPa"), column(ok, "b0_ref_GPa")),
+        res.summary[m.name] = {"n": len(ok), **mae_entry("v0_mae_percent", column(ok, "v0_err_percent"), 0),
+                               **mae_entry("b0_mae_GPa", column(ok, "b0_GPa"), column(ok, "b0_ref_GPa")),
                                "b1_mae": mae(column(ok, "b1"), column(ok, "b1_ref"))} if ok else {"n": 0}
         if ok:
             parity[m.name] = (column(ok, "b0_ref_GPa"), column(ok, "b0_GPa"))

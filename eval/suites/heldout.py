@@ -138,10 +138,10 @@ def run(ctx: Context) -> SuiteResult:
     data, source = _frames_for(ctx)
     datasets = [dataset_info(name) for name in data]
     res = SuiteResult(NAME, TITLE, datasets, sum(len(v) for v in data.values()), [
-        Headline("energy_mae_meV_atom_aligned", "E MAE (aligned) meV/atom"),
-        Headline("force_mae_meV_A", "F MAE meV/Å"),
-        Headline("force_mae_pbe_meV_A", "F MAE, PBE frames meV/Å"),
-        Headline("stress_mae_GPa", "S MAE GPa"),
+        Headline("energy_mae_meV_atom_aligned", "E MAE (aligned) meV/atom", n_key="frames"),
+        Headline("force_mae_meV_A", "F MAE meV/Å", n_key="frames"),
+        Headline("force_mae_pbe_meV_A", "F MAE, PBE frames meV/Å", n_key="frames"),
+        Headline("stress_mae_GPa", "S MAE GPa", n_key="frames"),
     ])
     most = max(map(len, data.values()), default=0)
     res.notes.append(f"Frames: {source}; at most {most} per dataset. Energies compared after a per-element offset "

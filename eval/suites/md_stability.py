@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from unihub.eval.metrics import spread
 from unihub.eval.models import attempt
 from unihub.eval.suites import Context, Headline, SuiteResult, Timer, dataset_info, pick
 
@@ -102,5 +103,8 @@ def run(ctx: Context) -> SuiteResult:
         phys = [bool(r.get("physical")) and r["error"] is None for r in rows]
         drift = [abs(r["nve_drift_meV_atom_ps"]) for r in rows if np.isfinite(r.get("nve_drift_meV_atom_ps", np.nan))]
         res.summary[m.name] = {"n": len(rows), "physical_fraction": float(np.mean(phys)),
-                               "nve_drift_abs_meV_atom_ps": float(np.mean(drift)) if drift else float("nan")}
+                               "physical_fraction_spread": spread(phys),
+                               "nve_drift_abs_meV_atom_ps": float(np.mean(drift)) if drift else float("nan"),
+                               "nve_drift_abs_meV_atom_ps_n": len(drift),
+                               "nve_drift_abs_meV_atom_ps_spread": spread(drift)}
     return res

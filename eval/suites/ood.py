@@ -31,7 +31,6 @@ LABELS = {"mptrj-random-1k": "MPtrj-1k", "alexandria-random-1k": "Alexandria-1k"
 RAW = "raw MPtrj"
 MP2020 = "MP2020-corrected target"
 RAW_FROM_MP2020 = "raw MPtrj (MP2020 correction removed)"
-CLIP_PERCENTILE = 99.5  # force parity plots: the few huge MD forces would squash the rest into a dot
 
 
 def ood_frames(n: int | None, seed: int = 0) -> dict[str, list]:
@@ -83,26 +82,16 @@ def score_file(frames, preds, raw: bool = False) -> dict:
         if raw:
             out["energy_raw_mae_meV_atom"] = float(np.mean(np.abs(r)))
     ff = [np.abs(p["forces"] - f.forces).ravel() for f, p in ok if f.forces is not None and "forces" in p]
+    out["force_frames"] = len(ff)
     if ff:
         d = np.concatenate(ff) * 1000
         out["force_mae_meV_A"], out["force_rmse_meV_A"] = float(d.mean()), float(np.sqrt((d**2).mean()))
     fs = [np.abs(np.asarray(p["stress"]).reshape(3, 3) - f.stress).ravel()
           for f, p in ok if f.stress is not None and p.get("stress") is not None]
+    out["stress_frames"] = len(fs)
     if fs:
         out["stress_mae_GPa"] = EV_A3_TO_GPA * float(np.concatenate(fs).mean())
     return out
-
-
-def _clipped_parity(series: dict) -> tuple[dict, int, int, float]:
-    """Parity series without the components beyond the 99.5th percentile of |F| (pooled over models)."""
-    pooled = np.abs(np.concatenate([np.concatenate([x, y]) for x, y in series.values()]))
-    lim = float(np.percentile(pooled, CLIP_PERCENTILE))
-    kept, total, dropped = {}, 0, 0
-    for name, (x, y) in series.items():
-        keep = (np.abs(x) <= lim) & (np.abs(y) <= lim)
-        kept[name] = (x[keep], y[keep])
-        total, dropped = total + len(x), dropped + int((~keep).sum())
-    return kept, dropped, total, lim
 
 
 def run(ctx: Context) -> SuiteResult:
@@ -187,18 +176,18 @@ def run(ctx: Context) -> SuiteResult:
             for key in ("energy_mae_meV_atom", "energy_raw_mae_meV_atom", "force_mae_meV_A", "stress_mae_GPa"):
                 if key in d:
                     s[f"{FILES[stem]}_{key}"] = d[key]
+                    s[f"{FILES[stem]}_{key}_n"] = d[f"{key.split('_')[0]}_frames"]
         if by_z:
             by_element[m.name] = {chemical_symbols[z]: 1000 * float(np.mean(v)) for z, v in sorted(by_z.items())}
             s["force_mae_by_element_meV_A"] = by_element[m.name]
         res.summary[m.name] = s
     foot = footer(datasets, ctx.models)
     for stem, series in parity.items():
-        kept, dropped, total, lim = _clipped_parity(series)
+        _, dropped, total, lim = plots.clip_series(series)
         res.notes.append(f"Force parity {stem}: {dropped} of {total} components beyond ±{lim:.3g} eV/Å "
-                         f"(the {CLIP_PERCENTILE}th percentile of |F|) not drawn.")
+                         f"(the {plots.CLIP_PERCENTILE}th percentile of |F|) not drawn.")
         res.figures.append((f"Force parity, {stem}", plots.parity(
-            kept, "DFT force component (eV/Å)", "model (eV/Å)",
-            f"Force parity, {stem}\n{dropped} of {total} components beyond ±{lim:.3g} eV/Å not drawn", foot)))
+            series, "DFT force component (eV/Å)", "model (eV/Å)", f"Force parity, {stem}", foot)))
     for name, values in by_element.items():
         m = next(x for x in ctx.models if x.name == name)
         res.figures.append((f"Force MAE by element, {name}", plots.periodic_table(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from unihub.eval.metrics import mae
+from unihub.eval.metrics import mae, mae_entry
 from unihub.eval.models import attempt
 from unihub.eval.suites import Context, Headline, SuiteResult, Timer, dataset_info, footer, pick, relax_near
 
@@ -77,7 +77,7 @@ def run(ctx: Context) -> SuiteResult:
             continue
         ok = [r for r in rows if r["error"] is None]
         ref, pred = np.array([r["cv_ref_J_K_mol"] for r in ok]), np.array([r["cv_J_K_mol"] for r in ok])
-        res.summary[m.name] = {"n": len(ok), "cv_mae_J_K_mol": mae(pred, ref),
+        res.summary[m.name] = {"n": len(ok), **mae_entry("cv_mae_J_K_mol", pred, ref),
                                "cv_mae_percent": mae(100 * pred / ref, 100) if ok else float("nan")}
         parity[m.name] = (ref, pred)
     if parity:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from unihub.eval.metrics import mae, rmse
+from unihub.eval.metrics import mae_entry, rmse
 from unihub.eval.models import attempt
 from unihub.eval.suites import Context, Headline, SuiteResult, Timer, dataset_info, footer, pick
 
@@ -75,7 +75,7 @@ def run(ctx: Context) -> SuiteResult:
                                        evac_ref_eV=d.info["E_vac"], evac_eV=ev, natoms_bulk=len(b)))
         ok = [r for r in rows if r["error"] is None]
         ref, pred = np.array([r["evac_ref_eV"] for r in ok]), np.array([r["evac_eV"] for r in ok])
-        res.summary[m.name] = {"n": len(ok), "evac_mae_eV": mae(pred, ref), "evac_rmse_eV": rmse(pred, ref)}
+        res.summary[m.name] = {"n": len(ok), **mae_entry("evac_mae_eV", pred, ref), "evac_rmse_eV": rmse(pred, ref)}
         parity[m.name] = (ref, pred)
     if parity:
         res.figures.append(("Vacancy formation energy parity", plots.parity(

@@ -10,19 +10,22 @@ E_f = (E − Σ n_i μ_i) / N, each model by the protocol of its own energy targ
 - a head with its own energy zero (universal-v1's pbe head): μ are the model's own lowest energies
   over MP's elemental polymorphs (matpes_element_refs), compared with the uncorrected E_f.
 
-The full discovery task (F1, DAF, precision, recall, MAE, RMSE, R² on hull distances) needs
-matbench-discovery's WBM summary with hull distances; ``wbm_random_1000`` has none, so on the subset
-only the regression metrics are reported. :func:`discovery_metrics` is the function a full run uses.
+The discovery task (F1, DAF, precision, recall, MAE, RMSE, R² on hull distances) needs
+matbench-discovery's WBM summary (card ``wbm_summary``), which ``wbm_random_1000`` lacks: given with
+``options={"wbm": {"summary": FILE}}`` (``unihub report --wbm-summary FILE``), each structure's predicted
+hull distance is the file's DFT hull distance plus the model's formation-energy error, scored by
+matbench-discovery's own ``stable_metrics``.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
-from unihub.eval.metrics import mae, r2, rmse, stable_metrics
+from unihub.eval.metrics import load_matbench_discovery_metrics, mae, r2, rmse, stable_metrics
 from unihub.eval.models import attempt
 from unihub.eval.suites import Context, Headline, SuiteResult, Timer, dataset_info, footer, pick
 
@@ -81,10 +84,82 @@ def mp_polymorphs(elements: set[int], per_element: int | None = None) -> dict:
     return dict(polymorphs)
 
 
+SUMMARY_COLUMNS = ("material_id", "e_form_per_atom_mp2020_corrected", "e_above_hull_mp2020_corrected_ppd_mp")
+
+
+def read_summary(path: str | Path) -> dict:
+    """matbench-discovery's WBM summary (csv or csv.gz) as ``{"hull": {material_id: E_hull eV/atom}, "sha256",
+    "path", "rows"}``; a file without the official columns is refused, naming what is missing."""
+    import csv
+    import gzip
+
+    from unihub.foundation.errors import InputError
+    from unihub.foundation.files import sha256_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"--wbm-summary {path}: no such file (matbench-discovery's 2023-12-13-wbm-summary.csv.gz, "
+                         "see data_cards/wbm_summary.md for its URL)")
+    opener = gzip.open if path.read_bytes()[:2] == b"\x1f\x8b" else open
+    try:
+        with opener(path, "rt", newline="") as fh:
+            rows = csv.DictReader(fh)
+            missing = [c for c in SUMMARY_COLUMNS if c not in (rows.fieldnames or [])]
+            if missing:
+                raise InputError(f"--wbm-summary {path}: lacks the column(s) {', '.join(missing)}; "
+                                 f"matbench-discovery's WBM summary has {', '.join(SUMMARY_COLUMNS)}")
+            hull = {r["material_id"]: _float(r[SUMMARY_COLUMNS[2]]) for r in rows}
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise InputError(f"--wbm-summary {path}: not a readable CSV ({err})") from err
+    if not hull:
+        raise InputError(f"--wbm-summary {path}: no rows")
+    return {"hull": hull, "sha256": sha256_file(path), "path": str(path), "rows": len(hull)}
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
+
+
 def discovery_metrics(e_form_pred, e_form_dft, e_hull_dft) -> dict[str, float]:
-    """matbench-discovery's stability metrics: predicted hull distance = DFT hull distance + E_f error."""
-    e_hull_pred = np.asarray(e_hull_dft, float) + np.asarray(e_form_pred, float) - np.asarray(e_form_dft, float)
-    return stable_metrics(np.asarray(e_hull_dft, float), e_hull_pred)
+    """matbench-discovery's stability metrics: predicted hull distance = DFT hull distance + E_f error.
+
+    Uses matbench-discovery's own ``stable_metrics``; its equal, :func:`unihub.eval.metrics.stable_metrics`,
+    where the package is absent or where theirs divides by zero (no structure predicted stable: precision
+    and F1 are undefined, NaN here).
+    """
+    e_hull_dft = np.asarray(e_hull_dft, float)
+    e_hull_pred = e_hull_dft + np.asarray(e_form_pred, float) - np.asarray(e_form_dft, float)
+    try:
+        import pandas as pd
+
+        theirs = load_matbench_discovery_metrics().stable_metrics(pd.Series(e_hull_dft), pd.Series(e_hull_pred))
+        return {k: float(v) for k, v in theirs.items()}
+    except (ImportError, ZeroDivisionError):
+        return stable_metrics(e_hull_dft, e_hull_pred)
+
+
+def _discovery(res: SuiteResult, summary: dict, parity: dict, ids: dict) -> None:
+    """F1, DAF, ... per model over the structures of the run that the summary holds."""
+    res.headlines += [Headline("F1", "discovery F1", lower_is_better=False, n_key="discovery_n"),
+                      Headline("DAF", "discovery DAF", lower_is_better=False, n_key="discovery_n")]
+    for name, (ref, pred) in parity.items():
+        hull = np.array([summary["hull"].get(i, np.nan) for i in ids[name]])
+        ok = np.isfinite(hull) & np.isfinite(ref)
+        if not ok.any():
+            continue
+        m = discovery_metrics(pred[ok], ref[ok], hull[ok])
+        res.summary[name].update({"F1": m["F1"], "DAF": m["DAF"], "precision": m["Precision"],
+                                  "recall": m["Recall"], "hull_mae_meV_atom": 1000 * m["MAE"],
+                                  "hull_rmse_meV_atom": 1000 * m["RMSE"], "hull_r2": m["R2"],
+                                  "discovery_n": int(ok.sum())})
+    res.notes.append(f"Discovery metrics from {summary['path']} (sha256 {summary['sha256']}, {summary['rows']} rows): "
+                     "predicted hull distance = the file's e_above_hull_mp2020_corrected_ppd_mp + the model's E_f "
+                     "error on its own target above, scored by matbench-discovery's stable_metrics over the "
+                     "structures of this run the file holds (column discovery_n); a model failing a structure "
+                     "counts as predicting it unstable.")
 
 
 def run(ctx: Context) -> SuiteResult:
@@ -105,8 +180,15 @@ def run(ctx: Context) -> SuiteResult:
                      "MP's elemental references against the MP2020-corrected E_f (matbench-discovery's protocol); "
                      f"a head with its own zero uses its own lowest energy over the {per_el or 'all'} lowest-DFT "
                      "MP polymorphs per element as μ, against the uncorrected E_f.")
-    res.notes.append("Full discovery task (F1/DAF on hull distances) not run: it needs matbench-discovery's WBM "
-                     "summary and structures, which have no data card in this checkout.")
+    summary = ctx.cache.get("wbm_summary")
+    opts = ctx.cache.get("options", {}).get(NAME, {})
+    if summary is None and opts.get("summary"):
+        summary = read_summary(opts["summary"])
+    if summary is None:
+        res.notes.append("Discovery metrics (F1/DAF on hull distances) not computed: they need matbench-discovery's "
+                         "WBM summary (card wbm_summary); pass it with --wbm-summary FILE.")
+    else:
+        datasets.append({**dataset_info("wbm_summary"), "file_sha256": summary["sha256"]})
     polymorphs = mp_polymorphs({int(z) for f in wbm for z in f.numbers}, per_el)
     # without an MP polymorph there is no model-consistent μ: a gap in the data, not a model failure
     lacking = sorted({chemical_symbols[z] for f in wbm for z in f.numbers} - set(polymorphs))
@@ -118,7 +200,7 @@ def run(ctx: Context) -> SuiteResult:
     mu_dft = load_mp_elemental_energies()
     raw_ref = np.array([f.info["formation_energy_per_atom"] for f in wbm])
     corrected_ref = np.array([f.info["corrected_formation_energy_per_atom"] for f in wbm])
-    timer, parity = Timer(res), {}
+    timer, parity, ids = Timer(res), {}, {}
     for m in ctx.models:
         ctx.log(f"wbm: {m.name}")
         frames = [f for f in wbm if m.covers(f.numbers)]
@@ -159,6 +241,9 @@ def run(ctx: Context) -> SuiteResult:
                                "mae_meV_atom": 1000 * mae(ef, r), "rmse_meV_atom": 1000 * rmse(ef, r),
                                "r2": r2(ef, r)}
         parity[m.name] = (r, ef)
+        ids[m.name] = [f.group for f in frames]
+    if summary is not None:
+        _discovery(res, summary, parity, ids)
     if parity:
         res.figures.append(("WBM formation energy parity", plots.parity(
             parity, "DFT E_f (eV/atom)", "model E_f (eV/atom)", "WBM formation energies",

@@ -97,6 +97,7 @@ def test_overrides_select_reader_and_options():
 
 def test_bad_cards_are_refused(tmp_path, monkeypatch):
     good = load_card("fitsnap_Ta").path.read_text()
+    sha = load_card("fitsnap_Ta").files[0].sha256
     monkeypatch.setenv("UNIHUB_CARDS", str(tmp_path))
     (tmp_path / "broken.md").write_text(good.replace("name: fitsnap_Ta", "name: broken").replace(
         "fidelity: pbe", "fidelity: b3lyp"))
@@ -109,6 +110,21 @@ def test_bad_cards_are_refused(tmp_path, monkeypatch):
     (tmp_path / "open.md").write_text("---\nname: open\n")
     with pytest.raises(ValueError, match="not closed"):
         load_card("open")
+    (tmp_path / "unpinned.md").write_text(good.replace("name: fitsnap_Ta", "name: unpinned").replace(
+        f"sha256: {sha}", "sha256: null"))
+    with pytest.raises(ValueError, match="needs its sha256 .only external cards"):
+        load_card("unpinned")
+
+
+def test_external_card_names_the_official_wbm_summary():
+    """The one file that is not in the shared data: its URL is matbench-discovery's, its checksum not yet known."""
+    assert list_cards("external") == ["wbm_summary"]
+    card = load_card("wbm_summary")
+    (f,) = card.files
+    assert f.url == "https://figshare.com/ndownloader/files/44225498" and f.sha256 is None
+    from unihub.eval.suites.wbm import SUMMARY_COLUMNS
+
+    assert all(c in card.prose for c in SUMMARY_COLUMNS)
 
 
 def test_no_training_frame_comes_from_a_benchmark_material(shared_data, dataset):

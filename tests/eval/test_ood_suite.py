@@ -103,5 +103,5 @@ def test_ood_rows_lead_the_summary_whatever_the_order_asked(tmp_path, tiny):  # 
     rep = ood_report([tiny], suites=["vacancies", "ood"], out=tmp_path, size="quick", progress=False,
                      options={"ood": {"frames": 1}})
     rows = summary_rows(rep)
-    assert list(rep["suites"]) == ["ood", "vacancies"] and rows[0][0] == "ood"
+    assert list(rep["suites"]) == ["ood", "vacancies"] and rows[0].suite == "ood"
     assert "| ood | MPtrj-1k E MAE (offset) meV/atom |" in (tmp_path / "report.md").read_text()
