@@ -17,7 +17,9 @@ import yaml
 from unihub.foundation.errors import InputError, MissingInputError, UnihubError
 
 # generated: training data made here (teacher labels); its files live in the cache and its card names the command
-ROLES = ("train", "bench", "finetune", "generated")
+# external: a public file the project reads when a user supplies it (or fetches it online); not in the shared
+# data, so its sha256 may be unknown (null) until someone has fetched it
+ROLES = ("train", "bench", "finetune", "generated", "external")
 # mptrj: raw Materials Project GGA/GGA+U totals (MP settings and U values, not MP2020-corrected).
 FIDELITIES = ("pbe", "pbesol", "rpbe", "r2scan", "lda", "mptrj", "optb88vdw", "mixed")
 ENERGY_REFERENCES = ("total", "cohesive")
@@ -40,8 +42,8 @@ class CardFile:
 
     path: str
     url: str | None
-    sha256: str
-    bytes: int
+    sha256: str | None
+    bytes: int | None
     archive_of: str | None = None
     git_tree: str | None = None
     derived_from: dict | None = None
@@ -150,6 +152,9 @@ def _parse_text(path: Path, text: str) -> Card:
     _check_choice(path, "fidelity", meta["fidelity"], FIDELITIES)
     _check_choice(path, "energy_reference", meta["energy_reference"], ENERGY_REFERENCES)
     files = tuple(_card_file(path, f) for f in meta["files"])
+    if meta["role"] != "external" and any(f.sha256 is None for f in files):
+        raise InputError(f"{path}: every file of a {meta['role']} card needs its sha256 (only external cards "
+                         "may leave it null)")
     fields = {k: meta[k] for k in REQUIRED_KEYS}
     fields.update(files=files, elements=tuple(meta["elements"]), reader_options=meta["reader_options"] or {})
     card = Card(**fields, prose=prose, path=path, sha256=hashlib.sha256(raw).hexdigest())
@@ -184,8 +189,8 @@ def _card_file(path: Path, entry: dict) -> CardFile:
     if derived is not None and not (isinstance(derived, dict) and {"method", "sources"} <= derived.keys()):
         raise InputError(f"{path}: derived_from of {entry['path']!r} needs 'method' and 'sources'")
     if (entry["url"] is None) != (derived is not None):
-        raise ValueError(f"{path}: {entry['path']!r} needs a url, or url: null with derived_from (a converted file)")
-    return CardFile(**{**entry, "bytes": int(entry["bytes"])})
+        raise InputError(f"{path}: {entry['path']!r} needs a url, or url: null with derived_from (a converted file)")
+    return CardFile(**{**entry, "bytes": None if entry["bytes"] is None else int(entry["bytes"])})
 
 
 def _check_choice(path: Path, key: str, value: Any, allowed: tuple[str, ...]) -> None:
