@@ -17,6 +17,17 @@ def _lr_factors(text: str) -> dict[str, float]:
     return out
 
 
+def _read_option(text: str) -> tuple[str, object]:
+    """``energy_key=REF_energy`` → ("energy_key", "REF_energy"); a JSON value (number, list, mapping) is parsed."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
+
+
 def _e0(text: str):
     return text if text in ("estimate", "keep") else json.loads(text)
 
@@ -24,6 +35,9 @@ def _e0(text: str):
 def run(args: argparse.Namespace) -> int:
     from unihub.finetune import finetune
 
+    read_options = dict(args.read_option or [])
+    if args.format:
+        read_options["format"] = args.format
     model = finetune(args.base, args.data, head=args.head, new_head_name=args.new_head_name, freeze=args.freeze,
                      lr_factors=args.lr_factors, replay=args.replay, replay_ratio=args.replay_ratio,
                      replay_select=args.replay_select, replay_filter=args.replay_filter,
@@ -31,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
                      e0=args.e0, epochs=args.epochs, max_steps=args.max_steps, lr=args.lr, batch_size=args.batch_size,
                      test=args.test, data_card=args.data_card, eval_pretraining=args.eval_pretraining,
                      output=args.output, fidelity=args.fidelity, seed=args.seed, threads=args.threads,
-                     progress=not args.no_progress, resume=not args.restart)
+                     progress=not args.no_progress, resume=True if args.resume else None,
+                     overwrite=args.overwrite, check_units=args.check_units, read_options=read_options)
     err = model.extra_config["finetune"]["errors"]
     b, a = err["before"], err["after"]
     print(f"{args.output}: force MAE on the fine-tune {err['finetune_set']} set {b['forces_mev_a']:.1f} → "
@@ -41,7 +56,15 @@ def run(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add ``finetune`` to ``unihub``'s subcommands."""
-    p = subparsers.add_parser("finetune", help="fine-tune a hub model on your frames (freeze, replay, EWC, new head)")
+    p = subparsers.add_parser(
+        "finetune", help="fine-tune a hub model on your frames (freeze, replay, EWC, new head)",
+        description="Fine-tune a hub model on your frames. OUT/run keeps checkpoints and a manifest (sha256 of "
+                    "DATA and --test, the base model's weight digest, every setting). Rerunning the same command "
+                    "resumes from the last checkpoint; a run with other data, base model or settings in OUT is "
+                    "refused, never overwritten: pass --overwrite to discard it, or another -o. Labels must be eV, "
+                    "eV/Å, eV/Å³: they are checked against themselves (energy vs forces and stress between nearby "
+                    "frames, energy per atom vs PBE elemental references, force sums, stress layout) before "
+                    "training.")
     p.add_argument("base", help="registry name or model folder of the base model")
     p.add_argument("data", help="labelled frames in any format the readers know (extxyz, ASE db/traj, ...)")
     p.add_argument("-o", "--output", required=True, help="folder for the fine-tuned model (zoo format)")
@@ -70,7 +93,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="frames per pretraining validation set for the forgetting report (0: skip)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--restart", action="store_true", help="ignore a checkpoint in OUT/run instead of resuming")
+    p.add_argument("--format", help="reader of DATA (e.g. extxyz, ase_db, ase_traj; default: guessed from the file)")
+    p.add_argument("--read-option", dest="read_option", type=_read_option, action="append", metavar="KEY=VALUE",
+                   help="reader option, repeatable, e.g. energy_key=REF_energy forces_key=REF_forces "
+                        "stress_unit=GPa split_key=split")
+    p.add_argument("--check-units", dest="check_units", action=argparse.BooleanOptionalAction, default=True,
+                   help="refuse labels that look like meV, kcal/mol, kJ/mol, Hartree, Rydberg, transposed forces "
+                        "or stress in kbar/GPa (default: on; --no-check-units if the labels are right)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue OUT's run; refuse if OUT holds none or one of other data, base model or settings "
+                        "(without the flag the same run resumes and an empty OUT starts afresh)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="discard the run in OUT (checkpoints and manifest) and start afresh")
     p.add_argument("--no-progress", dest="no_progress", action="store_true")
     p.set_defaults(func=run)
     return p

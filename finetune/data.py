@@ -97,18 +97,3 @@ def check_frames(frames: Sequence[Frame], model, head_for_elements: int | None =
         raise ValueError(f"the base model never saw {', '.join(unseen)} in pretraining, so it has nothing to transfer "
                          "for them; train from scratch with these elements in the mix, or pick a base model "
                          "that covers them")
-
-
-def check_force_scale(frames: Sequence[Frame], preds: Sequence[dict]) -> None:
-    """Flag forces whose scale is off from the base model's by a unit-conversion factor (kcal/mol, Hartree/Bohr)."""
-    data = np.concatenate([f.forces.ravel() for f, p in zip(frames, preds) if f.forces is not None] or [np.zeros(0)])
-    model = np.concatenate([p["forces"].ravel() for f, p in zip(frames, preds) if f.forces is not None]
-                           or [np.zeros(0)])
-    if data.size == 0 or not np.any(model):
-        return
-    ratio = float(np.sqrt(np.mean(data**2) / np.mean(model**2)))
-    # a fair base model is within a factor ~2 of the data; unit mix-ups are factors of 23 (kcal/mol) and up
-    if ratio > 10 or ratio < 0.1:
-        raise ValueError(f"fine-tune forces are {ratio:.3g}× the base model's on the same structures, which looks "
-                         "like a unit mismatch (kcal/mol/Å is 23×, Hartree/Bohr 51×, meV/Å 1000× eV/Å); convert "
-                         "the labels to eV and eV/Å, or pass check_units=False if the scale is real")

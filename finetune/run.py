@@ -15,16 +15,21 @@ from pathlib import Path
 import numpy as np
 
 from unihub.finetune import data as ftdata
+from unihub.finetune import rundir
 from unihub.finetune.ewc import EWCPenalty, fisher_diagonal
 from unihub.finetune.forgetting import errors, measure, pretraining_val_sets, write_report
 from unihub.finetune.heads import add_head, apply_e0, closest_head, predict_frames
 from unihub.finetune.module import FinetuneDataModule, FinetuneModule
 from unihub.finetune.replay import align_labels, label_alignment, pretrained_indices, pseudolabel, select_replay
+from unihub.finetune.units import check_labels
 from unihub.foundation.data.frame import Frame
 from unihub.foundation.files import sha256_file
 from unihub.foundation.graph import collate
 from unihub.foundation.training.config import LossConfig, OptimConfig, TrainConfig, TrainerConfig
 from unihub.foundation.training.data import FrameSource, GraphDataset
+
+# arguments that name the run's inputs (hashed apart), its folder, or only how fast or verbosely it runs
+_NOT_SETTINGS = {"model", "data", "test", "output", "threads", "progress", "resume", "overwrite", "data_card"}
 
 
 def _base(model):
@@ -93,7 +98,7 @@ def finetune(model, data, *, head: str | None = None, new_head_name: str = "fine
              loss: dict | None = None, test=None, data_card=None, check_units: bool = True,
              eval_pretraining: int = 0, output: str | os.PathLike | None = None, fidelity: str | None = None,
              read_options: dict | None = None, seed: int = 0, threads: int | None = 1, progress: bool = False,
-             resume: bool = True):
+             resume: bool | None = None, overwrite: bool = False):
     """Fine-tune ``model`` (a zoo model or its name/path) on ``data`` and return the fine-tuned model.
 
     data: a file any reader knows, or a list of ASE ``Atoms``/``Frame``s; frames whose source split is
@@ -109,8 +114,14 @@ def finetune(model, data, *, head: str | None = None, new_head_name: str = "fine
     ewc: λ of an EWC penalty with a diagonal Fisher from ``ewc_frames`` pretraining frames (drawn like replay's).
     e0: 'estimate' (least squares on the base model's residuals), 'keep', or {element: eV}.
     eval_pretraining: frames per pretraining validation set for the forgetting numbers (0: skip).
-    output: a folder to write the model (zoo format, card with base, data sha256, method, errors) into.
+    output: a folder to write the model (zoo format, card with base, data sha256, method, errors) into;
+      its ``run/`` keeps the checkpoints and a manifest (sha256 of data and test file, base model digest,
+      settings). A rerun resumes only the same run; ``resume=True`` insists on resuming, ``overwrite=True``
+      discards the folder's run; another run in the folder is refused (``finetune.rundir.prepare``).
+    check_units: refuse labels that are not eV, eV/Å, eV/Å³ (``finetune.units.check_labels``).
     """
+    locals_settings = {k: v for k, v in locals().items() if k not in _NOT_SETTINGS}
+    locals_settings["read_options"] = dict(read_options or {})  # the CLI passes {} where the API defaults to None
     base = _base(model)
     base.eval()
     frames, origin = ftdata.as_frames(data, fidelity, **(read_options or {}))
@@ -134,8 +145,7 @@ def finetune(model, data, *, head: str | None = None, new_head_name: str = "fine
     relabel = lambda fs: [dataclasses.replace(f, fidelity=head_name, dataset="finetune") for f in fs]  # noqa: E731
     train_frames, val_frames, held = relabel(train_frames), relabel(val_frames), relabel(held)
     if check_units:
-        sample = train_frames[:64]
-        ftdata.check_force_scale(sample, predict_frames(work, sample, head_name))
+        check_labels(frames, predict=lambda fs: predict_frames(work, fs, head_name))
     old_refs = work.reference_energies[work.fidelity_index(head_name)].clone()
     e0_set = apply_e0(work, head_name, e0, train_frames)
     e0_moves = {z: v - float(old_refs[z]) for z, v in e0_set.items()}
@@ -159,6 +169,11 @@ def finetune(model, data, *, head: str | None = None, new_head_name: str = "fine
     tmp = None
     if output is None:
         tmp = Path(tempfile.mkdtemp(prefix="unihub-finetune-"))
+    else:
+        test_sha = None if test is None else (sha256_file(test) if isinstance(test, (str, os.PathLike))
+                                              else ftdata.frames_sha256(ftdata.as_frames(test, fidelity)[0]))
+        resume = rundir.prepare(output, rundir.manifest(data_sha, origin, base, test_sha, locals_settings), resume,
+                                overwrite)
     run_dir = Path(output) / "run" if output is not None else tmp
     base_train = (getattr(base, "extra_config", None) or {}).get("training", {}).get("config", {})
     base_lr = base_train.get("optim", {}).get("lr")
@@ -194,7 +209,7 @@ def finetune(model, data, *, head: str | None = None, new_head_name: str = "fine
     from unihub.foundation.training.run import train
 
     try:
-        model_dir = train(cfg, resume=resume, module=module, datamodule=dm)
+        model_dir = train(cfg, resume=bool(resume), module=module, datamodule=dm)
         from unihub.zoo.models import UniversalModel
 
         tuned = UniversalModel.load_dir(Path(model_dir))

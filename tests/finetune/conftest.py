@@ -34,3 +34,25 @@ def pretrain(base):
     for f, s in zip(frames, splits):
         f.split = s
     return FrameSource(frames, splits)
+
+
+@pytest.fixture(scope="session")
+def real_frames():
+    """``real_frames(name)`` -> the frames of a shared fine-tune file (``finetune/<name>/<name>.extxyz``)."""
+    import os
+    from pathlib import Path
+
+    from unihub.foundation.data import read_frames
+
+    root = Path(os.environ.get("UNIHUB_DATA") or Path(__file__).parents[3] / "shared" / "data")
+    cache: dict = {}
+
+    def get(name: str):
+        path = root / "finetune" / name / f"{name}.extxyz"
+        if not path.exists():
+            pytest.skip(f"shared fine-tune data not found at {path}; set UNIHUB_DATA")
+        if name not in cache:
+            cache[name] = read_frames(path)
+        return cache[name]
+
+    return get

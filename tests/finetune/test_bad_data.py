@@ -6,6 +6,7 @@ import pytest
 from ft_helpers import cells, label
 
 from unihub.finetune import finetune
+from unihub.finetune.units import UnitsError
 
 
 def test_no_energies(base, ft_frames):
@@ -21,10 +22,11 @@ def test_unit_mismatch_declared_by_card(base, ft_frames, tmp_path):
         finetune(base, ft_frames, data_card=card, epochs=1)
 
 
-def test_unit_mismatch_measured(base, ft_frames):
+def test_unit_mismatch_measured(base, ft_frames, tmp_path):
     kcal = [dataclasses.replace(f, energy=f.energy * 23.06, forces=f.forces * 23.06) for f in ft_frames]
-    with pytest.raises(ValueError, match="looks like a unit mismatch"):
-        finetune(base, kcal, epochs=1)
+    with pytest.raises(UnitsError, match=r"energies look like kcal/mol.*× 0.0433641.*--no-check-units"):
+        finetune(base, kcal, epochs=1, output=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_element_the_base_never_saw(base):
