@@ -8,7 +8,7 @@ Four independent tests, each used only where the frames allow it:
   ΔE ≈ -F·Δr + Vσ:ε, so the ratio of the two sides is 1 in consistent units and the conversion
   factor otherwise (1000 for meV with eV/Å, 23 for kcal/mol, 1/27 for Hartree);
 - energy per atom against Materials Project's PBE elemental references: formation-like energies of
-  real frames lie between -5 and +1 eV/atom, and of the unit readings (eV, meV, kcal/mol, kJ/mol,
+  real frames lie between -5 and +1.5 eV/atom, and of the unit readings (eV, meV, kcal/mol, kJ/mol,
   Hartree, Rydberg) usually only one puts them there;
 - the base model's forces, only where the labels cannot judge forces (no nearby frames) and the base
   model reproduces the labels' energies, i.e. is reliable on these elements.
@@ -39,7 +39,7 @@ _RATIO_CAUSES = [(1000.0, "energies in meV while forces are in eV/Å"),
 _OVERRIDE = "pass --no-check-units (check_units=False) if the labels really are eV, eV/Å and eV/Å³"
 _MAX_STEP = 0.2  # Å: steps longer than this make the trapezoid rule for ΔE too coarse
 _MIN_PAIRS = 3
-_FORM_WINDOW = (-5.0, 1.0)  # eV/atom above the elemental references that real structures occupy
+_FORM_WINDOW = (-5.0, 1.5)  # eV/atom above the elemental references that real structures occupy
 
 
 class UnitsError(InputError):
@@ -154,7 +154,7 @@ def _isolated(f: Frame) -> bool:
 
 
 def formation_scores(frames: Sequence[Frame], refs: dict[str, float]) -> dict[str, tuple[float, float]]:
-    """Per energy unit: (fraction of frames whose energy per atom lies -5..+1 eV above the elemental
+    """Per energy unit: (fraction of frames whose energy per atom lies -5..+1.5 eV above the elemental
     references, median of that energy); frames with elements ``refs`` lacks or isolated atoms are skipped."""
     rows = []
     for f in frames:

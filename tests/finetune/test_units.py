@@ -106,3 +106,36 @@ def test_base_model_is_a_hint_only_where_it_fits_the_energies(base):
         check_labels(scaled(frames, forces=23.06), predict=predict, refs={})
     shifted = [dataclasses.replace(f, energy=f.energy + 5.0 * len(f)) for f in scaled(frames, forces=23.06)]
     assert "base model not used" in check_labels(shifted, predict=predict, refs={})[-1]
+
+
+@pytest.fixture(scope="module")
+def srhfo12(real_frames, tmp_path_factory):
+    """The first 12 frames of srhfo_mp_tasks as a user's file (universal-v1's forces on them are ~50× the
+    DFT's), and the same with energies in meV."""
+    from ase.io import write
+
+    folder = tmp_path_factory.mktemp("srhfo12")
+    frames = real_frames("srhfo_mp_tasks")[:12]
+    write(folder / "ev.extxyz", [f.to_atoms() for f in frames], format="extxyz")
+    write(folder / "mev.extxyz", [f.to_atoms() for f in scaled(frames, energy=1000.0)], format="extxyz")
+    return folder
+
+
+def test_cli_trains_real_frames_and_refuses_mev_with_the_override_named(srhfo12, capsys):
+    from unihub.cli import main
+    from unihub.zoo import load_model
+
+    common = ["--epochs", "1", "--no-progress", "--read-option", "group_by=group"]
+    out = srhfo12 / "out"
+    assert main(["finetune", "universal-v1", str(srhfo12 / "ev.extxyz"), "-o", str(out), *common]) == 0
+    assert load_model(out).extra_config["finetune"]["method"]["train_frames"] == 12
+    capsys.readouterr()
+    refused = srhfo12 / "refused"
+    assert main(["finetune", "universal-v1", str(srhfo12 / "mev.extxyz"), "-o", str(refused), *common]) == 2
+    err = capsys.readouterr().err
+    assert "energies look like meV" in err and "--no-check-units" in err and err.count("\n") == 1
+    assert not refused.exists()
+    forced = srhfo12 / "forced"
+    assert main(["finetune", "universal-v1", str(srhfo12 / "mev.extxyz"), "-o", str(forced), *common,
+                 "--no-check-units"]) == 0
+    assert load_model(forced).extra_config["finetune"]["config"]["seed"] == 0
