@@ -10,8 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ase.data import atomic_numbers
 
 from unihub.finetune.distillation import compounds as C
+from unihub.finetune.distillation.compounds import random_symmetric, stream
 
 REPO = Path(__file__).resolve().parents[2]
 FAST = ["prototype", *C.PERTURBED]  # needs neither data nor pyxtal
@@ -123,8 +125,8 @@ def test_perturbed_copies_keep_their_parent_and_stated_change():
 
 
 def test_every_element_can_be_the_focus_and_most_appear_soon():
-    ctx = C._Context(frozenset(C.ELEMENTS), 32, None)
-    assert ctx.proto_focus == sorted(C.ELEMENTS, key=lambda e: C.atomic_numbers[e])
+    ctx = stream._Context(frozenset(C.ELEMENTS), 32, None)
+    assert ctx.proto_focus == sorted(C.ELEMENTS, key=lambda e: atomic_numbers[e])
     assert not set(C.EXCLUDED) & set(C.ELEMENTS) and len(C.ELEMENTS) == 84
     counts = Counter(s for a in C.generate_compounds(400, seed=2, kinds=["prototype"])
                      for s in set(a.get_chemical_symbols()))
@@ -168,7 +170,7 @@ def test_random_symmetric_is_charge_balanced_and_deterministic():
     b = list(C.generate_compounds(3, seed=7, kinds=["random_symmetric"]))
     for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x.positions, y.positions)
-        assert x.info["source"] == "random_symmetric" and x.info["space_group"] in C._SPACEGROUPS
+        assert x.info["source"] == "random_symmetric" and x.info["space_group"] in random_symmetric._SPACEGROUPS
         assert _balance(x) == 0 and C.check_contacts(x) and len(x) <= 32
 
 
