@@ -113,11 +113,11 @@ def main() -> None:
 
 def time_teacher(spec: dict, args, calls: int = 20) -> dict:
     """The teacher's µs per atom-step on ~512 atoms of the system's phase, ``--threads`` threads."""
-    from unihub.eval.suites.cost import seconds_per_call
+    from unihub.foundation.timing import time_calculator
     from unihub.zoo import load_model
 
     cell = cell_of(spec["phase"], 512)
-    us = seconds_per_call(load_model(args.teacher).calculator(), cell, calls) / len(cell) * 1e6
+    us = time_calculator(load_model(args.teacher).calculator(), cell, calls).us_per(len(cell))
     print(f"teacher {us:.1f} µs/atom-step ({len(cell)} atoms, {args.threads} threads)", flush=True)
     return {"teacher_us_per_atom_step": us, "teacher_cell": {"atoms": len(cell), "threads": args.threads,
                                                              "calls": calls}}

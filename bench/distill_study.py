@@ -166,14 +166,14 @@ def speed(teacher, student, phase, threads: int) -> dict:
     import torch
     from lammps_speed import cell_of
 
-    from unihub.eval.suites.cost import seconds_per_call
+    from unihub.foundation.timing import time_calculator
 
     torch.set_num_threads(threads)
     out = {}
     for target in (64, 512):
         atoms = cell_of(phase, target)
-        row = {"teacher": seconds_per_call(teacher.calculator(), atoms, 20),
-               "student": seconds_per_call(student.calculator(threads=threads), atoms, 100)}
+        row = {"teacher": time_calculator(teacher.calculator(), atoms, 20).median_s,
+               "student": time_calculator(student.calculator(threads=threads), atoms, 100).median_s}
         row["ratio"] = row["teacher"] / row["student"]
         out[str(len(atoms))] = row
     return out

@@ -21,10 +21,9 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
+from unihub.foundation.timing import load_text, time_calculator
 
 A_SI = 5.43
 SI = ("Si", "diamond", A_SI)
@@ -35,10 +34,6 @@ _RANK_WRAPPER = ("import resource, subprocess, sys\n"
                  "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
                  "print(f'UNIHUB_PEAK_KB {peak}', file=sys.stderr, flush=True)\n"
                  "sys.exit(rc)\n")
-
-
-def load() -> str:
-    return "load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def fit_potential(path: Path, level: int = 16) -> None:
@@ -113,7 +108,7 @@ def run_lammps(workdir: Path, ranks: int, potential: Path | str, n_atoms: int, s
     lammps_input(inp, potential, n_atoms, steps, phase)
     cmd = [str(inst.mpiexec), "-n", str(ranks), sys.executable, "-c", _RANK_WRAPPER, str(inst.executable),
            "-in", str(inp), "-log", str(log), "-screen", "none", "-nocite"]
-    before = load()
+    before = load_text()
     res = subprocess.run(cmd, env=inst.env(), capture_output=True, text=True)
     if res.returncode != 0:
         raise RuntimeError(f"LAMMPS failed:\n{log.read_text()[-2000:] if log.exists() else ''}\n{res.stderr[-2000:]}")
@@ -123,7 +118,7 @@ def run_lammps(workdir: Path, ranks: int, potential: Path | str, n_atoms: int, s
     peaks = [int(k) / 1024 for k in re.findall(r"UNIHUB_PEAK_KB (\d+)", res.stderr)]
     return {"ranks": ranks, "atoms": atoms, "steps": n_steps, "seconds": seconds,
             "atom_steps_per_s": atoms * n_steps / seconds, "us_per_atom_step_core": seconds * ranks / (atoms * n_steps)
-            * 1e6, "peak_MiB_per_rank": peaks, "load": f"{before} -> {load()}"}
+            * 1e6, "peak_MiB_per_rank": peaks, "load": f"{before} -> {load_text()}"}
 
 
 def python_kernel_cost(potential: Path, n_atoms: int, steps: int) -> dict:
@@ -134,32 +129,22 @@ def python_kernel_cost(potential: Path, n_atoms: int, steps: int) -> dict:
 
     atoms = bulk("Si", "diamond", a=A_SI, cubic=True).repeat(box_repeats(n_atoms))
     atoms.rattle(0.02, seed=1)
-    atoms.calc = MTPModel.load(potential).calculator(skin=1.0, threads=1)
-    atoms.get_forces()
-    rng = np.random.default_rng(0)
-    ts = []
-    before = load()
-    for _ in range(steps):
-        atoms.positions = atoms.positions + rng.uniform(-1e-3, 1e-3, atoms.positions.shape)
-        t = time.perf_counter()
-        atoms.get_forces()
-        atoms.get_stress()
-        ts.append(time.perf_counter() - t)
-    return {"atoms": len(atoms), "steps": steps, "us_per_atom_step": float(np.median(ts)) / len(atoms) * 1e6,
-            "neighbour_builds": atoms.calc.nlist.builds, "load": f"{before} -> {load()}"}
+    calc = MTPModel.load(potential).calculator(skin=1.0, threads=1)
+    timing = time_calculator(calc, atoms, steps)
+    return {"atoms": len(atoms), "steps": steps, "us_per_atom_step": timing.us_per(len(atoms)),
+            "neighbour_builds": calc.nlist.builds, "load": timing.load}
 
 
 def teacher_cost(name: str, threads: int) -> float:
     """µs per atom-step (energy, forces, stress; median of 20 calls) of a hub model on 512 atoms of diamond Si."""
     import torch
 
-    from unihub.eval.suites.cost import seconds_per_call
     from unihub.zoo import load_model
 
     torch.set_num_threads(threads)
     atoms = cell_of(SI, 512)
-    us = seconds_per_call(load_model(name).calculator(), atoms, 20) / len(atoms) * 1e6
-    print(f"teacher {name}: {us:.1f} µs/atom-step ({len(atoms)} atoms, {threads} threads)  {load()}", flush=True)
+    us = time_calculator(load_model(name).calculator(), atoms, 20).us_per(len(atoms))
+    print(f"teacher {name}: {us:.1f} µs/atom-step ({len(atoms)} atoms, {threads} threads)  {load_text()}", flush=True)
     return us
 
 

@@ -51,19 +51,10 @@ def write_potential(level: int, path: Path) -> None:
 
 
 def time_calc(make_calc, atoms, steps: int) -> float:
-    a = atoms.copy()
-    a.calc = make_calc()
-    a.get_forces()
-    a.get_stress()
-    rng = np.random.default_rng(0)
-    ts = []
-    for _ in range(steps):
-        a.positions = a.positions + rng.uniform(-1e-3, 1e-3, a.positions.shape)
-        t = time.perf_counter()
-        a.get_forces()
-        a.get_stress()
-        ts.append(time.perf_counter() - t)
-    return float(np.median(ts)) / len(a) * 1e6
+    """µs per atom-step (median over ``steps`` after one warm-up) of a fresh calculator from ``make_calc``."""
+    from unihub.foundation.timing import time_calculator
+
+    return time_calculator(make_calc(), atoms, steps).us_per(len(atoms))
 
 
 def worker(levels, steps, tmp: Path) -> dict:

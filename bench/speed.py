@@ -12,7 +12,6 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 
 
 def _calculator(name: str):
@@ -33,26 +32,20 @@ def measure(name: str, n_atoms: int, threads: int, repeats: int) -> dict:
     """Time ``repeats`` calls after one warm-up; positions change every call (no caching)."""
     import resource
 
-    import numpy as np
     import torch
     from ase.build import bulk
+
+    from unihub.foundation.timing import time_calculator
 
     torch.set_num_threads(threads)
     reps = round((n_atoms / 8) ** (1 / 3))
     atoms = bulk("Si", "diamond", 5.43, cubic=True).repeat(reps)
     atoms.rattle(0.02, seed=0)
-    atoms.calc = _calculator(name)
-    rng = np.random.default_rng(0)
-    times = []
-    for k in range(repeats + 2):  # two warm-ups: the first calls pay one-off allocator/kernel set-up
-        atoms.positions += rng.normal(0, 1e-3, atoms.positions.shape)
-        t = time.perf_counter()
-        atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress()
-        if k >= 2:
-            times.append(time.perf_counter() - t)
+    # two warm-ups: the first calls pay one-off allocator/kernel set-up
+    timing = time_calculator(_calculator(name), atoms, repeats, warmup=2)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # GiB (ru_maxrss is KiB on Linux)
-    return {"model": name, "atoms": len(atoms), "us_per_atom_step": 1e6 * float(np.median(times)) / len(atoms),
-            "peak_rss_gib": rss, "threads": threads}
+    return {"model": name, "atoms": len(atoms), "us_per_atom_step": timing.us_per(len(atoms)),
+            "peak_rss_gib": rss, "threads": threads, "load": timing.load}
 
 
 def main() -> None:

@@ -7,13 +7,12 @@ plot takes the held-out force MAE on PBE frames (the like-for-like accuracy) whe
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from unihub.eval.metrics import spread
 from unihub.eval.models import EvalModel, attempt
 from unihub.eval.suites import Context, Headline, SuiteResult, Timer
+from unihub.foundation.timing import time_calculator
 
 NAME = "cost"
 TITLE = "Cost (µs per atom-step)"
@@ -41,26 +40,10 @@ def structures(model: EvalModel) -> list:
     return mine
 
 
-def seconds_per_call(calc, atoms, calls: int) -> float:
-    """Median seconds per energy+forces+stress call of an ASE calculator on a copy of ``atoms`` (a fresh
-    displacement each call defeats result caching)."""
-    a = atoms.copy()
-    a.calc = calc
-    a.get_forces()
-    a.get_stress()  # warm-up: graph caches, lazy imports, allocator
-    times = []
-    for k in range(calls):
-        a.positions[k % len(a)] += 1e-4
-        t = time.perf_counter()
-        a.get_forces()
-        a.get_stress()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
-
-
 def time_model(model: EvalModel, atoms, calls: int) -> float:
-    """Median seconds per energy+forces+stress call of a model's PBE calculator."""
-    return seconds_per_call(model.calculator("pbe"), atoms, calls)
+    """Median seconds per energy+forces+stress call of a model's PBE calculator (after one warm-up call:
+    graph caches, lazy imports, allocator)."""
+    return time_calculator(model.calculator("pbe"), atoms, calls).median_s
 
 
 def run(ctx: Context) -> SuiteResult:
