@@ -6,14 +6,25 @@ import argparse
 
 
 def _report(args: argparse.Namespace) -> int:
-    from unihub.eval import ood_report
+    import sys
 
+    from unihub.eval import ood_report
+    from unihub.foundation.files import check_output_dir
+
+    check_output_dir(args.output)  # before any model is loaded: the report is written last
     suites = "all" if not args.suites else [s for chunk in args.suites for s in chunk.split(",") if s]
     size = "quick" if args.quick else "full" if args.full else "default"
     rep = ood_report(args.models, suites=suites, out=args.output, size=size, threads=args.threads, seed=args.seed,
                      progress=not args.no_progress)
     print(f"report: {args.output}/report.html ({rep['wall_seconds']:.0f} s)")
     return 0
+    # a report with nothing in it is a failure, not a result: scripts and CI must see it
+    errors = rep.get("suite_errors")
+    what = ("no model could be evaluated" if rep.get("models") == [] else
+            f"no suite could run ({', '.join(errors)})" if errors and not rep.get("suites") else None)
+    if what:
+        print(f"unihub report: error: {what}; the reasons are in {args.output}/report.md", file=sys.stderr)
+        return 1
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

@@ -126,6 +126,17 @@ def check_output(path: str | os.PathLike, inputs: tuple = (), overwrite: bool = 
     return path
 
 
+def check_output_dir(path: str | os.PathLike, option: str = "-o") -> Path:
+    """Refuse an output folder that is a file, or lies under one, before any work is done."""
+    path = Path(path)
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise InputError(f"{option} {path}: {p} is a file, but the output is a folder; name a folder")
+            break
+    return path
+
+
 def state_digest(module) -> str:
     """First 12 hex digits of the sha256 of a torch module's parameters and buffers (stable across saves:
     names in a registry can be re-pointed, weights cannot); a non-torch object hashes its ``repr``."""

@@ -92,6 +92,16 @@ def as_ase(obj):
     raise InputTypeError(f"expected ase.Atoms or a pymatgen Structure/Molecule, got {type(obj).__name__}{hint}")
 
 
+def as_ase_list(structures) -> list:
+    """One structure or an iterable of them (ASE or pymatgen) as a list of ASE ``Atoms``."""
+    if hasattr(structures, "positions") or hasattr(structures, "lattice") or hasattr(structures, "sites"):
+        structures = [structures]  # one structure: iterating it would yield atoms, not structures
+    elif isinstance(structures, (str, bytes)) or hasattr(structures, "__fspath__") or \
+            not hasattr(structures, "__iter__"):
+        structures = [structures]  # as_ase refuses it by type (a path: with the hint to read the file first)
+    return [as_ase(s) for s in structures]
+
+
 def collate(graphs: Sequence[Data]) -> Batch:
     """Batch graphs; edge indices are offset by torch-geometric."""
     return Batch.from_data_list(list(graphs))

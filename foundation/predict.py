@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from unihub.foundation.graph import as_ase, atoms_to_graph, collate
+from unihub.foundation.graph import as_ase_list, atoms_to_graph, collate
 
 
 def _chunks(graphs: Iterable, max_atoms: int) -> Iterator[list]:
@@ -37,9 +37,7 @@ def predict(
     fid = model.fidelity_index(head)
     device = model.reference_energies.device
     cutoff = model.config.cutoff
-    if not isinstance(structures, (list, tuple)):
-        structures = [structures] if hasattr(structures, "positions") or hasattr(structures, "lattice") else structures
-    atoms_list = [as_ase(s) for s in structures]
+    atoms_list = as_ase_list(structures)
     if atoms_list:
         warn_unseen(model, fid, np.concatenate([a.numbers for a in atoms_list]))
     graphs = (atoms_to_graph(a, cutoff, fid) for a in atoms_list)

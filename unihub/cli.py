@@ -7,8 +7,27 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import NoReturn
 
 from unihub.foundation.errors import InputError, MissingInputError, UnihubError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line (the problem and where to look), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -67,6 +86,7 @@ def _md(args: argparse.Namespace) -> int:
 
     from ase.io import read, write
 
+    from unihub.foundation.data import read_structure
     from unihub.foundation.files import atomic_write, check_output
     from unihub.foundation.simulate import md
     from unihub.zoo import load_model
@@ -74,7 +94,7 @@ def _md(args: argparse.Namespace) -> int:
     traj = check_output(args.trajectory, (args.structure,), args.overwrite) if args.trajectory else None
     if traj is not None:
         fmt = _format_of(traj)
-    atoms = read(args.structure)
+    atoms = read_structure(args.structure)
     elements = args.elements.split(",") if getattr(args, "elements", None) else None
     model = load_model(args.model, head=args.head, elements=elements)
     with tempfile.TemporaryDirectory() as tmp:
@@ -203,16 +223,16 @@ def _format_of(path) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="unihub", description=__doc__.splitlines()[0])
+    p = _Parser(prog="unihub", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="pretrain a universal potential from a YAML config")
     t.add_argument("config")
     t.add_argument("--devices", type=lambda s: s if s == "auto" else int(s))
     t.add_argument("--accelerator", choices=["cpu", "gpu", "cuda", "auto"])
-    t.add_argument("--num-nodes", dest="num_nodes", type=int)
+    t.add_argument("--num-nodes", dest="num_nodes", type=_positive_int)
     t.add_argument("--strategy")
-    t.add_argument("--max-epochs", dest="max_epochs", type=int)
+    t.add_argument("--max-epochs", dest="max_epochs", type=_positive_int)
     t.add_argument("--max-steps", dest="max_steps", type=int)
     t.add_argument("--max-time", dest="max_time")
     t.add_argument("-o", "--output")
@@ -267,16 +287,16 @@ def build_parser() -> argparse.ArgumentParser:
     lb = sub.add_parser("label", help="generate compounds and label them with teachers (resumable), or write "
                                       "the labelled set's data card (--card)")
     lb.add_argument("name", help="the labelled set's name: files go to <cache>/data/generated/NAME")
-    lb.add_argument("--n", type=int, default=50000, help="structures generated (all shards together)")
+    lb.add_argument("--n", type=_positive_int, default=50000, help="structures generated (all shards together)")
     lb.add_argument("--seed", type=int, default=0)
-    lb.add_argument("--max-atoms", dest="max_atoms", type=int, default=32)
+    lb.add_argument("--max-atoms", dest="max_atoms", type=_positive_int, default=32)
     lb.add_argument("--elements", nargs="+", help="restrict the chemistry to these elements")
     lb.add_argument("--teachers", nargs="+", default=["chgnet", "sevennet-0"],
                     help="peers or hub models with an mptrj head; the first also sets each structure's volume")
     lb.add_argument("--shard", type=int, default=0, help="this process's shard (run one process per core)")
-    lb.add_argument("--shards", type=int, default=1)
-    lb.add_argument("--batch-size", dest="batch_size", type=int, default=16)
-    lb.add_argument("--threads", type=int, default=1, help="torch threads of this process")
+    lb.add_argument("--shards", type=_positive_int, default=1)
+    lb.add_argument("--batch-size", dest="batch_size", type=_positive_int, default=16)
+    lb.add_argument("--threads", type=_positive_int, default=1, help="torch threads of this process")
     lb.add_argument("--card", action="store_true", help="write data_cards/NAME.md from the finished shards")
     lb.set_defaults(func=_label)
     from unihub.eval.cli import add_parser as add_report_parser
@@ -286,11 +306,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run ``unihub ARGV``; a user error prints one line on stderr and returns 2 (a usage error included)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse has printed --help (0) or its one-line usage error (2)
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         return args.func(args)
     except (UnihubError, ValueError, FileNotFoundError) as exc:
-        print(f"unihub {args.command}: error: {exc}", file=sys.stderr)
+        # one line, even for an error whose text spans several (a YAML or ASE message)
+        print(f"unihub {args.command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
 
 

@@ -31,15 +31,16 @@ def demo_structures() -> dict:
 def run_demo(model_name: str = "universal-v1", out: str | Path = "demo_out", md_steps: int = 200,
              progress: bool = True) -> dict:
     """Relax the demo structures and run NVT MD on 64-atom Si; writes ``report.md``, ``results.json``, a plot."""
+    from unihub.foundation.files import check_output_dir
     from unihub.foundation.graph import as_ase
     from unihub.foundation.simulate import md, relax
     from unihub.zoo import load_model
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_dir(out)
     t0 = time.perf_counter()
-    model = load_model(model_name)
+    model = load_model(model_name)  # before anything is created: a bad name leaves no empty folder behind
     t_load = time.perf_counter() - t0
+    out.mkdir(parents=True, exist_ok=True)
     print(f"loaded {model_name}: {model.num_parameters():,} parameters, heads {model.config.fidelities} "
           f"(default {model.config.default_fidelity}) in {t_load:.1f} s")
     rows = []

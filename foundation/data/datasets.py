@@ -88,14 +88,15 @@ def read_frames(path: str | os.PathLike, format: str | None = None, **options) -
     return frames
 
 
-def unreadable(path: Path, what: str, err: Exception, done: int = 0, fix: str = "pass format=") -> InputError:
+def unreadable(path: Path, what: str, err: Exception, done: int = 0,
+               fix: str = "pass format= with its real format") -> InputError:
     """The error for a file a reader (ours or ASE's) chokes on: the file, how far it got, the likely cause."""
     where = f" after {done} structure(s)" if done else ""
     if isinstance(err, UnicodeDecodeError):
         why = (f"it is not text (byte {err.object[err.start:err.start + 1]!r} at offset {err.start}): a binary or "
-               f"compressed file? decompress it, or {fix} for its real format")
+               f"compressed file? decompress it, or {fix}")
     else:
-        why = f"{type(err).__name__}: {err}; the file is damaged or truncated, or is not {what} ({fix})"
+        why = f"{type(err).__name__}: {err}; the file is damaged or truncated, or is not {what}: {fix}"
     return InputError(f"{path}: cannot read it as {what}{where}: {why}")
 
 
@@ -107,13 +108,15 @@ def read_structure(path: str | os.PathLike, index: int | str = -1):
     path = Path(path)
     if not path.is_file():
         raise MissingInputError(f"{path} does not exist" if not path.exists() else f"{path} is not a file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path} is empty; check that it is the file you meant and that it was written completely")
     try:
         atoms = read(path, index=index)
     except UnknownFileTypeError as err:
         raise InputError(f"{path}: ASE cannot tell its format ({err}); use a known extension such as .cif, "
                          ".extxyz, .traj or POSCAR") from err
     except (ValueError, OSError, KeyError, IndexError, EOFError, StopIteration) as err:
-        raise unreadable(path, "a structure file", err, fix="give it the extension of its format") from err
+        raise unreadable(path, "a structure file", err, fix="name it with the extension of its real format") from err
     if len(atoms) == 0:
         raise InputError(f"{path} holds no atoms; check that it is the file you meant")
     return atoms

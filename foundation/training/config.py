@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from unihub.foundation.errors import InputError
+from unihub.foundation.errors import InputError, MissingInputError
 from unihub.foundation.model.config import ModelConfig
 
 
@@ -96,6 +96,8 @@ class TrainConfig:
         kw = {}
         for key, typ in parts.items():
             sub = d.get(key) or {}
+            if not isinstance(sub, dict):
+                raise InputError(f"config section '{key}' must be a mapping of its keys, got {sub!r}")
             bad = set(sub) - set(typ.__dataclass_fields__)
             if bad:
                 raise InputError(f"unknown keys {sorted(bad)} in '{key}'; known: {sorted(typ.__dataclass_fields__)}")
@@ -107,7 +109,18 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> TrainConfig:
-        return cls.from_dict(yaml.safe_load(Path(path).read_text()))
+        """The config in a YAML file; a missing, unparsable or non-mapping file is refused by name."""
+        path = Path(path)
+        if not path.is_file():
+            raise MissingInputError(f"no training config at {path}; pass a YAML file (see foundation/configs/)")
+        try:
+            d = yaml.safe_load(path.read_text())
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            raise InputError(f"{path} is not valid YAML: {str(err).splitlines()[0]}; fix the file") from err
+        if d is not None and not isinstance(d, dict):
+            raise InputError(f"{path} holds a YAML {type(d).__name__}, not a mapping of sections (model, data, "
+                             "loss, optim, trainer)")
+        return cls.from_dict(d)
 
     def to_dict(self) -> dict:
         return asdict(self)
