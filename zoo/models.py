@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from unihub.foundation.errors import InputError
 from unihub.foundation.served import HubMixin, StudentModel, UniversalModel
 
 __all__ = ["HubMixin", "StudentModel", "UniversalModel", "model_kind"]  # the kinds the zoo serves

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from unihub.foundation.errors import InputError, MissingInputError
 from unihub.foundation.card import write_card
+from unihub.foundation.errors import InputError, MissingInputError
 from unihub.foundation.files import MANIFEST, atomic_write, sha256_file
 from unihub.foundation.served import UniversalModel
 from unihub.zoo.registry import REGISTRY_FILE
