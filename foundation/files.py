@@ -123,18 +123,29 @@ def check_output(path: str | os.PathLike, inputs: tuple = (), overwrite: bool = 
             raise InputError(f"{path} is an input of this command; name another output file")
     if path.exists() and not overwrite:
         raise InputError(f"{path} exists; pass --overwrite to replace it, or name another file")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; name a file in it")
+    _check_writable(path.parent, f"{path}: the folder it goes in")
     return path
 
 
 def check_output_dir(path: str | os.PathLike, option: str = "-o") -> Path:
     """Refuse an output folder that is a file, or lies under one, before any work is done."""
     path = Path(path)
-    for p in (path, *path.parents):
+    _check_writable(path, f"{option} {path}")
+    return path
+
+
+def _check_writable(folder: Path, what: str) -> None:
+    """``folder``, or the nearest part of it that exists, must be a folder this process may write in:
+    otherwise the write fails only after the work it was to record."""
+    for p in (folder, *folder.parents):
         if p.exists():
             if not p.is_dir():
-                raise InputError(f"{option} {path}: {p} is a file, but the output is a folder; name a folder")
-            break
-    return path
+                raise InputError(f"{what}: {p} is a file, but the output is a folder; name a folder")
+            if not os.access(p, os.W_OK | os.X_OK):
+                raise InputError(f"{what}: {p} is not writable; name a folder you can write in")
+            return
 
 
 def state_digest(module) -> str:

@@ -313,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     try:
         return args.func(args)
-    except (UnihubError, ValueError, FileNotFoundError) as exc:
+    except (UnihubError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError,
+            FileExistsError) as exc:  # the last four: the user's file system refused a path they named
         # one line, even for an error whose text spans several (a YAML or ASE message)
         print(f"unihub {args.command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
