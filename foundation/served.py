@@ -17,7 +17,7 @@ from torch import nn
 
 from unihub.foundation.card import read_card, write_card
 from unihub.foundation.files import atomic_write, write_manifest
-from unihub.foundation.graph import as_ase
+from unihub.foundation.graph import as_ase_list
 from unihub.foundation.model.io import CONFIG, WEIGHTS, load_potential, save_potential
 from unihub.foundation.model.potential import UniversalPotential
 
@@ -106,7 +106,7 @@ class StudentModel(nn.Module, HubMixin):
         return self.mtp.calculator(**kwargs)
 
     def predict(self, structures, head: str | None = None, **kwargs) -> list[dict]:
-        return self.mtp.predict([as_ase(s) for s in structures], **kwargs)
+        return self.mtp.predict(as_ase_list(structures), **kwargs)
 
     def _write_files(self, directory: Path) -> list[str]:
         atomic_write(directory / STUDENT_FILE, lambda p: self.mtp.save(p))

@@ -476,6 +476,18 @@ def test_head_index_double_and_one_structure(model):
     assert model.predict([]) == []
 
 
+def test_student_predict_takes_one_structure(tmp_path):
+    """An MTP student answers ``predict(atoms)`` as a universal model does, not atom by atom."""
+    from unihub.finetune.mtp import MTPModel
+    from unihub.zoo import load_model
+
+    MTPModel.from_level(8, ["Si"], seed=1).save(tmp_path / "si.mtp")
+    student = load_model(tmp_path / "si.mtp")
+    si = bulk("Si", "diamond", 5.43)
+    (one,) = student.predict(si)
+    assert one["energy"] == student.predict([si])[0]["energy"] and one["forces"].shape == (2, 3)
+
+
 def test_report_fails_when_no_suite_can_run(box, capsys, monkeypatch):
     """A report in which every suite failed is written (its reasons are in it) and exits non-zero."""
     empty = box / "no_data"
