@@ -115,8 +115,9 @@ def vacancy_energy(calc, relaxed, reps: int = 2) -> float:
 
 def hot_nvt(student, relaxed, temperature: float, ps: float = 20.0, reps: int = 2) -> dict:
     """``ps`` of Langevin NVT with the student; shortest pair distance seen every 10 fs."""
-    from unihub.finetune.distillation.sampling import run_md
+    from unihub.finetune.distillation.sampling import SAMPLING_MD
     from unihub.finetune.distillation.structures import min_distance
+    from unihub.foundation.simulate import md
 
     atoms = relaxed * (reps, reps, reps)
     seen = [min_distance(atoms)]
@@ -128,7 +129,8 @@ def hot_nvt(student, relaxed, temperature: float, ps: float = 20.0, reps: int = 
         return True
 
     t0 = time.perf_counter()
-    steps = run_md(atoms, student.calculator(), temperature, int(ps * 1000), "nvt", every=10, observe=watch)
+    steps = md(atoms, temperature, int(ps * 1000), "nvt", calculator=student.calculator(), loginterval=10,
+               observe=watch, **SAMPLING_MD)["steps"]
     return {"steps": steps, "atoms": len(atoms), "min_pair_A": float(min(seen)),
             "mean_T": float(np.mean(temps[len(temps) // 5:])), "seconds": time.perf_counter() - t0}
 

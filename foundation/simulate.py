@@ -8,6 +8,7 @@ returned under ``"atoms"``. MD stops with :class:`MDExplosionError` when the run
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from ase import Atoms, units
@@ -56,37 +57,28 @@ def relax(atoms, fmax: float = 0.05, cell: bool = True, steps: int = 500, calcul
 
 def md(atoms, temperature: float, steps: int, ensemble: str = "nvt", timestep: float = 1.0,
        calculator=None, trajectory: str | None = None, pressure_gpa: float = 0.0, friction: float = 0.01,
-       loginterval: int = 10, seed: int = 0, progress: bool = True) -> dict:
+       loginterval: int = 10, seed: int = 0, progress: bool = True,
+       observe: Callable[[Atoms, int], bool | None] | None = None, fixcm: bool = True, taup: float = 1000.0,
+       guard: bool = True) -> dict:
     """Run ``steps`` of NVE (velocity Verlet), NVT (Langevin) or NPT (Berendsen) at ``temperature`` K.
 
-    ``timestep`` in fs, ``friction`` in 1/fs. Returns temperature/energy traces sampled every
-    ``loginterval`` steps, and the NVE drift per atom when ``ensemble == "nve"``.
+    ``timestep`` and ``taup`` (the barostat's time constant) in fs, ``friction`` in 1/fs; ``fixcm`` keeps
+    the centre of mass still under Langevin. Every ``loginterval`` steps the temperature/energy traces are
+    sampled and ``observe(atoms, step)`` is called, which may return False to end the run there (sampling
+    keeps snapshots and stops where a potential leaves its data). ``guard`` stops a run that leaves physics
+    with :class:`MDExplosionError`; without it a run that does so goes on (a student's MD that the caller
+    watches itself). Returns the traces, ``steps`` taken, and the NVE drift per atom when ``ensemble == "nve"``.
     """
-    from ase.md.langevin import Langevin
-    from ase.md.nptberendsen import NPTBerendsen
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
-    from ase.md.verlet import VelocityVerlet
 
     atoms = _atoms(atoms, calculator)
     _check_md_args(temperature, steps, timestep, friction, loginterval)
     rng = np.random.default_rng(seed)
     MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
     Stationary(atoms)
-    dt = timestep * units.fs
     kind = ensemble.lower()
-    if kind == "nve":
-        dyn = VelocityVerlet(atoms, dt, trajectory=trajectory, loginterval=loginterval)
-    elif kind == "nvt":
-        dyn = Langevin(atoms, dt, temperature_K=temperature, friction=friction / units.fs, rng=rng,
-                       trajectory=trajectory, loginterval=loginterval)
-    elif kind == "npt":
-        if not atoms.pbc.all():
-            raise InputError("NPT needs a periodic cell")
-        dyn = NPTBerendsen(atoms, dt, temperature_K=temperature, pressure_au=pressure_gpa * units.GPa,
-                           taut=100 * units.fs, taup=1000 * units.fs, compressibility_au=4.57e-5 / units.bar,
-                           trajectory=trajectory, loginterval=loginterval)
-    else:
-        raise InputError(f"unknown ensemble {ensemble!r}; use 'nve', 'nvt' or 'npt'")
+    dyn = _integrator(atoms, kind, temperature, timestep, pressure_gpa, friction, rng, fixcm, taup, trajectory,
+                      loginterval)
     trace = {"step": [], "temperature": [], "energy": [], "volume": []}
 
     def record() -> None:
@@ -94,21 +86,48 @@ def md(atoms, temperature: float, steps: int, ensemble: str = "nvt", timestep: f
         trace["temperature"].append(float(atoms.get_temperature()))
         trace["energy"].append(float(atoms.get_total_energy()))
         trace["volume"].append(float(atoms.get_volume()) if atoms.pbc.all() else float("nan"))
-        check_md_state(atoms, int(dyn.nsteps), temperature, timestep, trace["temperature"][-1],
-                       trace["energy"][-1])
+        if guard:
+            check_md_state(atoms, int(dyn.nsteps), temperature, timestep, trace["temperature"][-1],
+                           trace["energy"][-1])
 
     dyn.attach(record, interval=loginterval)
     bar = _progress(steps, f"md {kind} {temperature:g} K", progress)
     dyn.attach(lambda: bar.update(1))
-    dyn.run(steps)
+    for _ in dyn.irun(steps):
+        n = int(dyn.nsteps)
+        # the observer sees every loginterval-th step and the last one, not the start
+        if observe is not None and n and (n % loginterval == 0 or n == steps) and observe(atoms, n) is False:
+            break
     bar.close()
     out: dict = {k: np.asarray(v) for k, v in trace.items()}
-    out["atoms"] = atoms
+    out["atoms"], out["steps"] = atoms, int(dyn.nsteps)
     if kind == "nve" and len(out["energy"]) > 1:
         t_ps = out["step"] * timestep / 1000
         slope = np.polyfit(t_ps, out["energy"] / len(atoms), 1)[0]
         out["drift_ev_per_atom_ps"] = float(slope)
     return out
+
+
+def _integrator(atoms: Atoms, kind: str, temperature: float, timestep: float, pressure_gpa: float, friction: float,
+                rng: np.random.Generator, fixcm: bool, taup: float, trajectory: str | None, loginterval: int):
+    """The ASE dynamics of one ensemble (``md``'s arguments)."""
+    from ase.md.langevin import Langevin
+    from ase.md.nptberendsen import NPTBerendsen
+    from ase.md.verlet import VelocityVerlet
+
+    dt = timestep * units.fs
+    if kind == "nve":
+        return VelocityVerlet(atoms, dt, trajectory=trajectory, loginterval=loginterval)
+    if kind == "nvt":
+        return Langevin(atoms, dt, temperature_K=temperature, friction=friction / units.fs, rng=rng, fixcm=fixcm,
+                        trajectory=trajectory, loginterval=loginterval)
+    if kind == "npt":
+        if not atoms.pbc.all():
+            raise InputError("NPT needs a periodic cell")
+        return NPTBerendsen(atoms, dt, temperature_K=temperature, pressure_au=pressure_gpa * units.GPa,
+                            taut=100 * units.fs, taup=taup * units.fs, compressibility_au=4.57e-5 / units.bar,
+                            trajectory=trajectory, loginterval=loginterval)
+    raise InputError(f"unknown ensemble {kind!r}; use 'nve', 'nvt' or 'npt'")
 
 
 def _atoms(structure, calculator) -> Atoms:

@@ -22,7 +22,9 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from .sampling import ensemble_of, label, ladder_of, run_md
+from unihub.foundation.simulate import md
+
+from .sampling import SAMPLING_MD, ensemble_of, label, ladder_of
 from .structures import min_distance
 
 log = logging.getLogger(__name__)
@@ -164,8 +166,9 @@ def _explore_run(student, run: _Run, active_set, cfg: ActiveConfig, threads: int
         return True
 
     try:
-        st["steps"] = run_md(atoms, student.calculator(threads=threads), run.temperature, cfg.steps, ensemble,
-                             cfg.every, observe, timestep=cfg.timestep, seed=run.seed)
+        st["steps"] = md(atoms, run.temperature, cfg.steps, ensemble, timestep=cfg.timestep,
+                         calculator=student.calculator(threads=threads), loginterval=cfg.every, observe=observe,
+                         seed=run.seed, **SAMPLING_MD)["steps"]
     except (ValueError, FloatingPointError, np.linalg.LinAlgError) as err:
         # a student far outside its data can produce a degenerate cell; that run is over
         log.info("student MD from %s failed: %s", where, err)

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
-from ase import Atoms, units
+from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
+
+from unihub.foundation.simulate import md
 
 from .structures import min_distance
 
 log = logging.getLogger(__name__)
+# MD while sampling (teacher MD, the student's active-learning MD): a stronger Langevin coupling, the centre of
+# mass left free and a quicker barostat; no explosion guard, as the samplers stop a run themselves where the
+# potential leaves physical ground (``observe``)
+SAMPLING_MD = {"friction": 0.02, "fixcm": False, "taup": 500.0, "guard": False, "progress": False}
 
 
 def label(teacher, structures: Sequence[Atoms], head: str | None = None, max_atoms: int = 2048,
@@ -89,37 +95,6 @@ def rattled(structures: Sequence[Atoms], rng: np.random.Generator, n: int = 2, s
     return out
 
 
-def run_md(atoms: Atoms, calculator, temperature: float, steps: int, ensemble: str = "nvt",
-           every: int = 10, observe: Callable[[Atoms, int], bool] | None = None, timestep: float = 1.0,
-           friction: float = 0.02, seed: int = 0) -> int:
-    """Langevin NVT or Berendsen NPT (0 GPa) on ``atoms`` in place; ``observe(atoms, step)`` every
-    ``every`` steps may return False to stop the run. Returns the number of steps taken.
-
-    (``unihub.foundation.simulate.md`` has no per-step hook; this is the same integrator choice with one.)"""
-    from ase.md.langevin import Langevin
-    from ase.md.nptberendsen import NPTBerendsen
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
-
-    rng = np.random.default_rng(seed)
-    atoms.calc = calculator
-    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
-    Stationary(atoms)
-    dt = timestep * units.fs
-    if ensemble == "npt" and atoms.pbc.all():
-        dyn = NPTBerendsen(atoms, dt, temperature_K=temperature, pressure_au=0.0, taut=100 * units.fs,
-                           taup=500 * units.fs, compressibility_au=4.57e-5 / units.bar)
-    else:
-        dyn = Langevin(atoms, dt, temperature_K=temperature, friction=friction / units.fs, rng=rng, fixcm=False)
-    done = 0
-    while done < steps:
-        n = min(every, steps - done)
-        dyn.run(n)
-        done += n
-        if observe is not None and observe(atoms, done) is False:
-            break
-    return done
-
-
 def ensemble_of(start: Atoms, rung: int) -> str:
     """NVT and NPT alternating up a ladder; NVT only for a cell that is not periodic or holds vacuum
     (``info["vacuum"]``, e.g. a slab): a barostat would squeeze the vacuum away."""
@@ -160,7 +135,8 @@ def teacher_md(teacher, starts: Sequence[Atoms], temperatures: Sequence[float], 
                     snaps.append(b)
                     return True
 
-                run_md(atoms, calc, T, steps, ensemble, every, keep, seed=seed + 1000 * i + k)
+                md(atoms, T, steps, ensemble, calculator=calc, loginterval=every, observe=keep,
+                   seed=seed + 1000 * i + k, **SAMPLING_MD)
                 if not ok[0]:
                     log.warning("teacher MD of %s stopped at %.0f K: atoms too close or energy below the floor",
                                 start.info.get("name"), T)

@@ -44,3 +44,27 @@ def test_a_sane_run_is_not_stopped_and_structures_are_accepted():
     assert list(trace["step"]) == [0, 5, 10, 15, 20] and trace["atoms"].calc is not None
     with pytest.raises(ValueError, match="fmax must be a positive force"):
         relax(structure, fmax=0.0, calculator=EMT())
+
+
+def test_md_observer_sees_every_loginterval_and_the_last_step_and_can_stop_the_run():
+    atoms = bulk("Cu", "fcc", 3.6, cubic=True) * (2, 2, 2)
+    seen = []
+
+    def observe(a, step):
+        seen.append(step)
+        return step < 20
+
+    out = md(atoms, 300.0, 25, calculator=EMT(), loginterval=10, observe=observe, progress=False)
+    assert seen == [10, 20] and out["steps"] == 20
+    seen.clear()
+    assert md(atoms, 300.0, 25, calculator=EMT(), loginterval=10, observe=lambda a, s: seen.append(s),
+              progress=False)["steps"] == 25
+    assert seen == [10, 20, 25]
+
+
+def test_md_without_guard_runs_on_where_the_guard_would_stop_it():
+    atoms = bulk("Cu", "fcc", 3.6) * (2, 2, 2)
+    atoms.positions[1] = atoms.positions[0] + 0.3  # closer than the overlap guard
+    with pytest.raises(MDExplosionError):
+        md(atoms.copy(), 300.0, 2, calculator=EMT(), loginterval=1, progress=False)
+    assert md(atoms.copy(), 300.0, 2, calculator=EMT(), loginterval=1, guard=False, progress=False)["steps"] == 2
