@@ -397,6 +397,10 @@ CLI_CASES = [
     # the commands' own refusals
     pytest.param(["label", "x", "--shard", "2", "--shards", "2"], r"--shard must be in 0\.\.1, got 2",
                  id="label-shard-range"),
+    pytest.param(["label", "x", "--n", "4", "--teachers", "nosuch"], r"unknown model 'nosuch'",
+                 id="label-unknown-teacher"),
+    pytest.param(["label", "x", "--n", "4", "--teachers", "universal-v1"],
+                 r"teacher 'universal-v1' has no mptrj head; use a peer", id="label-teacher-without-mptrj"),
     pytest.param(["label", "x", "--card"], r"no labelling run in .*start one with 'unihub label x --n N'",
                  id="label-card-no-run"),
     pytest.param(["md", "missing.cif"], r"^unihub md: error: missing\.cif does not exist", id="md-missing"),
@@ -458,6 +462,16 @@ def test_cli_bad_registry(variable, words, box, capsys, monkeypatch):
     assert main(["list"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and re.search(words, lines[0]), lines
+    assert_untouched(before, box)
+
+
+def test_cli_teacher_not_installed(box, capsys, monkeypatch):
+    """A peer teacher whose package is missing is refused before the labelling run is recorded."""
+    monkeypatch.setattr("unihub.zoo.peers.peer_available", lambda name: False)
+    before = snapshot(box)
+    assert main(["label", "x", "--n", "4", "--teachers", "chgnet"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and re.search(r"teacher 'chgnet' is not installed here \(pip install", lines[0]), lines
     assert_untouched(before, box)
 
 

@@ -116,9 +116,12 @@ def _teacher(name: str, threads: int | None):
     from functools import partial
 
     from unihub.finetune.distillation.teachers import Teacher
-    from unihub.zoo.peers import PEERS, peer_calculator
+    from unihub.zoo.peers import INSTALL_HINT, PEERS, peer_available, peer_calculator
 
     if name in PEERS:
+        if not peer_available(name):
+            raise InputError(f"teacher {name!r} is not installed here ({INSTALL_HINT}); install it or name "
+                             "another teacher")
         spec = PEERS[name]
         return Teacher(spec.name, spec.model_revision, spec.checkpoint_sha256, spec.energy_scale,
                        partial(peer_calculator, name, num_threads=threads))
@@ -145,6 +148,11 @@ def _label(args: argparse.Namespace) -> int:
         return _label_card(args.name, folder, run_file)
     if not 0 <= args.shard < args.shards:
         raise InputError(f"--shard must be in 0..{args.shards - 1}, got {args.shard}")
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    teachers = [_teacher(t, args.threads) for t in args.teachers]  # a bad name fails before run.json is written
     from unihub.finetune.distillation import compounds
     from unihub.finetune.distillation.teacher_set import fingerprint
 
@@ -161,13 +169,8 @@ def _label(args: argparse.Namespace) -> int:
                              f"same flags, or choose another name")
     else:
         atomic_write(run_file, lambda tmp: open(tmp, "w").write(json.dumps(run, indent=1)))
-    import torch
-
     from unihub.finetune.distillation.teacher_set import label_generated
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    teachers = [_teacher(t, args.threads) for t in args.teachers]
     structures = compounds.generate_compounds(args.n, seed=args.seed, elements=args.elements,
                                               max_atoms=args.max_atoms)
     out = folder / f"shard{args.shard}-of-{args.shards}.extxyz"

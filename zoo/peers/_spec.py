@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 INSTALL_HINT = "pip install 'unihub[peers]'  (or: bash .ci/install_peers.sh [VENV])"
 
 
-class PeerUnavailable(ImportError):
+class PeerUnavailable(UnihubError, ImportError):
     """A peer model cannot be used here: its package or its shipped weights are missing."""
 
 
