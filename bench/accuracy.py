@@ -16,7 +16,8 @@ import argparse
 import json
 import time
 
-from unihub.eval.suites.heldout import aligned_energy_mae, predict_frames, score, test_frames
+from unihub.eval.suites.heldout import predict_frames, score, test_frames
+from unihub.foundation.metrics import aligned_energy_mae
 
 __all__ = ["aligned_energy_mae", "main", "predict_ours", "predict_peer", "score", "test_frames"]
 

@@ -44,15 +44,16 @@ SYSTEMS = {
 def errors_of(model, frames) -> dict:
     """Energy MAE (meV/atom), force MAE (meV/Å) of any hub model on labelled frames, the force MAE
     also per group of the source (the part of ``Frame.group`` before the first '/')."""
+    from unihub.foundation.metrics import frame_errors
+
     preds = model.predict([f.to_atoms() for f in frames])
-    de = [abs(p["energy"] - f.energy) / len(f) * 1e3 for p, f in zip(preds, frames)]
-    err = {}
-    for p, f in zip(preds, frames):
-        if f.forces is not None:
-            err.setdefault(f.group.split("/")[0] or "-", []).append(np.abs(p["forces"] - f.forces).ravel())
-    df = np.concatenate([e for es in err.values() for e in es])
-    return {"energy_mae": float(np.mean(de)), "force_mae": float(np.mean(df) * 1e3),
-            "force_mae_by_group": {g: float(np.concatenate(es).mean() * 1e3) for g, es in sorted(err.items())}}
+    groups: dict[str, list] = {}
+    for f, p in zip(frames, preds):
+        groups.setdefault(f.group.split("/")[0] or "-", []).append((f, p))
+    err = frame_errors(frames, preds)
+    return {"energy_mae": err["energy_mae_meV_atom_raw"], "force_mae": err["force_mae_meV_A"],
+            "force_mae_by_group": {g: frame_errors(*zip(*fp))["force_mae_meV_A"] for g, fp in sorted(groups.items())
+                                   if any(f.forces is not None for f, _ in fp)}}
 
 
 def eos(calc, phase) -> dict:

@@ -51,13 +51,11 @@ def mlearn_frames(element: str) -> tuple[list, list]:
 
 def scores(frames, preds) -> dict:
     """Force MAE (meV/Å) and energy MAE (meV/atom): raw, and after one per-element offset (peers' references differ)."""
-    from unihub.eval.suites.heldout import aligned_energy_mae
+    from unihub.finetune.forgetting import report_entry
+    from unihub.foundation.metrics import frame_errors
 
-    f_err = np.concatenate([np.abs(p["forces"] - f.forces).ravel() for f, p in zip(frames, preds)])
-    e = [p["energy"] for p in preds]
-    raw = np.mean([abs(p - f.energy) / len(f) for f, p in zip(frames, e)])
-    return {"forces_mev_a": 1000 * float(f_err.mean()), "energy_mev_atom": 1000 * float(raw),
-            "energy_mev_atom_aligned": aligned_energy_mae(frames, e), "frames": len(frames)}
+    err = frame_errors(frames, preds)
+    return {**report_entry(err), "energy_mev_atom_aligned": err.get("energy_mae_meV_atom_aligned")}
 
 
 def ours(model, frames, head: str = "pbe") -> dict:

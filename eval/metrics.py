@@ -12,14 +12,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from unihub.foundation.data.units import EV_A3_TO_GPA  # noqa: F401  (the suites take it from here)
+from unihub.foundation.metrics import aligned_energy_residuals, mae, rmse  # noqa: F401  (likewise)
 
 STABILITY_THRESHOLD = 0.0  # eV/atom above the hull, matbench-discovery's default
-
-
-def mae(pred, true) -> float:
-    d = np.asarray(pred, float) - np.asarray(true, float)
-    d = d[np.isfinite(d)]
-    return float(np.mean(np.abs(d))) if d.size else float("nan")
 
 
 def spread(values) -> float:
@@ -35,12 +30,6 @@ def mae_entry(key: str, pred, true) -> dict[str, float]:
     return {key: mae(pred, true), f"{key}_spread": spread(d)}
 
 
-def rmse(pred, true) -> float:
-    d = np.asarray(pred, float) - np.asarray(true, float)
-    d = d[np.isfinite(d)]
-    return float(np.sqrt(np.mean(d**2))) if d.size else float("nan")
-
-
 def r2(pred, true) -> float:
     p, t = np.asarray(pred, float), np.asarray(true, float)
     ok = np.isfinite(p) & np.isfinite(t)
@@ -49,22 +38,6 @@ def r2(pred, true) -> float:
         return float("nan")
     ss_tot = np.sum((t - t.mean()) ** 2)
     return float(1 - np.sum((t - p) ** 2) / ss_tot) if ss_tot > 0 else float("nan")
-
-
-def aligned_energy_residuals(counts: np.ndarray, pred: np.ndarray, true: np.ndarray) -> np.ndarray | None:
-    """Per-structure energy errors (eV) after the best per-element offset (least squares on these frames).
-
-    ``counts[i, k]`` is the number of atoms of element k in structure i. DFT codes, PAW sets and peers'
-    reference energies differ by per-element constants that say nothing about the potential energy
-    surface, so those constants are fitted away, separately for every model. None when there are fewer
-    than three structures per fitted offset: the fit would absorb the errors themselves.
-    """
-    counts = np.asarray(counts, float)
-    if counts.ndim != 2 or len(counts) < 3 * counts.shape[1]:
-        return None
-    resid = np.asarray(pred, float) - np.asarray(true, float)
-    coef, *_ = np.linalg.lstsq(counts, resid, rcond=None)
-    return resid - counts @ coef
 
 
 def classify_stable(true: np.ndarray, pred: np.ndarray, threshold: float = STABILITY_THRESHOLD,

@@ -5,7 +5,7 @@ config names the pack; the pack key covers the cards). Without such a model, the
 every training card is read instead (same group-hash splits as ``pack_mix``). Peers are scored on the
 PBE frames only. Forces (meV/Å) and stress (GPa) are compared directly; energies (meV/atom) after a
 per-element offset fitted on the same frames, per model and per dataset (see
-:func:`unihub.eval.metrics.aligned_energy_residuals`); hub models that ship their training alignment also get
+:func:`unihub.foundation.metrics.aligned_energy_residuals`); hub models that ship their training alignment also get
 the error of their energies put back on each dataset's own zero (``energy_mae_meV_atom_own_zero``).
 """
 
@@ -15,9 +15,10 @@ from collections import defaultdict
 
 import numpy as np
 
-from unihub.eval.metrics import EV_A3_TO_GPA, aligned_energy_residuals, mae, rmse
+from unihub.eval.metrics import EV_A3_TO_GPA, mae, rmse
 from unihub.eval.models import EvalModel, attempt
 from unihub.eval.suites import Context, Headline, SuiteResult, Timer, footer
+from unihub.foundation.metrics import aligned_energy_residuals, frame_errors
 
 NAME = "heldout"
 TITLE = "Held-out DFT frames (test split of every training dataset)"
@@ -61,38 +62,16 @@ def card_test_frames(datasets, max_frames: int | None, seed: int = 0) -> dict:
     return out
 
 
-def aligned_energy_mae(frames, pred_e) -> float | None:
-    """MAE per atom (meV/atom) after the best per-element offset; None with too few frames per offset."""
-    zs = sorted({int(z) for f in frames for z in f.numbers})
-    counts = np.array([[np.sum(f.numbers == z) for z in zs] for f in frames], dtype=float)
-    res = aligned_energy_residuals(counts, np.asarray(pred_e), np.array([f.energy for f in frames]))
-    if res is None:
-        return None
-    return float(np.mean(np.abs(res / np.array([len(f) for f in frames])))) * 1000
-
-
 def score(frames, preds) -> dict:
-    """Errors of one model on one dataset's frames; ``preds`` holds None where the model failed."""
+    """Errors of one model on one dataset's frames (:func:`unihub.foundation.metrics.frame_errors`), how many
+    predictions failed (None in ``preds``), and the energy error on the dataset's own zero where the model
+    shipped its training alignment."""
+    out = {**frame_errors(frames, preds), "failed": sum(p is None for p in preds)}
     fe = [(f, p) for f, p in zip(frames, preds) if f.energy is not None and p is not None]
-    ff = [(f, p) for f, p in zip(frames, preds) if f.forces is not None and p is not None and "forces" in p]
-    fs = [(f, p) for f, p in zip(frames, preds)
-          if f.stress is not None and p is not None and p.get("stress") is not None]
-    out = {"frames": len(frames), "failed": sum(p is None for p in preds)}
-    if len(fe) > 1:
-        aligned = aligned_energy_mae([f for f, _ in fe], [p["energy"] for _, p in fe])
-        if aligned is not None:
-            out["energy_mae_meV_atom_aligned"] = aligned
-        out["energy_mae_meV_atom_raw"] = 1000 * float(np.mean([abs(p["energy"] - f.energy) / len(f) for f, p in fe]))
-        own = [(f, p) for f, p in fe if "energy_own_zero" in p]
-        if own:  # the model's energies put back on the dataset's zero with the alignment it shipped
-            out["energy_mae_meV_atom_own_zero"] = 1000 * float(np.mean(
-                [abs(p["energy_own_zero"] - f.energy) / len(f) for f, p in own]))
-    if ff:
-        out["force_mae_meV_A"] = 1000 * float(np.mean(np.concatenate(
-            [np.abs(p["forces"] - f.forces).ravel() for f, p in ff])))
-    if fs:
-        out["stress_mae_GPa"] = EV_A3_TO_GPA * float(np.mean(np.concatenate(
-            [np.abs(np.asarray(p["stress"]).reshape(3, 3) - f.stress).ravel() for f, p in fs])))
+    own = [(f, p) for f, p in fe if "energy_own_zero" in p]
+    if len(fe) > 1 and own:  # the model's energies put back on the dataset's zero with the alignment it shipped
+        out["energy_mae_meV_atom_own_zero"] = 1000 * float(np.mean(
+            [abs(p["energy_own_zero"] - f.energy) / len(f) for f, p in own]))
     return out
 
 
