@@ -465,6 +465,17 @@ def test_cli_bad_registry(variable, words, box, capsys, monkeypatch):
     assert_untouched(before, box)
 
 
+def test_cli_publish_offline(box, capsys, monkeypatch):
+    """The Hub client's refusal is one line naming the repo and what to check; nothing is written here."""
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)  # read at request time: never online
+    before = snapshot(box)
+    assert main(["publish", "universal-v1", "--repo", "me/x"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and re.search(r"publishing me/x to the Hugging Face Hub failed \(OfflineModeIsEnabled: "
+                                         r".*check the network, HF_HUB_OFFLINE", lines[0]), lines
+    assert_untouched(before, box)
+
+
 def test_cli_teacher_not_installed(box, capsys, monkeypatch):
     """A peer teacher whose package is missing is refused before the labelling run is recorded."""
     monkeypatch.setattr("unihub.zoo.peers.peer_available", lambda name: False)

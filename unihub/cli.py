@@ -59,7 +59,18 @@ def _publish(args: argparse.Namespace) -> int:
     from unihub.zoo import load_model
 
     model = load_model(args.model)
-    print(model.push_to_hub(args.repo, private=args.private, token=args.token))
+    try:
+        url = model.push_to_hub(args.repo, private=args.private, token=args.token)
+    except Exception as err:
+        # the Hub client's refusals (offline mode, no network, no token or rights, a bad repo id) come from
+        # huggingface_hub or its HTTP stack; anything else is ours and keeps its traceback
+        stack = type(err).__module__.split(".")[0].startswith(("huggingface_hub", "httpx", "httpcore", "requests"))
+        if not (stack or isinstance(err, OSError)):
+            raise
+        raise UnihubError(f"publishing {args.repo} to the Hugging Face Hub failed ({type(err).__name__}: {err}); "
+                          "check the network, HF_HUB_OFFLINE, the repo id and your token (--token, HF_TOKEN or "
+                          "huggingface-cli login)") from err
+    print(url)
     return 0
 
 
