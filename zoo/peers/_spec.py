@@ -32,6 +32,15 @@ class PeerChecksumError(UnihubError, RuntimeError):
     """A peer's shipped checkpoint is not the file this adapter was written and tested for."""
 
 
+# what every peer trained on Materials Project's relaxation trajectories says about its training
+MPTRJ_TRAINED = {
+    "training_data": "MPtrj (Materials Project relaxation trajectories, 1.58M frames, 89 elements)",
+    "functional": "PBE / PBE+U (VASP, Materials Project settings)",
+    # MPtrj frames: these files are drawn from it; the Sr-Hf-O tasks are MP relaxations MPtrj was built from
+    "training_sets": ("mattersim_ood/mptrj-random-1k", "mptrj_highest_stress", "srhfo_mp_tasks"),
+}
+
+
 @dataclass(frozen=True)
 class PeerSpec:
     """One peer model: where its package keeps the weights and what the model was trained on.

@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from unihub.zoo.peers._spec import PeerSpec
+from unihub.zoo.peers._spec import MPTRJ_TRAINED, PeerSpec
 
 if TYPE_CHECKING:
     from ase.calculators.calculator import Calculator
@@ -46,12 +46,9 @@ SPEC = PeerSpec(
     model_revision="0.3.0",
     checkpoint_relpath="pretrained/0.3.0/chgnet_0.3.0_e29f68s314m37.pth.tar",
     checkpoint_sha256="d14ab7c0f093efe64b60a7bcd540bca10e74fb7f46c86108a079af60524659d1",
-    training_data="MPtrj (Materials Project relaxation trajectories, 1.58M frames, 89 elements)",
-    functional="PBE / PBE+U (VASP, Materials Project settings)",
     energy_reference="MP2020-compatibility-corrected total energies (not raw DFT energies)",
     energy_scale="mp2020",
-    # MPtrj frames: these files are drawn from it; the Sr-Hf-O tasks are MP relaxations MPtrj was built from
-    training_sets=("mattersim_ood/mptrj-random-1k", "mptrj_highest_stress", "srhfo_mp_tasks"),
     citation="Deng et al., Nat. Mach. Intell. 5, 1031 (2023), doi:10.1038/s42256-023-00716-3",
     build=_build,
+    **MPTRJ_TRAINED,
 )

@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from unihub.zoo.peers._spec import PeerSpec
+from unihub.zoo.peers._spec import MPTRJ_TRAINED, PeerSpec
 
 if TYPE_CHECKING:
     from ase.calculators.calculator import Calculator
@@ -38,12 +38,9 @@ SPEC = PeerSpec(
     model_revision="SevenNet-0_11July2024",
     checkpoint_relpath="pretrained_potentials/SevenNet_0__11Jul2024/checkpoint_sevennet_0.pth",
     checkpoint_sha256="7052cb42b7b3be42b40b97fa0d21077a48c54b5548948fc4dcf346629f813c36",
-    training_data="MPtrj (Materials Project relaxation trajectories, 1.58M frames, 89 elements)",
-    functional="PBE / PBE+U (VASP, Materials Project settings)",
     energy_reference="raw DFT total energies (no MP2020 corrections)",
     energy_scale="raw",
-    # MPtrj frames: these files are drawn from it; the Sr-Hf-O tasks are MP relaxations MPtrj was built from
-    training_sets=("mattersim_ood/mptrj-random-1k", "mptrj_highest_stress", "srhfo_mp_tasks"),
     citation="Park et al., J. Chem. Theory Comput. 20, 4857 (2024), doi:10.1021/acs.jctc.4c00190",
     build=_build,
+    **MPTRJ_TRAINED,
 )
