@@ -435,6 +435,8 @@ CLI_CASES = [
     pytest.param(["demo", "-o", "afile.txt"], r"afile\.txt is a file, but the output is a folder",
                  id="demo-o-existing-file"),
     pytest.param(["publish", "nosuch", "--repo", "me/x"], r"unknown model 'nosuch'", id="publish-unknown-model"),
+    pytest.param(["release", "mine", "--from", "not_a_model"], r"--from not_a_model: no trained model there",
+                 id="release-from-empty-folder"),
     pytest.param(["train", "none.yaml"], r"no training config at none\.yaml", id="train-missing-config"),
     pytest.param(["train", "bad.yaml"], r"bad\.yaml is not valid YAML", id="train-bad-yaml"),
     pytest.param(["train", "unknown.yaml"], r"unknown top-level config keys \['modle'\]", id="train-unknown-key"),

@@ -138,6 +138,9 @@ def render(name: str, aliases: list[str] | None = None) -> Path:
 def release(name: str, run_model_dir: Path | None = None, aliases: list[str] | None = None) -> Path:
     """Copy a trained run's weights into ``zoo/models/NAME`` (with its pack statistics), then :func:`render`."""
     if run_model_dir is not None:
+        if not (Path(run_model_dir) / "config.json").is_file():
+            raise MissingInputError(f"--from {run_model_dir}: no trained model there (config.json + "
+                                    "model.safetensors); name the run's model folder")
         model = UniversalModel.load_dir(Path(run_model_dir))
         model.name = name
         folder = MODELS / name
