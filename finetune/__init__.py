@@ -3,17 +3,7 @@
 >>> from unihub.finetune import finetune, distill
 """
 
+from unihub.foundation.lazy import lazy_exports
+
 __all__ = ["finetune", "distill"]
-
-
-def __getattr__(name: str):
-    # lazy, so ``import unihub.finetune.mtp`` does not pull in Lightning
-    if name == "finetune":
-        from .run import finetune
-
-        return finetune
-    if name == "distill":
-        from .distillation import distill
-
-        return distill
-    raise AttributeError(f"module 'unihub.finetune' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {"finetune": "unihub.finetune.run", "distill": "unihub.finetune.distillation"})

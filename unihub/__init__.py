@@ -11,24 +11,12 @@ publishing) and ``unihub.eval`` (OOD suites and reports). The ``unihub`` command
 
 from __future__ import annotations
 
-from typing import Any
-
 from unihub.foundation import loading as _loading
+from unihub.foundation.lazy import lazy_exports as _lazy_exports
 
 __all__ = ["load_model", "list_models", "ood_report"]
-
-
-def __getattr__(name: str) -> Any:
-    # lazy, so importing a light subpackage (``unihub.zoo.peers``) does not pull in torch
-    if name in ("load_model", "list_models"):
-        from . import zoo
-
-        return getattr(zoo, name)
-    if name == "ood_report":
-        from .eval import ood_report
-
-        return ood_report
-    raise AttributeError(f"module 'unihub' has no attribute {name!r}")
+__getattr__ = _lazy_exports(__name__, {"load_model": "unihub.zoo", "list_models": "unihub.zoo",
+                                          "ood_report": "unihub.eval"})
 
 
 # The composition of the stages: finetune resolves model names through the zoo, and the zoo reads MTP
