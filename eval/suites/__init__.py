@@ -48,6 +48,10 @@ class Context:
 
         return tqdm(items, desc=desc, disable=not self.progress, leave=False)
 
+    def covered(self, model, frames: Sequence, desc: str):
+        """The frames whose elements ``model`` covers, with a progress bar when ``progress`` is on."""
+        return self.track([f for f in frames if model.covers(f.numbers)], desc)
+
     def log(self, msg: str) -> None:
         if self.progress:
             print(f"[eval] {msg}", flush=True)

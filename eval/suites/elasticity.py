@@ -76,9 +76,7 @@ def run(ctx: Context) -> SuiteResult:
         ctx.log(f"elasticity: {m.name}")
         rows = []
         with timer(m):
-            for f in ctx.track(frames, f"elasticity {m.name}"):
-                if not m.covers(f.numbers):
-                    continue
+            for f in ctx.covered(m, frames, f"elasticity {m.name}"):
                 a = attempt(moduli, m, f)
                 rows.append(res.record(m, f.group, a.error, formula=f.info.get("formula"),
                                        K_ref_GPa=f.info["bulk_modulus_vrh"], G_ref_GPa=f.info["shear_modulus_vrh"],

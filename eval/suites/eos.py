@@ -67,9 +67,7 @@ def run(ctx: Context) -> SuiteResult:
         ctx.log(f"eos: {m.name}")
         rows = []
         with timer(m):
-            for fr in ctx.track(crystals, f"eos {m.name}"):
-                if not m.covers(fr.numbers):
-                    continue
+            for fr in ctx.covered(m, crystals, f"eos {m.name}"):
                 fit = fr.info["bm_fit"]
                 v0_ref = abs(np.linalg.det(fr.cell)) / len(fr)
                 b0_ref, b1_ref = fit["bulk_modulus_ev_ang3"] * EV_A3_TO_GPA, fit["bulk_deriv"]

@@ -88,9 +88,7 @@ def run(ctx: Context) -> SuiteResult:
         ctx.log(f"md_stability: {m.name}")
         rows = []
         with timer(m):
-            for f in ctx.track(frames, f"md {m.name}"):
-                if not m.covers(f.numbers):
-                    continue
+            for f in ctx.covered(m, frames, f"md {m.name}"):
                 atoms = supercell(f.to_atoms())
                 atoms.calc = None
                 a = attempt(stability, m, atoms, nvt_steps, nve_steps)

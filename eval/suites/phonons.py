@@ -66,9 +66,7 @@ def run(ctx: Context) -> SuiteResult:
         ctx.log(f"phonons: {m.name}")
         rows = []
         with timer(m):
-            for f in ctx.track(frames, f"phonons {m.name}"):
-                if not m.covers(f.numbers):
-                    continue
+            for f in ctx.covered(m, frames, f"phonons {m.name}"):
                 a = attempt(heat_capacity, m, f)
                 rows.append(res.record(m, f.group, a.error, formula=f.info.get("formula"),
                                        cv_ref_J_K_mol=f.info["heat_capacity"], **(a.value or {})))
