@@ -1,11 +1,12 @@
 """Render bench/RESULTS.md from the benchmark records in bench/results/*.json (newest first).
 
-    python bench/render_results.py
+    python bench/render_results.py [RESULTS_DIR [OUT.md]]
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -30,15 +31,26 @@ def render(records: list[dict]) -> str:
         for key, value in flatten(rec["figures"]).items():
             if isinstance(value, float):
                 value = f"{value:.3g}"
+            elif value is None:
+                value = "–"
             lines.append(f"| {key} | {value} |")
         lines.append("")
     return "\n".join(lines)
 
 
-def main() -> None:
-    records = [json.loads(p.read_text()) for p in sorted((HERE / "results").glob("*.json"))]
-    (HERE / "RESULTS.md").write_text(render(records))
-    print(HERE / "RESULTS.md")
+def read_records(results: Path) -> list[dict]:
+    """The records in ``results`` (files without a ``benchmark`` key are other tools' outputs)."""
+    records = [json.loads(p.read_text()) for p in sorted(Path(results).glob("*.json"))]
+    return [r for r in records if isinstance(r, dict) and "benchmark" in r]
+
+
+def main(argv: list[str] | None = None) -> Path:
+    args = sys.argv[1:] if argv is None else argv
+    results = Path(args[0]) if args else HERE / "results"
+    out = Path(args[1]) if len(args) > 1 else HERE / "RESULTS.md"
+    out.write_text(render(read_records(results)))
+    print(out)
+    return out
 
 
 if __name__ == "__main__":

@@ -2,21 +2,21 @@
 model's protocol, the EOS suite and cost (the report's suites), and relaxed volumes of the demo's
 crystals against SevenNet-0's. Writes the report and one JSON record under bench/results/.
 
-    UNIHUB_DATA=../shared/data python bench/universal_study.py \
-        [--models universal-v2 universal-v1 chgnet sevennet-0] [--size default] [--threads 2]
+    UNIHUB_DATA=../shared/data python bench/universal_study.py [--config bench/configs/universal_study.yaml] \
+        [--threads 2] [-o DIR] [--card-figures FIGURES.json]
+
+The models, size mode, suites and whether to relax the demo crystals are the config's
+(``bench/configs/universal_study.yaml`` by default).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import subprocess
-import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
+
+from record import load_config, write_record
 
 SUITES = ["ood", "heldout", "wbm", "eos", "cost"]
 # universal-v1's own test splits: a new model must not regress on them (same frames for every model)
@@ -42,20 +42,6 @@ def demo_volumes(models, threads: int) -> dict[str, dict[str, float]]:
             r = relax(atoms, fmax=0.01, steps=500, calculator=m.calculator(head), progress=False)
             out[m.name][label] = r["atoms"].get_volume() / len(atoms)
     return out
-
-
-def record(args, figures: dict, wall: float) -> Path:
-    """One JSON record: git SHA, command, machine, threads, load, date, figures."""
-    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    rec = {"benchmark": "universal_study", "git_sha": sha, "command": " ".join([Path(sys.argv[0]).as_posix(),
-                                                                                 *sys.argv[1:]]),
-           "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", "threads": args.threads,
-           "load_1min": os.getloadavg()[0], "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-           "wall_seconds": round(wall, 1), "figures": figures}
-    path = Path("bench/results") / f"universal_study-{rec['date'][:10]}-{sha}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(rec, indent=1) + "\n")
-    return path
 
 
 def card_figures(figures: dict, command: str) -> list[dict]:
@@ -104,29 +90,30 @@ def card_figures(figures: dict, command: str) -> list[dict]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models", nargs="+", default=["universal-v2", "universal-v1", "chgnet", "sevennet-0"])
-    p.add_argument("--size", default="default", choices=["quick", "default", "full"])
+    p.add_argument("--config", help="YAML settings (default: bench/configs/universal_study.yaml)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("-o", "--out", default=".cache/bench/universal-study")
-    p.add_argument("--suites", nargs="+", default=SUITES, choices=SUITES)
-    p.add_argument("--no-volumes", action="store_true", help="skip the demo crystals' relaxed volumes")
     p.add_argument("--card-figures", help="also write the figures as a model card's figures.json here")
     args = p.parse_args()
+    cfg = load_config(args.config, "universal_study")
+    unknown = sorted(set(cfg["suites"]) - set(SUITES))
+    if unknown:
+        p.error(f"{args.config}: suites {unknown} are not among {SUITES}")
     from unihub import ood_report
 
     t0 = time.perf_counter()
-    ood_report(args.models, suites=args.suites, out=args.out, size=args.size, threads=args.threads,
+    ood_report(cfg["models"], suites=cfg["suites"], out=args.out, size=cfg["size"], threads=args.threads,
                options={"heldout": {"datasets": REGRESSION_SETS}})
     suites = json.loads((Path(args.out) / "report.json").read_text())["suites"]
     figures = {name: suites[name]["summary"] for name in SUITES if name in suites}
-    vols = {} if args.no_volumes else demo_volumes(args.models, args.threads)
+    vols = demo_volumes(cfg["models"], args.threads) if cfg["volumes"] else {}
     ref = vols.get(REFERENCE, {})
     figures["demo_volume_vs_sevennet0_percent"] = {
         m: {c: round(100 * (v / ref[c] - 1), 2) for c, v in per.items() if c in ref} for m, per in vols.items()}
     for m, per in figures["demo_volume_vs_sevennet0_percent"].items():
         worst = max(per.items(), key=lambda kv: abs(kv[1])) if per else ("-", float("nan"))
         print(f"{m:<16} demo volumes vs {REFERENCE}: worst {worst[0]} {worst[1]:+.1f} %")
-    rec = record(args, figures, time.perf_counter() - t0)
+    rec = write_record("universal_study", figures, args.threads, time.perf_counter() - t0)
     print(rec)
     if args.card_figures:
         command = json.loads(rec.read_text())["command"]

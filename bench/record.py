@@ -1,0 +1,113 @@
+"""What every benchmark shares: its one JSON record under ``bench/results/``, its YAML configuration,
+and the mlearn frames several studies train on.
+
+A record holds the git SHA, the command line, the machine, the threads, the 1-minute load, the UTC
+date, the wall time and the figures; ``bench/render_results.py`` renders ``bench/RESULTS.md`` from them.
+Scripts run as ``python bench/NAME.py``, so ``from record import write_record`` finds this file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+CONFIGS = HERE / "configs"
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays, tuples, paths and non-finite floats made JSON-safe
+    (NaN and ±inf become None: JSON has no such numbers)."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return json_safe(value.tolist())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    return str(value)
+
+
+def git_sha(root: Path = HERE.parent) -> str:
+    """Short SHA of HEAD, with ``+dirty`` when tracked files differ from it; ``unknown`` outside git."""
+    try:
+        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "diff", "--quiet", "HEAD"], capture_output=True).returncode
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return sha + ("+dirty" if dirty else "")
+
+
+def machine() -> str:
+    """CPU model (from /proc/cpuinfo where there is one) and core count."""
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} cores"
+
+
+def write_record(benchmark: str, figures: dict, threads: int, wall_seconds: float, argv: list[str] | None = None,
+                 results: str | os.PathLike = RESULTS) -> Path:
+    """Write one run's record to ``results/<benchmark>-<UTC time>-<sha>.json`` (atomically) and return its path.
+
+    ``figures`` are the numbers the run printed, named with their units; ``argv`` defaults to ``sys.argv``.
+    """
+    from unihub.foundation.files import atomic_write
+
+    argv = list(sys.argv if argv is None else argv)
+    now = datetime.now(timezone.utc)
+    sha = git_sha()
+    rec = {"benchmark": benchmark, "git_sha": sha, "command": " ".join(["python", *argv]),
+           "machine": machine(), "threads": int(threads), "load_1min": round(os.getloadavg()[0], 2),
+           "date": now.isoformat(timespec="seconds"), "wall_seconds": round(float(wall_seconds), 1),
+           "figures": json_safe(figures)}
+    path = Path(results) / f"{benchmark}-{now.strftime('%Y%m%dT%H%M%S')}-{sha.split('+')[0]}.json"
+    text = json.dumps(rec, indent=1, allow_nan=False) + "\n"
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+    return path
+
+
+def load_config(path: str | os.PathLike | None, default: str) -> dict:
+    """A study's settings: ``bench/configs/<default>.yaml`` overlaid with the file at ``path``.
+
+    A key the default file lacks is refused, so a misspelt setting fails instead of being ignored.
+    """
+    import yaml
+
+    base = CONFIGS / f"{default}.yaml"
+    cfg = yaml.safe_load(base.read_text()) or {}
+    if path is not None and Path(path).resolve() != base.resolve():
+        extra = yaml.safe_load(Path(path).read_text()) or {}
+        unknown = sorted(set(extra) - set(cfg))
+        if unknown:
+            raise SystemExit(f"{path}: unknown setting(s) {', '.join(unknown)}; the settings are those of {base}")
+        cfg.update(extra)
+    return cfg
+
+
+def mlearn_frames(element: str) -> tuple[list, list]:
+    """(training frames, test frames) of one mlearn element: the source's training.json and test.json."""
+    from ase.data import atomic_numbers
+
+    from unihub.foundation.data import load_dataset
+
+    z = atomic_numbers[element]
+    frames = [f for f in load_dataset("mlearn") if set(f.numbers.tolist()) == {z}]
+    return [f for f in frames if f.split != "test"], [f for f in frames if f.split == "test"]
