@@ -16,6 +16,8 @@ import argparse
 import json
 import time
 
+from record import write_record
+
 from unihub.eval.suites.heldout import predict_frames, score, test_frames
 from unihub.foundation.metrics import aligned_energy_mae
 
@@ -52,6 +54,7 @@ def main() -> None:
     from unihub.zoo import load_model
 
     torch.set_num_threads(a.threads)
+    t0 = time.perf_counter()
     model = load_model(a.model)
     data = test_frames(model, a.max_frames)
     peers = {}
@@ -89,6 +92,9 @@ def main() -> None:
     if a.json:
         with open(a.json, "w") as fh:
             json.dump(rows, fh, indent=1)
+    figures = {f"{r['dataset']}/{r['model']}": {k: v for k, v in r.items() if k not in ("dataset", "model")}
+               for r in rows}
+    print(write_record("accuracy", figures, a.threads, time.perf_counter() - t0))
 
 
 if __name__ == "__main__":

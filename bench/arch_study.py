@@ -4,7 +4,9 @@ Each variant trains on the same frames (a fixed sample of the packed training mi
 budget of *process CPU time* (robust to other load on the machine), single-threaded, then is
 scored on the same validation frames; inference cost is µs/atom-step on 512-atom Si, 1 thread.
 
-    UNIHUB_DATA=../shared/data python bench/arch_study.py [--cpu-seconds 240] [--frames 800]
+    UNIHUB_DATA=../shared/data python bench/arch_study.py [--config bench/configs/arch_study.yaml] [--json OUT]
+
+The budget, the number of frames and the variants are the config's (``bench/configs/arch_study.yaml``).
 """
 
 from __future__ import annotations
@@ -16,14 +18,7 @@ import time
 import numpy as np
 import pytorch_lightning as pl
 import torch
-
-VARIANTS = {
-    "painn f64 v16 L3 (chosen)": dict(features=64, vector_features=16, layers=3),
-    "painn f64 v64 L3 (full-width vectors)": dict(features=64, vector_features=64, layers=3),
-    "invariant f64 L3 (no directions)": dict(features=64, vector_features=16, layers=3, vectors=False),
-    "painn f32 v8 L3": dict(features=32, vector_features=8, layers=3),
-    "painn f64 v16 L2": dict(features=64, vector_features=16, layers=2),
-}
+from record import load_config, write_record
 
 
 class CpuBudget(pl.Callback):
@@ -107,15 +102,16 @@ def run_variant(name: str, kw: dict, source, cpu_seconds: float, out: str) -> di
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--cpu-seconds", type=float, default=240)
-    p.add_argument("--frames", type=int, default=800)
-    p.add_argument("--json", default=None)
+    p.add_argument("--config", help="YAML settings (default: bench/configs/arch_study.yaml)")
+    p.add_argument("--json", default=None, help="also write the rows here")
     a = p.parse_args()
+    cfg = load_config(a.config, "arch_study")
     torch.set_num_threads(1)
-    source = sample_source(a.frames)
+    t0 = time.perf_counter()
+    source = sample_source(cfg["frames"])
     rows = []
-    for name, kw in VARIANTS.items():
-        rows.append(run_variant(name, kw, source, a.cpu_seconds, "."))
+    for name, kw in cfg["variants"].items():
+        rows.append(run_variant(name, kw, source, cfg["cpu_seconds"], "."))
         r = rows[-1]
         print(f"{name:<40} params {r['params']:>7,}  steps {r['steps']:>5}  val F MAE {r['val_force_mae_meV_A']:7.1f} "
               f"meV/Å  E MAE {r['val_energy_mae_meV_atom']:7.1f} meV/atom  {r['us_per_atom_step_512_1thread']:7.0f} "
@@ -123,6 +119,9 @@ def main() -> None:
     if a.json:
         with open(a.json, "w") as fh:
             json.dump(rows, fh, indent=1)
+    figures = {"cpu_seconds_per_variant": cfg["cpu_seconds"], "frames": cfg["frames"],
+               **{r["variant"]: {k: v for k, v in r.items() if k != "variant"} for r in rows}}
+    print(write_record("arch_study", figures, 1, time.perf_counter() - t0))
 
 
 if __name__ == "__main__":

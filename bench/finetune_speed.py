@@ -2,18 +2,17 @@
 
     UNIHUB_DATA=../shared/data UNIHUB_CACHE=.cache python bench/finetune_speed.py [--element Si --threads 2]
 
-Target: under 10 minutes on 2 CPU cores. Prints the wall time, the optimiser steps and the test errors.
+Target: under 10 minutes on 2 CPU cores. Prints the wall time, the optimiser steps and the test errors, and
+writes them as the run's record under bench/results/.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from record import mlearn_frames, write_record
 
 
 def main() -> None:
@@ -22,11 +21,7 @@ def main() -> None:
     p.add_argument("--element", default="Si")
     p.add_argument("--frames", type=int, default=100)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--out", default=str(Path(__file__).parent / "results" / "finetune_speed.json"))
     args = p.parse_args()
-    sys.path.insert(0, str(Path(__file__).parent))
-    from finetune_study import mlearn_frames
-
     from unihub.finetune import finetune
     from unihub.zoo import load_model
 
@@ -38,14 +33,13 @@ def main() -> None:
     wall = time.perf_counter() - t0
     ft = model.extra_config["finetune"]
     steps = ft["method"]["epochs"] * -(-len(subset) // ft["method"]["batch_size"])
-    rec = {"element": args.element, "frames": len(subset), "threads": args.threads, "wall_s": wall,
-           "epochs": ft["method"]["epochs"], "steps": steps, "before": ft["errors"]["before"],
-           "after": ft["errors"]["after"]}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(rec, indent=1))
+    rec = {"base": args.base, "element": args.element, "frames": len(subset), "finetune_wall_s": wall,
+           "epochs": ft["method"]["epochs"], "steps": steps, "test_errors_before": ft["errors"]["before"],
+           "test_errors_after": ft["errors"]["after"]}
     print(f"fine-tuned {args.base} on {len(subset)} {args.element} frames: {wall:.0f} s wall "
-          f"({steps} steps, {args.threads} threads); test force MAE {rec['before']['forces_mev_a']:.1f} → "
-          f"{rec['after']['forces_mev_a']:.1f} meV/Å")
+          f"({steps} steps, {args.threads} threads); test force MAE {rec['test_errors_before']['forces_mev_a']:.1f} → "
+          f"{rec['test_errors_after']['forces_mev_a']:.1f} meV/Å")
+    print(write_record("finetune_speed", rec, args.threads, wall))
 
 
 if __name__ == "__main__":

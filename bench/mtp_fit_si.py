@@ -10,46 +10,14 @@ basis 8, BFGS 500 it): 3197 s; test energy MAE 3.6 meV/atom, force MAE 80.5 meV/
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import time
-from pathlib import Path
 
-import numpy as np
+from record import mlearn_frames, write_record
 
 from unihub.finetune.mtp.fit import FitConfig, fit
 from unihub.finetune.mtp.model import MTPModel
-from unihub.foundation.data.frame import Frame, voigt6_to_3x3
-from unihub.foundation.data.units import EV_A3_TO_GPA
 
 MOTEP = {16: (3197, 3.6, 80.5, 0.41), 8: (139, 11.6, 166.8, 0.82)}
-DATA = Path(os.environ.get("UNIHUB_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-
-
-def load_mlearn(split: str) -> list[Frame]:
-    """mlearn maml json -> Frames. Private until unihub.foundation.data grows an mlearn reader.
-
-    virial_stress is kbar, pressure-positive, order xx yy zz xy yz zx."""
-    try:  # prefer the shared reader when it exists
-        from unihub.foundation.data import load_dataset  # type: ignore[attr-defined]
-
-        return list(load_dataset("mlearn", split=split, elements=["Si"]))
-    except Exception:
-        pass
-    recs = json.loads((DATA / "train" / "mlearn" / "Si" / f"{split}.json").read_text())
-    frames = []
-    for r in recs:
-        st = r["structure"]
-        cell = np.array(st["lattice"]["matrix"], float)
-        pos = np.array([s["xyz"] for s in st["sites"]], float)
-        from ase.data import atomic_numbers
-
-        nums = [atomic_numbers[s["species"][0]["element"]] for s in st["sites"]]
-        out = r["outputs"]
-        stress = -voigt6_to_3x3(np.array(out["virial_stress"]) * 0.1 / EV_A3_TO_GPA, "xx yy zz xy yz zx")
-        frames.append(Frame(nums, pos, cell, [True] * 3, energy=out["energy"], forces=out["forces"],
-                            stress=stress, dataset="mlearn-Si", group=str(r.get("group", ""))))
-    return frames
 
 
 def main() -> None:
@@ -61,7 +29,7 @@ def main() -> None:
     ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--out", default=None, help="write the fitted .mtp here")
     args = ap.parse_args()
-    train, test = load_mlearn("training"), load_mlearn("test")
+    train, test = mlearn_frames("Si")  # the dataset card's reader: training.json and test.json
     print(f"mlearn Si: {len(train)} train frames ({sum(map(len, train))} atoms), {len(test)} test frames")
     model = MTPModel.from_level(args.level, ["Si"], min_dist=1.8, max_dist=5.0, radial_basis_size=8,
                                 seed=args.seed)
@@ -94,6 +62,14 @@ def main() -> None:
               f"F {te['force_mae'] / f:.2f}, S {te['stress_mae'] / s:.2f}")
     if args.out:
         model.save(args.out)
+    units = {"energy_mae": "energy_mae_meV_atom", "force_mae": "force_mae_meV_A", "stress_mae": "stress_mae_GPa"}
+    figures = {"level": args.level, "bfgs_iterations": args.iters, "train_frames": len(train), "test_frames": len(test),
+               "fit_wall_s": dt, **{f"{name}_{unit}": v[q] for name, v in (("train", tr), ("test", te))
+                                    for q, unit in units.items()}}
+    if args.level in MOTEP:  # the lead's motep run, for the ratios printed above
+        figures["motep_reference"] = dict(zip(("fit_wall_s", *(f"test_{u}" for u in units.values())),
+                                              MOTEP[args.level]))
+    print(write_record("mtp_fit_si", figures, args.threads, dt))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,10 @@ import argparse
 import re
 import subprocess
 import tempfile
+import time
 from pathlib import Path
+
+from record import write_record
 
 from unihub.finetune.mtp.cxx import compiler
 
@@ -110,6 +113,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     cells = max(1, round((args.atoms / 8) ** (1 / 3)))
+    t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="unihub-kernel-") as d:
         d = Path(d)
         exes = {"this checkout": build(KERNEL, d / "now")}
@@ -139,6 +143,11 @@ def main() -> None:
             print(f"best of {args.rounds}: {k} {v:.2f} µs/atom")
         if args.rev:
             print(f"speed-up of this checkout over {args.rev}: {best[args.rev] / best['this checkout']:.2f}×")
+    figures = {"path": args.path, "potential": str(args.potential), "atoms": int(ref["atoms"]), "reps": args.reps,
+               "rounds": args.rounds, "best_us_per_atom": best}
+    if args.rev:
+        figures["speedup_over_rev"] = best[args.rev] / best["this checkout"]
+    print(write_record("mtp_kernel_speed", figures, 1, time.perf_counter() - t0))
 
 
 if __name__ == "__main__":

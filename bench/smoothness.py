@@ -10,19 +10,20 @@ below the close-packed phases.
 from __future__ import annotations
 
 import argparse
+import time
 
 from ase.build import bulk
+from record import write_record
 
 
 def gamma_optical_thz(model, h: float) -> float:
     """Highest Γ frequency (THz) of the relaxed 2-atom diamond-Si cell, central differences with step h (Å)."""
-    from distill_study import gamma_vdos
-
+    from unihub.foundation.phonons import gamma_frequencies
     from unihub.foundation.simulate import relax
 
     a = bulk("Si", "diamond", 5.43)
     relax(a, fmax=1e-4, cell=True, steps=200, calculator=model.calculator(), progress=False)
-    return float(gamma_vdos(model, a, delta=h).max())
+    return float(gamma_frequencies(model, a, delta=h).max())
 
 
 def restoring_force(calc, d: float) -> float:
@@ -57,6 +58,7 @@ def main() -> None:
     from unihub.zoo import load_model
 
     torch.set_num_threads(a.threads)
+    t0, figures = time.perf_counter(), {}
     for name in a.model or ["universal-v1"]:
         model = load_model(name)
         calc = model.calculator()
@@ -67,6 +69,11 @@ def main() -> None:
         ph = phases(calc)
         print("   relaxed Si phases (eV/atom, Å³/atom): " + ", ".join(
             f"{n.split('-', 1)[1]} {e:.2f} ({v:.1f})" for n, (e, v) in ph.items()), flush=True)
+        figures[name] = {"gamma_optical_THz": {f"step_{h:g}_A": v for h, v in g.items()},
+                         "stiffness_eV_A2": {f"displacement_{d:g}_A": v for d, v in k.items()},
+                         "relaxed_phases": {n.split("-", 1)[1]: {"energy_eV_atom": e, "volume_A3_atom": v}
+                                            for n, (e, v) in ph.items()}}
+    print(write_record("smoothness", figures, a.threads, time.perf_counter() - t0))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 import torch
+from record import write_record
 
 
 def batches(n: int, batch: int, cutoff: float, seed: int = 0):
@@ -57,12 +58,19 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--batch", type=int, default=8)
     a = p.parse_args()
+    t0 = time.perf_counter()
     data = batches(a.steps + 3, a.batch, 5.0)
     print(f"{a.steps} steps of {a.batch} frames (mean {np.mean([b.num_nodes for b in data]):.0f} atoms per batch)")
+    figures: dict = {"steps": a.steps, "batch_frames": a.batch,
+                     "mean_atoms_per_batch": float(np.mean([b.num_nodes for b in data]))}
     for threads in (1, 2):
-        print(f"cpu, {threads} thread(s): {measure('cpu', threads, data):8.0f} atoms/s", flush=True)
+        figures[f"cpu_{threads}_threads_atoms_per_s"] = measure("cpu", threads, data)
+        print(f"cpu, {threads} thread(s): {figures[f'cpu_{threads}_threads_atoms_per_s']:8.0f} atoms/s", flush=True)
     if torch.cuda.is_available():
-        print(f"cuda ({torch.cuda.get_device_name()}): {measure('cuda', 1, data):8.0f} atoms/s")
+        figures["cuda_device"] = torch.cuda.get_device_name()
+        figures["cuda_atoms_per_s"] = measure("cuda", 1, data)
+        print(f"cuda ({figures['cuda_device']}): {figures['cuda_atoms_per_s']:8.0f} atoms/s")
+    print(write_record("train_throughput", figures, 2, time.perf_counter() - t0))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
+
+from record import write_record
 
 
 def main() -> None:
@@ -21,12 +24,14 @@ def main() -> None:
     a = p.parse_args()
     from unihub import ood_report
 
+    t0 = time.perf_counter()
     rep = ood_report(a.models, suites=["wbm"], out=a.out, size=a.size, threads=a.threads)
     summary = json.loads(open(f"{a.out}/report.json").read())["suites"]["wbm"]["summary"]
     for name, row in summary.items():
         print(f"{name:<16} n={row['n']:<4} MAE {row['mae_meV_atom']:7.1f} meV/atom  R² {row['r2']:.3f}  "
               f"({row['protocol']})", flush=True)
     print(f"# {rep.get('wall_seconds', 0):.0f} s")
+    print(write_record("wbm", summary, a.threads, time.perf_counter() - t0))
 
 
 if __name__ == "__main__":
