@@ -9,10 +9,13 @@ model's descriptors, as many per epoch as fine-tune frames) and EWC; for these a
 force MAE on the pretraining validation sets (up to --val-per-set frames per set) measures forgetting.
 
     UNIHUB_DATA=../shared/data UNIHUB_CACHE=.cache nice -n 15 python bench/finetune_study.py \
-        --elements Si Cu Li --tag a          # results in bench/results/finetune_study/results-a.json
+        --config my-elements.yaml --tag a    # results in bench/results/finetune_study/results-a.json
     python bench/finetune_study.py --summarise   # merges all results-*.json: table + plots
 
-Runs already in the results file are skipped, so an interrupted study resumes.
+The base, elements, sizes, step budget, learning rate and variants are the config's
+(``bench/configs/finetune_study.yaml``; a ``--config`` file overrides any of them). Runs already in the
+results file are skipped, so an interrupted study resumes. Every invocation writes one record (the merged
+summary) under bench/results/.
 """
 
 from __future__ import annotations
@@ -26,29 +29,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from record import load_config, mlearn_frames, write_record
 
 OUT = Path(__file__).parent / "results" / "finetune_study"
-ELEMENTS = ["Li", "Mo", "Cu", "Ni", "Si", "Ge"]
-VARIANTS = {"finetune": {}, "freeze": {"freeze": "embeddings,interaction:0"},
-            "replay": {"replay": 200, "replay_ratio": 1.0, "replay_select": "fps", "replay_filter": "none"},
-            # the same pool drawn at random, and the FPS pool relabelled by the base where its functional is not PBE
-            "replay-random": {"replay": 200, "replay_ratio": 1.0, "replay_select": "random", "replay_filter": "none"},
-            "replay-pl": {"replay": 200, "replay_ratio": 1.0, "replay_select": "fps", "replay_filter": "none",
-                          "pseudolabel_replay": True},
-            "ewc": {"ewc": 0.1, "ewc_frames": 64}}
-
-
-def mlearn_frames(element: str) -> tuple[list, list]:
-    """(training frames, test frames) of one element: the source's training and test.json frames."""
-    from ase.data import atomic_numbers
-
-    from unihub.foundation.data import load_dataset
-
-    z = atomic_numbers[element]
-    frames = [f for f in load_dataset("mlearn") if set(f.numbers.tolist()) == {z}]
-    return [f for f in frames if f.split != "test"], [f for f in frames if f.split == "test"]
-
-
 def scores(frames, preds) -> dict:
     """Force MAE (meV/Å) and energy MAE (meV/atom): raw, and after one per-element offset (peers' references differ)."""
     from unihub.finetune.forgetting import report_entry
@@ -112,16 +95,16 @@ def base_from_checkpoint(ckpt: str, config: str = "foundation/configs/universal-
     return model.eval()
 
 
-def run_study(args) -> None:
+def run_study(cfg: dict, out: Path, tag: str) -> None:
+    """Every run of the plan that ``out/results-<tag>.json`` lacks, each saved as soon as it ends."""
     from unihub.finetune import finetune
     from unihub.finetune.forgetting import errors, pretraining_val_sets
     from unihub.finetune.run import pretraining_source
     from unihub.zoo import load_model
 
     torch.set_num_threads(1)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"results-{args.tag}.json"
+    path = out / f"results-{tag}.json"
     results = json.loads(path.read_text()) if path.exists() else {}
 
     def save(key, value):
@@ -131,24 +114,24 @@ def run_study(args) -> None:
         tmp.replace(path)
         print(key, json.dumps(value.get("test", value))[:200], flush=True)
 
-    base = base_from_checkpoint(args.checkpoint) if args.checkpoint else load_model(args.base)
+    base = base_from_checkpoint(cfg["checkpoint"]) if cfg["checkpoint"] else load_model(cfg["base"])
     print(f"base: {base.name}", flush=True)
     if "base/name" not in results:
         results["base/name"] = {"name": base.name}
     pt = pretraining_source(base)
-    val_sets = pretraining_val_sets(pt, args.val_per_set, seed=0)
+    val_sets = pretraining_val_sets(pt, cfg["val_per_set"], seed=0)
     if "base/pretrain" not in results:
         save("base/pretrain", {name: errors(base, fs, align=True) for name, fs in val_sets.items()})
     plan = []  # the 50-frame targets of every element first, then element by element: variants, learning curve
-    for el in args.elements:
+    for el in cfg["elements"]:
         plan += [(el, None, "base")]
-        if "finetune" in args.variants or not args.forgetting_only:
+        if "finetune" in cfg["variants"] or not cfg["forgetting_only"]:
             plan += [(el, 50, "finetune")]
-        plan += [] if args.forgetting_only else [(el, None, "chgnet"), (el, 50, "scratch")]
-    for el in args.elements:
-        plan += [(el, 50, v) for v in args.variants if v != "finetune"]
-        if not args.forgetting_only:
-            plan += [(el, n, m) for n in args.sizes if n != "50" for m in ("finetune", "scratch")]
+        plan += [] if cfg["forgetting_only"] else [(el, None, "chgnet"), (el, 50, "scratch")]
+    for el in cfg["elements"]:
+        plan += [(el, 50, v) for v in cfg["variants"] if v != "finetune"]
+        if not cfg["forgetting_only"]:
+            plan += [(el, str(n), m) for n in cfg["sizes"] if str(n) != "50" for m in ("finetune", "scratch")]
     data = {}
     for el, n, method in plan:
         key = f"{el}/{n}/{method}"
@@ -166,24 +149,25 @@ def run_study(args) -> None:
             if res is not None:
                 save(key, {"test": res, "wall_s": time.perf_counter() - t0})
             continue
-        order = np.random.default_rng(args.seed).permutation(len(train_all))
+        order = np.random.default_rng(cfg["seed"]).permutation(len(train_all))
         k = len(train_all) if n == "all" else min(int(n), len(train_all))
         subset = [train_all[i] for i in np.sort(order[:k])]
         if method == "scratch":
-            model = scratch(base, subset, args.steps, args.seed)
+            model = scratch(base, subset, cfg["steps"], cfg["seed"])
         else:
-            model = finetune(base, subset, head="pbe", epochs=100000, max_steps=args.steps, lr=args.lr,
-                             batch_size=4, seed=args.seed, **VARIANTS[method])
+            model = finetune(base, subset, head="pbe", epochs=100000, max_steps=cfg["steps"], lr=cfg["lr"],
+                             batch_size=4, seed=cfg["seed"], **cfg["variants"][method])
         wall = time.perf_counter() - t0
-        rec = {"test": ours(model, test), "wall_s": wall, "steps": args.steps, "train_frames": k,
-               "lr": None if method == "scratch" else args.lr}
+        rec = {"test": ours(model, test), "wall_s": wall, "steps": cfg["steps"], "train_frames": k,
+               "lr": None if method == "scratch" else cfg["lr"]}
         if str(n) == "50" and method != "scratch":
             rec["pretrain"] = {name: errors(model, fs, align=True) for name, fs in val_sets.items()}
         save(key, rec)
 
 
-def summarise(out: Path) -> None:
-    """Merge results-*.json; write summary.md, summary.json and the learning-curve and forgetting plots."""
+def summarise(out: Path, cfg: dict) -> dict:
+    """Merge results-*.json; write summary.md, summary.json and the learning-curve and forgetting plots, and
+    return the summary's figures."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -195,7 +179,9 @@ def summarise(out: Path) -> None:
     for p in sorted(out.glob("results-*.json")):
         res.update(json.loads(p.read_text()))
     base_pt = res.get("base/pretrain", {})
-    elements = [e for e in ELEMENTS if any(k.startswith(f"{e}/") for k in res)]
+    found = sorted({k.split("/")[0] for k in res if not k.startswith("base/")})
+    elements = [e for e in cfg["elements"] if e in found] + [e for e in found if e not in cfg["elements"]]
+    variants = cfg["variants"]
     sizes = ["25", "50", "100", "all"]
     base_name = res.get("base/name", {}).get("name", "?")
     steps = sorted({r["steps"] for r in res.values() if isinstance(r, dict) and "steps" in r})
@@ -215,7 +201,8 @@ def summarise(out: Path) -> None:
         for s in sizes:
             row += [f(f"{el}/{s}/finetune"), f(f"{el}/{s}/scratch")]
         ratio = f(f"{el}/50/scratch") / f(f"{el}/50/finetune")
-        summary[el] = {"row": row, "scratch_over_ft_50": ratio}
+        names = ["base_zero_shot", "chgnet_zero_shot", *(f"{m}_{s}" for s in sizes for m in ("finetune", "scratch"))]
+        summary[el] = {**{f"{n}_force_mae_meV_A": v for n, v in zip(names, row)}, "scratch_over_ft_50": ratio}
         lines.append(f"| {el} | " + " | ".join(f"{v:.1f}" for v in row) + f" | {ratio:.2f} |")
     lines += ["", "Energy MAE (meV/atom, raw; CHGNet after one per-element offset) at 50 frames:", "",
               "| element | base | CHGNet (aligned) | ft 50 | sc 50 | freeze | replay | ewc |", "|---" * 8 + "|"]
@@ -237,7 +224,7 @@ def summarise(out: Path) -> None:
     sets = sorted(s for s in base_pt if np.isfinite(base_pt[s]["forces_mev_a"]))  # sets with forces
     ref = np.mean([base_pt[s]["forces_mev_a"] for s in sets]) if sets else float("nan")
     for el in elements:
-        for m in VARIANTS:
+        for m in variants:
             r = res.get(f"{el}/50/{m}")
             if not r or "pretrain" not in r:
                 continue
@@ -261,8 +248,8 @@ def summarise(out: Path) -> None:
         lines += ["", "Wall time of fine-tuning on 100 frames (s, incl. E0 fit and evaluation set-up): "
                   + ", ".join(f"{k.split('/')[0]} {w:.0f}" for k, w in walls)]
     (out / "summary.md").write_text("\n".join(lines) + "\n")
-    (out / "summary.json").write_text(json.dumps({"summary": summary, "forgetting_rise": rises,
-                                                  "forgetting_geo_rise": geo_rises}, indent=1))
+    figures = {"summary": summary, "forgetting_rise": rises, "forgetting_geo_rise": geo_rises}
+    (out / "summary.json").write_text(json.dumps(figures, indent=1))
 
     cols = min(3, max(len(elements), 1))
     rows_n = -(-len(elements) // cols) or 1
@@ -294,34 +281,27 @@ def summarise(out: Path) -> None:
 
     # forgetting report of one element's variants, in finetune's own format
     for el in elements:
-        variants = {m: res[f"{el}/50/{m}"] for m in VARIANTS if "pretrain" in res.get(f"{el}/50/{m}", {})}
-        if variants and base_pt:
+        done = {m: res[f"{el}/50/{m}"] for m in variants if "pretrain" in res.get(f"{el}/50/{m}", {})}
+        if done and base_pt:
             rep = {"base": {"finetune_test": res[f"{el}/None/base"]["test"], "pretrain": base_pt}}
-            rep.update({m: {"finetune_test": r["test"], "pretrain": r["pretrain"]} for m, r in variants.items()})
+            rep.update({m: {"finetune_test": r["test"], "pretrain": r["pretrain"]} for m, r in done.items()})
             write_report(rep, out / f"forgetting_{el}", title=f"Forgetting after fine-tuning on 50 {el} frames")
+    return figures
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--base", default="universal-v1")
-    p.add_argument("--checkpoint", help="use the EMA weights of this pretraining checkpoint as the base instead")
-    p.add_argument("--elements", nargs="+", default=ELEMENTS)
-    p.add_argument("--sizes", nargs="+", default=["25", "50", "100", "all"])
-    p.add_argument("--steps", type=int, default=300, help="optimiser steps of 4 frames per run")
-    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS),
-                   help="fine-tuning variants compared at 50 frames")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--val-per-set", dest="val_per_set", type=int, default=10)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--forgetting-only", action="store_true",
-                   help="only the base and the 50-frame variants (no CHGNet, no scratch, no learning curve)")
-    p.add_argument("--tag", default="all")
+    p.add_argument("--config", help="YAML settings (default: bench/configs/finetune_study.yaml)")
+    p.add_argument("--tag", default="all", help="this run's results file: OUT/results-<tag>.json")
     p.add_argument("--out", default=str(OUT))
     p.add_argument("--summarise", action="store_true", help="only merge results and write the table and plots")
     args = p.parse_args()
+    cfg = load_config(args.config, "finetune_study")
+    t0 = time.perf_counter()
     if not args.summarise:
-        run_study(args)
-    summarise(Path(args.out))
+        run_study(cfg, Path(args.out), args.tag)
+    figures = summarise(Path(args.out), cfg)
+    print(write_record("finetune_study", figures, 1, time.perf_counter() - t0))
 
 
 if __name__ == "__main__":
