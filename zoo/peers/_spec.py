@@ -6,6 +6,7 @@ without running it, so asking whether a peer is available has no side effects.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 from collections.abc import Callable
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from unihub.foundation.errors import UnihubError
 
@@ -32,13 +35,16 @@ class PeerChecksumError(UnihubError, RuntimeError):
     """A peer's shipped checkpoint is not the file this adapter was written and tested for."""
 
 
-# what every peer trained on Materials Project's relaxation trajectories says about its training
-MPTRJ_TRAINED = {
-    "training_data": "MPtrj (Materials Project relaxation trajectories, 1.58M frames, 89 elements)",
-    "functional": "PBE / PBE+U (VASP, Materials Project settings)",
-    # MPtrj frames: these files are drawn from it; the Sr-Hf-O tasks are MP relaxations MPtrj was built from
-    "training_sets": ("mattersim_ood/mptrj-random-1k", "mptrj_highest_stress", "srhfo_mp_tasks"),
-}
+@functools.cache
+def _table() -> dict[str, dict]:
+    return yaml.safe_load((Path(__file__).parent / "peers.yaml").read_text())
+
+
+def spec_fields(name: str) -> dict[str, Any]:
+    """The fields of one peer's :class:`PeerSpec` as ``peers.yaml`` states them (all but ``build``)."""
+    fields = dict(_table()[name])
+    fields["training_sets"] = tuple(fields["training_sets"])
+    return fields
 
 
 @dataclass(frozen=True)

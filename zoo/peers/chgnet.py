@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from unihub.zoo.peers._spec import MPTRJ_TRAINED, PeerSpec
+from unihub.zoo.peers._spec import PeerSpec, spec_fields
 
 if TYPE_CHECKING:
     from ase.calculators.calculator import Calculator
@@ -38,17 +38,4 @@ def _build(checkpoint: Path, device: str) -> Calculator:
     return calc
 
 
-SPEC = PeerSpec(
-    name="chgnet",
-    distribution="chgnet",
-    module="chgnet",
-    tested_version="0.4.2",
-    model_revision="0.3.0",
-    checkpoint_relpath="pretrained/0.3.0/chgnet_0.3.0_e29f68s314m37.pth.tar",
-    checkpoint_sha256="d14ab7c0f093efe64b60a7bcd540bca10e74fb7f46c86108a079af60524659d1",
-    energy_reference="MP2020-compatibility-corrected total energies (not raw DFT energies)",
-    energy_scale="mp2020",
-    citation="Deng et al., Nat. Mach. Intell. 5, 1031 (2023), doi:10.1038/s42256-023-00716-3",
-    build=_build,
-    **MPTRJ_TRAINED,
-)
+SPEC = PeerSpec(**spec_fields("chgnet"), build=_build)

@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from unihub.zoo.peers._spec import MPTRJ_TRAINED, PeerSpec
+from unihub.zoo.peers._spec import PeerSpec, spec_fields
 
 if TYPE_CHECKING:
     from ase.calculators.calculator import Calculator
@@ -30,17 +30,4 @@ def _build(checkpoint: Path, device: str) -> Calculator:
         return SevenNetCalculator(model=str(checkpoint), file_type="checkpoint", device=device)
 
 
-SPEC = PeerSpec(
-    name="sevennet-0",
-    distribution="sevenn",
-    module="sevenn",
-    tested_version="0.13.0",
-    model_revision="SevenNet-0_11July2024",
-    checkpoint_relpath="pretrained_potentials/SevenNet_0__11Jul2024/checkpoint_sevennet_0.pth",
-    checkpoint_sha256="7052cb42b7b3be42b40b97fa0d21077a48c54b5548948fc4dcf346629f813c36",
-    energy_reference="raw DFT total energies (no MP2020 corrections)",
-    energy_scale="raw",
-    citation="Park et al., J. Chem. Theory Comput. 20, 4857 (2024), doi:10.1021/acs.jctc.4c00190",
-    build=_build,
-    **MPTRJ_TRAINED,
-)
+SPEC = PeerSpec(**spec_fields("sevennet-0"), build=_build)
