@@ -13,6 +13,7 @@ import datetime as _dt
 import html
 import json
 import math
+import os
 import platform
 import re
 import subprocess
@@ -63,8 +64,10 @@ def ood_report(models: Iterable, suites: str | Sequence[str] = "all", out: str |
                   cache={"options": options or {}, "wbm_summary": wbm_summary})
     results: list[SuiteResult] = []
     errors: dict[str, str] = {}
+    loads = []
     for n in names:
         t = time.perf_counter()
+        loads.append(os.getloadavg()[0])
         ctx.log(f"suite {n} ({size})")
         try:
             r = suite_module(n).run(ctx)
@@ -75,6 +78,7 @@ def ood_report(models: Iterable, suites: str | Sequence[str] = "all", out: str |
         r.wall_seconds = time.perf_counter() - t
         results.append(r)
         ctx.log(f"suite {n}: {r.wall_seconds:.1f} s")
+    ctx.cache["load"] = max(loads + [os.getloadavg()[0]])
     report = _assemble(ctx, results, errors, skipped, time.perf_counter() - t0)
     write_report(report, results, out)
     return report
@@ -115,14 +119,15 @@ def _clean(x: Any) -> Any:
 
 
 def _assemble(ctx: Context, results: list[SuiteResult], errors: dict, skipped: list[str], wall: float) -> dict:
-    import os
 
     import torch
 
     return _clean({
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "size": ctx.size, "seed": ctx.seed, "wall_seconds": wall,
-        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform()},
+        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
+                    # the highest 1-min load seen at a suite's start: other work slows every timing shown
+                    "load_1min_max": ctx.cache.get("load")},
         "versions": _versions(),
         "models": [m.describe() for m in ctx.models],
         "skipped_models": skipped,
@@ -249,7 +254,8 @@ def _header_lines(report: dict) -> list[str]:
     v = report["versions"]
     return [f"Created {report['created']} · size **{report['size']}** · total wall time "
             f"{report['wall_seconds']:.0f} s · {report['machine']['cpus']} CPUs, "
-            f"{report['machine']['torch_threads']} torch threads",
+            f"{report['machine']['torch_threads']} torch threads, 1-min load up to "
+            f"{report['machine'].get('load_1min_max') or 0:.1f}",
             f"Models: {models}",
             "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val)]
 
