@@ -119,7 +119,6 @@ def _clean(x: Any) -> Any:
 
 
 def _assemble(ctx: Context, results: list[SuiteResult], errors: dict, skipped: list[str], wall: float) -> dict:
-
     import torch
 
     return _clean({
