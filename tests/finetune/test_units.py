@@ -79,9 +79,18 @@ def test_transposed_2d_array_refused_at_the_door(real_frames):
         dataclasses.replace(f, forces=f.forces.T)
 
 
-def test_stress_in_kbar_refused(real_frames):
+def test_stress_in_kbar_refused_by_size(real_frames):
     frames = scaled(subset(real_frames("srhfo_mp_tasks"), "spread"), stress=1602.18)
     with pytest.raises(UnitsError, match=r"stress .* looks like kbar or GPa.*--no-check-units"):
+        check_labels(frames)
+
+
+@pytest.mark.parametrize("factor,cause", [(160.218, "stress in GPa"), (1602.18, "stress in kbar"),
+                                          (-1.0, "stress with the opposite sign")])
+def test_stress_units_and_sign_refused_by_finite_strain(real_frames, factor, cause):
+    """Where cells change between steps, ΔE = -F·Δr + Vσ:ε fixes the stress's unit and sign."""
+    frames = scaled(subset(real_frames("srhfo_mp_tasks"), "steps"), stress=factor)
+    with pytest.raises(UnitsError, match=rf"but do with {cause}.*--no-check-units"):
         check_labels(frames)
 
 
