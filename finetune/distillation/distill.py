@@ -22,12 +22,13 @@ import numpy as np
 from ase import Atoms
 from ase.data import atomic_numbers
 
+from unihub.foundation.errors import InputError
 from unihub.foundation.loading import as_model
 
 from . import structures as st
 from .active import ActiveConfig, active_learning
 from .card import DistilledStudent
-from .labels import load_labels, save_labels
+from .labels import STATE, load_labels, save_labels
 from .sampling import EnergyFloor, label, ladder_of, own_ladder, rattled, teacher_md, temperature_ladder
 
 log = logging.getLogger(__name__)
@@ -203,6 +204,10 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
     out_dir = _out_dir(output)
     if resume and out_dir is None:
         raise ValueError("resume needs output: the labels to resume from are kept in the output's folder")
+    if not resume and out_dir is not None and (out_dir / STATE).exists():
+        # starting afresh would overwrite the teacher labels an earlier (perhaps killed) run paid for
+        raise InputError(f"{out_dir} holds the teacher labels of an earlier distillation ({STATE}); pass --resume "
+                         "(resume=True) to continue from them, or name another -o to start afresh")
     user = None
     if structures is not None:
         user = st.read_structures(structures) if isinstance(structures, (str, os.PathLike)) else list(structures)
@@ -281,6 +286,8 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
 
     if saved is None:
         keep(0, 0)
+        if out_dir is not None:  # fit what a resumed run would read back (extxyz rounds the labels)
+            train, held_out, _ = load_labels(out_dir, identity)
 
     # 3. first fit
     from unihub.finetune.mtp import FitConfig, MTPModel, fit
