@@ -30,6 +30,7 @@ def _report(args: argparse.Namespace) -> int:
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``report`` subcommand to an ``argparse`` subparsers object."""
     from unihub.eval.suites import ORDER
+    from unihub.cli import positive_int
 
     r = subparsers.add_parser("report", help="OOD benchmark report: every model side by side (HTML, Markdown, JSON)")
     r.add_argument("models", nargs="+", help="registry names, model folders, .mtp files, or peers (chgnet, sevennet-0)")
@@ -38,7 +39,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     size.add_argument("--quick", action="store_true", help="a small fixed subset of every suite (minutes)")
     size.add_argument("--full", action="store_true", help="whole datasets (hours)")
     r.add_argument("-o", "--output", default="report", help="output folder (default: report)")
-    r.add_argument("--threads", type=int, default=None, help="torch threads for every model (default: torch's)")
+    r.add_argument("--threads", type=positive_int, default=None,
+                   help="torch threads for every model (default: torch's)")
     r.add_argument("--seed", type=int, default=0, help="seed of the fixed subsets")
     r.add_argument("--no-progress", action="store_true")
     r.set_defaults(func=_report)

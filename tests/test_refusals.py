@@ -391,6 +391,8 @@ CLI_CASES = [
     pytest.param(["bogus"], r"^unihub: error: argument command: invalid choice: 'bogus'", id="unknown-command"),
     pytest.param([*MD, "-T", "warm"], r"argument -T/--temperature: invalid float value: 'warm'", id="md-T-word"),
     pytest.param([*MD, "--ensemble", "npe"], r"argument --ensemble: invalid choice: 'npe'", id="md-ensemble-choice"),
+    pytest.param(["report", "universal-v1", "--threads", "0"], r"argument --threads: must be >= 1, got 0",
+                 id="report-threads-0"),
     pytest.param(["report", "universal-v1", "--quick", "--full"], r"argument --full: not allowed with argument --quick",
                  id="report-quick-full"),
     pytest.param(["md"], r"the following arguments are required: structure", id="md-no-structure"),

@@ -19,7 +19,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     """An argparse type: an integer >= 1."""
     try:
         value = int(text)
@@ -244,9 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("config")
     t.add_argument("--devices", type=lambda s: s if s == "auto" else int(s))
     t.add_argument("--accelerator", choices=["cpu", "gpu", "cuda", "auto"])
-    t.add_argument("--num-nodes", dest="num_nodes", type=_positive_int)
+    t.add_argument("--num-nodes", dest="num_nodes", type=positive_int)
     t.add_argument("--strategy")
-    t.add_argument("--max-epochs", dest="max_epochs", type=_positive_int)
+    t.add_argument("--max-epochs", dest="max_epochs", type=positive_int)
     t.add_argument("--max-steps", dest="max_steps", type=int)
     t.add_argument("--max-time", dest="max_time")
     t.add_argument("-o", "--output")
@@ -301,16 +301,16 @@ def build_parser() -> argparse.ArgumentParser:
     lb = sub.add_parser("label", help="generate compounds and label them with teachers (resumable), or write "
                                       "the labelled set's data card (--card)")
     lb.add_argument("name", help="the labelled set's name: files go to <cache>/data/generated/NAME")
-    lb.add_argument("--n", type=_positive_int, default=50000, help="structures generated (all shards together)")
+    lb.add_argument("--n", type=positive_int, default=50000, help="structures generated (all shards together)")
     lb.add_argument("--seed", type=int, default=0)
-    lb.add_argument("--max-atoms", dest="max_atoms", type=_positive_int, default=32)
+    lb.add_argument("--max-atoms", dest="max_atoms", type=positive_int, default=32)
     lb.add_argument("--elements", nargs="+", help="restrict the chemistry to these elements")
     lb.add_argument("--teachers", nargs="+", default=["chgnet", "sevennet-0"],
                     help="peers or hub models with an mptrj head; the first also sets each structure's volume")
     lb.add_argument("--shard", type=int, default=0, help="this process's shard (run one process per core)")
-    lb.add_argument("--shards", type=_positive_int, default=1)
-    lb.add_argument("--batch-size", dest="batch_size", type=_positive_int, default=16)
-    lb.add_argument("--threads", type=_positive_int, default=1, help="torch threads of this process")
+    lb.add_argument("--shards", type=positive_int, default=1)
+    lb.add_argument("--batch-size", dest="batch_size", type=positive_int, default=16)
+    lb.add_argument("--threads", type=positive_int, default=1, help="torch threads of this process")
     lb.add_argument("--card", action="store_true", help="write data_cards/NAME.md from the finished shards")
     lb.set_defaults(func=_label)
     from unihub.eval.cli import add_parser as add_report_parser
