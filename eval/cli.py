@@ -29,8 +29,8 @@ def _report(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``report`` subcommand to an ``argparse`` subparsers object."""
-    from unihub.eval.suites import ORDER
     from unihub.cli import positive_int
+    from unihub.eval.suites import ORDER
 
     r = subparsers.add_parser("report", help="OOD benchmark report: every model side by side (HTML, Markdown, JSON)")
     r.add_argument("models", nargs="+", help="registry names, model folders, .mtp files, or peers (chgnet, sevennet-0)")
