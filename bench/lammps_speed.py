@@ -203,6 +203,15 @@ def main() -> None:
               f"{py['neighbour_builds']} list build(s))  {py['load']}")
         if n_py in lmp_cost:
             print(f"LAMMPS 1 rank / Python kernel per-atom-step cost: {lmp_cost[n_py] / py['us_per_atom_step']:.2f}")
+    from record import process_seconds, write_record
+
+    # the 1-rank cost of every size, and the last run (the largest size on the last --ranks entry) in full
+    figures = {"lammps_1_rank_us_per_atom_step": {f"{n}_atoms": v for n, v in lmp_cost.items()},
+               f"lammps_{res['ranks']}_ranks_{res['atoms']}_atoms": {
+                   k: res[k] for k in ("steps", "atom_steps_per_s", "us_per_atom_step_core", "peak_MiB_per_rank")},
+               "python_kernel": {k: py[k] for k in ("atoms", "steps", "us_per_atom_step")},
+               "teacher_us_per_atom_step": teacher_us}
+    print(write_record("lammps_speed", figures, max(args.ranks), process_seconds()))
 
 
 if __name__ == "__main__":

@@ -141,6 +141,16 @@ def main() -> None:
             print(f"\nmemory, level {level}, {m['atoms']} Si atoms ({m['pairs']} listed pairs incl. skin), "
                   f"{max(args.threads)} threads: peak RSS {m['peak_MiB']:.0f} MiB "
                   f"({m['before_MiB']:.0f} MiB before the first evaluation), first evaluation {m['seconds']:.1f} s")
+    from record import process_seconds, write_record
+
+    figures: dict = {f"level_{key.replace('/', '_')}_{th}_threads": {
+        "unihub_us_per_atom_step": results[th][key][0], "motep_us_per_atom_step": results[th][key][1],
+        "motep_over_unihub": results[th][key][1] / results[th][key][0]}
+        for key in results[args.threads[0]] for th in args.threads}
+    if args.memory:
+        figures["memory"] = {"level": level, "atoms": m["atoms"], "peak_MiB": m["peak_MiB"],
+                             "before_MiB": m["before_MiB"], "first_evaluation_s": m["seconds"]}
+    print(write_record("mtp_speed", figures, max(args.threads), process_seconds()))
 
 
 if __name__ == "__main__":

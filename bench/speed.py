@@ -95,6 +95,15 @@ def main() -> None:
     if a.json:
         with open(a.json, "w") as fh:
             json.dump(rows, fh, indent=1)
+    from record import process_seconds, write_record
+
+    figures = {f"{r['model']}@{r['atoms']}_atoms": {k: r[k] for k in ("us_per_atom_step", "peak_rss_gib")}
+               for r in rows}
+    for r in rows:
+        if r["model"] != a.model and r["atoms"] in base:
+            figures[f"{r['model']}@{r['atoms']}_atoms"]["ours_over_peer_time"] = (
+                base[r["atoms"]]["us_per_atom_step"] / r["us_per_atom_step"])
+    print(write_record("speed", figures, a.threads, process_seconds()))
 
 
 if __name__ == "__main__":
