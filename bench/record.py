@@ -63,6 +63,16 @@ def machine() -> str:
     return f"{name}, {os.cpu_count()} cores"
 
 
+def process_seconds() -> float:
+    """Wall seconds since this process started (Linux /proc; 0 where there is none)."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])  # field 22, starttime
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return max(0.0, uptime - ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def write_record(benchmark: str, figures: dict, threads: int, wall_seconds: float, argv: list[str] | None = None,
                  results: str | os.PathLike = RESULTS) -> Path:
     """Write one run's record to ``results/<benchmark>-<UTC time>-<sha>.json`` (atomically) and return its path.
@@ -111,3 +121,19 @@ def mlearn_frames(element: str) -> tuple[list, list]:
     z = atomic_numbers[element]
     frames = [f for f in load_dataset("mlearn") if set(f.numbers.tolist()) == {z}]
     return [f for f in frames if f.split != "test"], [f for f in frames if f.split == "test"]
+
+
+def frame_errors_by_group(model, frames) -> dict:
+    """Energy MAE (meV/atom, raw) and force MAE (meV/Å) of a hub model on labelled frames, the force MAE
+    also per group of the source (the part of ``Frame.group`` before the first '/')."""
+    from unihub.foundation.metrics import frame_errors
+
+    preds = model.predict([f.to_atoms() for f in frames])
+    groups: dict[str, list] = {}
+    for f, p in zip(frames, preds):
+        groups.setdefault(f.group.split("/")[0] or "-", []).append((f, p))
+    err = frame_errors(frames, preds)
+    return {"energy_mae_meV_atom": err["energy_mae_meV_atom_raw"], "force_mae_meV_A": err["force_mae_meV_A"],
+            "force_mae_meV_A_by_group": {g: frame_errors(*zip(*fp))["force_mae_meV_A"]
+                                         for g, fp in sorted(groups.items())
+                                         if any(f.forces is not None for f, _ in fp)}}
