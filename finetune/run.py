@@ -124,18 +124,9 @@ def finetune(model, data, *, head: str | None = None, new_head_name: str = "fine
     locals_settings["read_options"] = dict(read_options or {})  # the CLI passes {} where the API defaults to None
     base = _base(model)
     base.eval()
-    frames, origin = ftdata.as_frames(data, fidelity, **(read_options or {}))
-    data_sha = sha256_file(data) if isinstance(data, (str, os.PathLike)) else ftdata.frames_sha256(frames)
-    if data_card is not None:
-        ftdata.check_units(ftdata.declared_units(data_card), f"data card {data_card}")
-    for f in frames:  # a user's extxyz/Atoms can declare units in its info
-        if "units" in f.info and isinstance(f.info["units"], dict):
-            ftdata.check_units(f.info["units"], f"frame info of {origin}")
-            break
-    ftdata.check_frames(frames, base)
-    held = [f for f in frames if f.split == "test"]
-    if test is not None:
-        held += ftdata.as_frames(test, fidelity, **(read_options or {}))[0]
+    frames, origin, data_sha = _read_data(data, base, fidelity, read_options, data_card)
+    extra = ftdata.as_frames(test, fidelity, **(read_options or {}))[0] if test is not None else []
+    held = [f for f in frames if f.split == "test"] + extra
     train_frames = [f for f in frames if f.split not in ("test", "val")]
     val_frames = [f for f in frames if f.split == "val"]
     if not train_frames:
@@ -145,7 +136,9 @@ def finetune(model, data, *, head: str | None = None, new_head_name: str = "fine
     relabel = lambda fs: [dataclasses.replace(f, fidelity=head_name, dataset="finetune") for f in fs]  # noqa: E731
     train_frames, val_frames, held = relabel(train_frames), relabel(val_frames), relabel(held)
     if check_units:
-        check_labels(frames, predict=lambda fs: predict_frames(work, fs, head_name))
+        for group in (frames, extra):  # the test frames' errors are reported in the same units
+            if group:
+                check_labels(group, predict=lambda fs: predict_frames(work, fs, head_name))
     old_refs = work.reference_energies[work.fidelity_index(head_name)].clone()
     e0_set = apply_e0(work, head_name, e0, train_frames)
     e0_moves = {z: v - float(old_refs[z]) for z, v in e0_set.items()}
@@ -171,48 +164,19 @@ def finetune(model, data, *, head: str | None = None, new_head_name: str = "fine
         tmp = Path(tempfile.mkdtemp(prefix="unihub-finetune-"))
     else:
         test_sha = None if test is None else (sha256_file(test) if isinstance(test, (str, os.PathLike))
-                                              else ftdata.frames_sha256(ftdata.as_frames(test, fidelity)[0]))
+                                              else ftdata.frames_sha256(extra))
         resume = rundir.prepare(output, rundir.manifest(data_sha, origin, base, test_sha, locals_settings), resume,
                                 overwrite)
     run_dir = Path(output) / "run" if output is not None else tmp
-    base_train = (getattr(base, "extra_config", None) or {}).get("training", {}).get("config", {})
-    base_lr = base_train.get("optim", {}).get("lr")
-    if replay_frames and base_lr and lr > base_lr:
-        # Adam steps every parameter a replay frame touches by ~lr, however small its gradient
-        warnings.warn(f"fine-tuning with replay at lr {lr:g}, above the base's pretraining peak {base_lr:g}: in "
-                      "bench/finetune_study.py replay then forgot more than plain fine-tuning; lr <= "
-                      f"{base_lr:g} is advised", stacklevel=2)
-    loss_cfg = LossConfig(**{**base_train.get("loss", {}), **(loss or {})})
-    n_train = len(train_frames) + per_epoch
-    cfg = TrainConfig(
-        model=copy.deepcopy(work.config), loss=loss_cfg,
-        optim=OptimConfig(lr=lr, warmup_steps=10, ema_decay=ema_decay, min_lr_factor=0.05),
-        trainer=TrainerConfig(max_epochs=epochs, max_steps=max_steps or -1, threads=threads, progress=progress,
-                              log_every_n_steps=max(1, min(10, n_train // batch_size))),
-        output=str(run_dir), seed=seed)
-    cfg.data.batch_size = batch_size
+    cfg = _train_config(base, work, run_dir, bool(replay_frames), len(train_frames) + per_epoch,
+                        dict(lr=lr, ema_decay=ema_decay, epochs=epochs, max_steps=max_steps, threads=threads,
+                             progress=progress, batch_size=batch_size, loss=loss, seed=seed))
 
-    frames_all = train_frames + replay_frames + val_frames
-    splits = ["train"] * (len(train_frames) + len(replay_frames)) + ["val"] * len(val_frames)
-    source = FrameSource(frames_all, splits)
-    dm = FinetuneDataModule(source, list(work.config.fidelities), work.config.cutoff, batch_size, 32, 0, seed,
-                            n_ft=len(train_frames), n_pool=len(replay_frames), per_epoch=per_epoch)
-    module = FinetuneModule(cfg.model.to_dict(), cfg.loss.__dict__, cfg.optim.__dict__, list(source.datasets))
-    frozen = module.setup_finetune(work.state_dict(), freeze, lr_factors)
-    if ewc:
-        pick = np.random.default_rng(seed).choice(seen, min(ewc_frames, len(seen)), replace=False)
-        fsrc = FrameSource([_frame_of(source_pt, int(i)) for i in pick], ["train"] * len(pick))
-        fmap = np.array([work.config.fidelities.index(f) for f in fsrc.fidelities])
-        fisher = _fisher(module, fsrc, np.arange(len(fsrc)), work.config.cutoff, fmap)
-        module.set_ewc(EWCPenalty(module.model, fisher, ewc))
-
-    from unihub.foundation.training.run import train
-
+    ewc_pick = (np.random.default_rng(seed).choice(seen, min(ewc_frames, len(seen)), replace=False)
+                if ewc else None)
     try:
-        model_dir = train(cfg, resume=bool(resume), module=module, datamodule=dm)
-        from unihub.zoo.models import UniversalModel
-
-        tuned = UniversalModel.load_dir(Path(model_dir))
+        tuned, frozen = _fit(cfg, work, (train_frames, replay_frames, val_frames), per_epoch, (freeze, lr_factors),
+                             (ewc, ewc_pick, source_pt), bool(resume))
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -223,19 +187,9 @@ def finetune(model, data, *, head: str | None = None, new_head_name: str = "fine
               else 0, "replay_select": replay_select, "replay_filter": replay_filter,
               "pseudolabel_replay": pseudolabel_replay, "ewc": ewc, "e0": e0 if isinstance(e0, str) else "given",
               "e0_values": {str(z): v for z, v in e0_set.items()}, "train_frames": len(train_frames)}
-    report = {"test_frames": len(held)}
     eval_set, label = (held, "test") if held else ((val_frames, "val") if val_frames else (train_frames, "train"))
-    report["finetune_set"] = label
-    report["before"] = errors(base, [dataclasses.replace(f, fidelity=init) for f in eval_set], init)
-    report["after"] = errors(tuned, eval_set, head_name)
-    if eval_pretraining and source_pt is not None:
-        sets = pretraining_val_sets(source_pt, eval_pretraining, seed)
-        res = {"base": measure(base, [dataclasses.replace(f, fidelity=init) for f in eval_set], init, sets),
-               "finetuned": measure(tuned, eval_set, head_name, sets)}
-        report["pretrain_before"] = {k: v for k, v in res["base"]["pretrain"].items()}
-        report["pretrain_after"] = {k: v for k, v in res["finetuned"]["pretrain"].items()}
-        if output is not None:
-            write_report(res, Path(output) / "report", title=f"Forgetting of {base_label(base)}")
+    report = _errors_report(base, tuned, eval_set, label, len(held), (init, head_name),
+                            source_pt if eval_pretraining else None, eval_pretraining, seed, output)
     tuned.name = f"{base_label(base)}-ft"
     tuned.extra_config = {**(getattr(base, "extra_config", None) or {}),
                           "finetune": {"base_model": base_label(base), "data": origin, "data_sha256": data_sha,
@@ -244,6 +198,82 @@ def finetune(model, data, *, head: str | None = None, new_head_name: str = "fine
     if output is not None:
         tuned.save(output)
     return tuned.eval()
+
+
+def _fit(cfg: TrainConfig, work, parts: tuple, per_epoch: int, stages: tuple, ewc: tuple, resume: bool):
+    """Train ``work`` on (fine-tune, replay, val) frames with (freeze, lr_factors) and (λ, pretraining
+    indices, their source) for EWC; returns (the tuned model, the frozen stages)."""
+    from unihub.foundation.training.run import train
+    from unihub.zoo.models import UniversalModel
+
+    train_frames, replay_frames, val_frames = parts
+    splits = ["train"] * (len(train_frames) + len(replay_frames)) + ["val"] * len(val_frames)
+    source = FrameSource(train_frames + replay_frames + val_frames, splits)
+    dm = FinetuneDataModule(source, list(work.config.fidelities), work.config.cutoff, cfg.data.batch_size, 32, 0,
+                            cfg.seed, n_ft=len(train_frames), n_pool=len(replay_frames), per_epoch=per_epoch)
+    module = FinetuneModule(cfg.model.to_dict(), cfg.loss.__dict__, cfg.optim.__dict__, list(source.datasets))
+    frozen = module.setup_finetune(work.state_dict(), *stages)
+    lam, pick, source_pt = ewc
+    if lam:
+        fsrc = FrameSource([_frame_of(source_pt, int(i)) for i in pick], ["train"] * len(pick))
+        fmap = np.array([work.config.fidelities.index(f) for f in fsrc.fidelities])
+        fisher = _fisher(module, fsrc, np.arange(len(fsrc)), work.config.cutoff, fmap)
+        module.set_ewc(EWCPenalty(module.model, fisher, lam))
+    model_dir = train(cfg, resume=resume, module=module, datamodule=dm)
+    return UniversalModel.load_dir(Path(model_dir)), frozen
+
+
+def _train_config(base, work, run_dir, replaying: bool, n_train: int, o: dict) -> TrainConfig:
+    """The training config of a fine-tune run (``o``: lr, ema_decay, epochs, max_steps, threads, progress,
+    batch_size, loss overrides, seed); the loss weights default to the base's pretraining ones."""
+    base_train = (getattr(base, "extra_config", None) or {}).get("training", {}).get("config", {})
+    base_lr = base_train.get("optim", {}).get("lr")
+    if replaying and base_lr and o["lr"] > base_lr:
+        # Adam steps every parameter a replay frame touches by ~lr, however small its gradient
+        warnings.warn(f"fine-tuning with replay at lr {o['lr']:g}, above the base's pretraining peak {base_lr:g}: "
+                      "in bench/finetune_study.py replay then forgot more than plain fine-tuning; lr <= "
+                      f"{base_lr:g} is advised", stacklevel=3)
+    cfg = TrainConfig(
+        model=copy.deepcopy(work.config), loss=LossConfig(**{**base_train.get("loss", {}), **(o["loss"] or {})}),
+        optim=OptimConfig(lr=o["lr"], warmup_steps=10, ema_decay=o["ema_decay"], min_lr_factor=0.05),
+        trainer=TrainerConfig(max_epochs=o["epochs"], max_steps=o["max_steps"] or -1, threads=o["threads"],
+                              progress=o["progress"], log_every_n_steps=max(1, min(10, n_train // o["batch_size"]))),
+        output=str(run_dir), seed=o["seed"])
+    cfg.data.batch_size = o["batch_size"]
+    return cfg
+
+
+def _read_data(data, base, fidelity: str | None, read_options: dict | None, data_card) -> tuple[list, str, str]:
+    """(frames, where they came from, sha256) of the fine-tune data, refused if a card or the frames'
+    info declares foreign units, a frame lacks its energy or the base never saw an element."""
+    frames, origin = ftdata.as_frames(data, fidelity, **(read_options or {}))
+    data_sha = sha256_file(data) if isinstance(data, (str, os.PathLike)) else ftdata.frames_sha256(frames)
+    if data_card is not None:
+        ftdata.check_units(ftdata.declared_units(data_card), f"data card {data_card}")
+    for f in frames:  # a user's extxyz/Atoms can declare units in its info
+        if "units" in f.info and isinstance(f.info["units"], dict):
+            ftdata.check_units(f.info["units"], f"frame info of {origin}")
+            break
+    ftdata.check_frames(frames, base)
+    return frames, origin, data_sha
+
+
+def _errors_report(base, tuned, eval_set: list, label: str, n_test: int, heads: tuple[str, str], source_pt,
+                   eval_pretraining: int, seed: int, output) -> dict:
+    """Before/after errors on ``eval_set`` (base through its head ``heads[0]``, the tuned model through
+    ``heads[1]``) and, with ``source_pt``, on pretraining validation sets (written to ``output/report``)."""
+    init, head_name = heads
+    as_init = [dataclasses.replace(f, fidelity=init) for f in eval_set]
+    report = {"test_frames": n_test, "finetune_set": label, "before": errors(base, as_init, init),
+              "after": errors(tuned, eval_set, head_name)}
+    if source_pt is not None:
+        sets = pretraining_val_sets(source_pt, eval_pretraining, seed)
+        res = {"base": measure(base, as_init, init, sets), "finetuned": measure(tuned, eval_set, head_name, sets)}
+        report["pretrain_before"] = dict(res["base"]["pretrain"])
+        report["pretrain_after"] = dict(res["finetuned"]["pretrain"])
+        if output is not None:
+            write_report(res, Path(output) / "report", title=f"Forgetting of {base_label(base)}")
+    return report
 
 
 def base_label(model) -> str:

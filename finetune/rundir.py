@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 from unihub.foundation.errors import InputError
-from unihub.foundation.files import atomic_write, sha256_file, state_digest
+from unihub.foundation.files import atomic_write, state_digest
 
 MANIFEST = "finetune-manifest.json"
 
@@ -30,15 +30,6 @@ def _plain(value):
     if isinstance(value, os.PathLike):
         return str(value)
     return f"<{type(value).__name__}>"
-
-
-def file_digest(path) -> dict | None:
-    """{path, sha256} of a file input, None for no input; in-memory inputs are hashed by the caller."""
-    if path is None:
-        return None
-    if isinstance(path, (str, os.PathLike)) and Path(path).is_file():
-        return {"path": str(path), "sha256": sha256_file(path)}
-    return {"path": "<in memory>", "sha256": None}
 
 
 def manifest(data_sha: str, origin: str, base, test_sha: dict | None, settings: dict) -> dict:

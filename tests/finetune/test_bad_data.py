@@ -40,3 +40,10 @@ def test_unknown_head_and_bad_e0(base, ft_frames):
         finetune(base, ft_frames, head="b3lyp", epochs=1)
     with pytest.raises(ValueError, match="e0 must be"):
         finetune(base, ft_frames, e0="guess", epochs=1)
+
+
+def test_test_frames_in_other_units_refused(base, ft_frames, tmp_path):
+    mev = [dataclasses.replace(f, energy=f.energy * 1000) for f in ft_frames[:4]]
+    with pytest.raises(UnitsError, match=r"energies look like meV.*--no-check-units"):
+        finetune(base, ft_frames, test=mev, epochs=1, output=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
