@@ -17,7 +17,6 @@ def _report(args: argparse.Namespace) -> int:
     rep = ood_report(args.models, suites=suites, out=args.output, size=size, threads=args.threads, seed=args.seed,
                      progress=not args.no_progress)
     print(f"report: {args.output}/report.html ({rep['wall_seconds']:.0f} s)")
-    return 0
     # a report with nothing in it is a failure, not a result: scripts and CI must see it
     errors = rep.get("suite_errors")
     what = ("no model could be evaluated" if rep.get("models") == [] else
@@ -25,6 +24,7 @@ def _report(args: argparse.Namespace) -> int:
     if what:
         print(f"unihub report: error: {what}; the reasons are in {args.output}/report.md", file=sys.stderr)
         return 1
+    return 0
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
