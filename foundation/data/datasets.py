@@ -80,6 +80,8 @@ def read_frames(path: str | os.PathLike, format: str | None = None, **options) -
         if type(err) is InputError and str(path) not in str(err):
             raise InputError(f"{path}[{len(frames)}]: {err}") from err  # a reader's own refusal, located
         raise
+    except PermissionError:
+        raise  # the file may be fine: say what the system said, not that it is damaged
     except (ValueError, OSError, KeyError, IndexError, EOFError) as err:
         raise unreadable(path, key, err, len(frames)) from err
     if not frames:
@@ -115,6 +117,8 @@ def read_structure(path: str | os.PathLike, index: int | str = -1):
     except UnknownFileTypeError as err:
         raise InputError(f"{path}: ASE cannot tell its format ({err}); use a known extension such as .cif, "
                          ".extxyz, .traj or POSCAR") from err
+    except PermissionError:
+        raise
     except (ValueError, OSError, KeyError, IndexError, EOFError, StopIteration) as err:
         raise unreadable(path, "a structure file", err, fix="name it with the extension of its real format") from err
     if len(atoms) == 0:
