@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -159,3 +159,25 @@ class Timer:
 
     def __exit__(self, *exc) -> None:
         self.result.seconds[self._model] = self.result.seconds.get(self._model, 0.0) + time.perf_counter() - self._t
+
+
+def frame_rows(ctx: Context, res: SuiteResult, frames: Sequence, fn: Callable,
+               refs: Callable[[Any], dict]) -> Iterator[tuple[EvalModel, list[dict]]]:
+    """(model, its rows) for each model with a frame in its elements: ``fn(model, frame)`` on every such frame
+    (timed per model), recorded with the frame's formula, ``refs(frame)`` and what ``fn`` returned. A model
+    without such a frame is marked skipped."""
+    from unihub.eval.models import attempt  # numpy and torch: not at import (the CLI reads ORDER)
+
+    timer = Timer(res)
+    for m in ctx.models:
+        ctx.log(f"{res.name}: {m.name}")
+        rows = []
+        with timer(m):
+            for f in ctx.covered(m, frames, f"{res.name} {m.name}"):
+                a = attempt(fn, m, f)
+                rows.append(res.record(m, f.group, a.error, formula=f.info.get("formula"), **refs(f),
+                                       **(a.value or {})))
+        if not rows:
+            res.skipped[m.name] = "no structure within the model's elements"
+            continue
+        yield m, rows

@@ -10,8 +10,17 @@ from __future__ import annotations
 import numpy as np
 
 from unihub.eval.metrics import EV_A3_TO_GPA, mae_entry
-from unihub.eval.models import attempt
-from unihub.eval.suites import Context, Headline, SuiteResult, Timer, column, dataset_info, footer, pick, relax_near
+from unihub.eval.suites import (
+    Context,
+    Headline,
+    SuiteResult,
+    column,
+    dataset_info,
+    footer,
+    frame_rows,
+    pick,
+    relax_near,
+)
 
 NAME = "elasticity"
 TITLE = "Elastic moduli (MP binaries, K_VRH and G_VRH)"
@@ -71,20 +80,13 @@ def run(ctx: Context) -> SuiteResult:
         Headline("k_mae_GPa", "K_VRH MAE GPa"), Headline("g_mae_GPa", "G_VRH MAE GPa")])
     res.notes.append(f"{len(frames)} structures (≤ {cap or 'any'} atoms); relaxed ≤ {RELAX_STEPS} FIRE steps, "
                      "clamped-ion strains ±0.5 %, ±1 %.")
-    timer, parity = Timer(res), {}
-    for m in ctx.models:
-        ctx.log(f"elasticity: {m.name}")
-        rows = []
-        with timer(m):
-            for f in ctx.covered(m, frames, f"elasticity {m.name}"):
-                a = attempt(moduli, m, f)
-                rows.append(res.record(m, f.group, a.error, formula=f.info.get("formula"),
-                                       K_ref_GPa=f.info["bulk_modulus_vrh"], G_ref_GPa=f.info["shear_modulus_vrh"],
-                                       **(a.value or {})))
+    parity = {}
+
+    def refs(f) -> dict:
+        return {"K_ref_GPa": f.info["bulk_modulus_vrh"], "G_ref_GPa": f.info["shear_modulus_vrh"]}
+
+    for m, rows in frame_rows(ctx, res, frames, moduli, refs):
         ok = [r for r in rows if r["error"] is None and np.isfinite([r["K_GPa"], r["G_GPa"]]).all()]
-        if not rows:
-            res.skipped[m.name] = "no structure within the model's elements"
-            continue
         res.summary[m.name] = {"n": len(ok), **mae_entry("k_mae_GPa", column(ok, "K_GPa"), column(ok, "K_ref_GPa")),
                                **mae_entry("g_mae_GPa", column(ok, "G_GPa"), column(ok, "G_ref_GPa"))}
         parity[f"{m.name} K"] = (column(ok, "K_ref_GPa"), column(ok, "K_GPa"))

@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from unihub.eval.metrics import spread
-from unihub.eval.models import attempt
-from unihub.eval.suites import Context, Headline, SuiteResult, Timer, dataset_info, pick
+from unihub.eval.suites import Context, Headline, SuiteResult, dataset_info, frame_rows, pick
 
 NAME = "md_stability"
 TITLE = "MD stability (NVT at 1200 K, then NVE)"
@@ -83,20 +82,11 @@ def run(ctx: Context) -> SuiteResult:
         Headline("nve_drift_abs_meV_atom_ps", "NVE drift (abs) meV/atom/ps")])
     res.notes.append(f"{len(frames)} WBM structures as ≥ {MIN_ATOMS}-atom supercells; {nvt_steps} NVT steps at "
                      f"{TEMPERATURE:g} K then {nve_steps} NVE steps (1 fs).")
-    timer = Timer(res)
-    for m in ctx.models:
-        ctx.log(f"md_stability: {m.name}")
-        rows = []
-        with timer(m):
-            for f in ctx.covered(m, frames, f"md {m.name}"):
-                atoms = supercell(f.to_atoms())
-                atoms.calc = None
-                a = attempt(stability, m, atoms, nvt_steps, nve_steps)
-                rows.append(res.record(m, f.group, a.error, formula=f.info.get("formula"), natoms=len(atoms),
-                                       **(a.value or {})))
-        if not rows:
-            res.skipped[m.name] = "no structure within the model's elements"
-            continue
+
+    def run_one(m, f) -> dict:
+        return stability(m, supercell(f.to_atoms()), nvt_steps, nve_steps)
+
+    for m, rows in frame_rows(ctx, res, frames, run_one, lambda f: {"natoms": len(supercell(f.to_atoms()))}):
         # a crash inside MD is the model failing to stay physical, and counts as such
         phys = [bool(r.get("physical")) and r["error"] is None for r in rows]
         drift = [abs(r["nve_drift_meV_atom_ps"]) for r in rows if np.isfinite(r.get("nve_drift_meV_atom_ps", np.nan))]

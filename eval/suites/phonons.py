@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from unihub.eval.metrics import mae, mae_entry
-from unihub.eval.models import attempt
-from unihub.eval.suites import Context, Headline, SuiteResult, Timer, dataset_info, footer, pick, relax_near
+from unihub.eval.suites import Context, Headline, SuiteResult, dataset_info, footer, frame_rows, pick, relax_near
 
 NAME = "phonons"
 TITLE = "Phonon heat capacity at 300 K (Alexandria binaries)"
@@ -61,18 +60,8 @@ def run(ctx: Context) -> SuiteResult:
     res = SuiteResult(NAME, TITLE, datasets, len(frames), [Headline("cv_mae_J_K_mol", "C_v(300 K) MAE J/K/mol")])
     res.notes.append(f"{len(frames)} structures (≤ {cap or 'any'} atoms); phonopy {_phonopy_version()}, "
                      f"supercells ≥ {MIN_LENGTH} Å, 12³ mesh.")
-    timer, parity = Timer(res), {}
-    for m in ctx.models:
-        ctx.log(f"phonons: {m.name}")
-        rows = []
-        with timer(m):
-            for f in ctx.covered(m, frames, f"phonons {m.name}"):
-                a = attempt(heat_capacity, m, f)
-                rows.append(res.record(m, f.group, a.error, formula=f.info.get("formula"),
-                                       cv_ref_J_K_mol=f.info["heat_capacity"], **(a.value or {})))
-        if not rows:
-            res.skipped[m.name] = "no structure within the model's elements"
-            continue
+    parity = {}
+    for m, rows in frame_rows(ctx, res, frames, heat_capacity, lambda f: {"cv_ref_J_K_mol": f.info["heat_capacity"]}):
         ok = [r for r in rows if r["error"] is None]
         ref, pred = np.array([r["cv_ref_J_K_mol"] for r in ok]), np.array([r["cv_J_K_mol"] for r in ok])
         res.summary[m.name] = {"n": len(ok), **mae_entry("cv_mae_J_K_mol", pred, ref),
