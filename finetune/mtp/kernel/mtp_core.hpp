@@ -191,6 +191,35 @@ __attribute__((always_inline)) inline void radial_basis(const Model& m, const V&
   }
 }
 
+// f_mu and f'_mu of a lane group of four pairs: each pair's radial coefficients (c[lane], the block of its
+// species pair) on the basis phi, dphi; `one` when the four share a block (always so for one element)
+__attribute__((always_inline)) inline void radial_function(const Model& m, const double* const* c, bool one, int mu,
+                                                            const v4a* phi, const v4a* dphi, v4d& f, v4d& df) {
+  f = v4d{0, 0, 0, 0};
+  df = f;
+  for (int k = 0; k < m.nb; ++k) {
+    const int q = mu * m.nb + k;
+    const v4d cq = one ? v4d{c[0][q], c[0][q], c[0][q], c[0][q]} : v4d{c[0][q], c[1][q], c[2][q], c[3][q]};
+    f += cq * phi[k];
+    df += cq * dphi[k];
+  }
+}
+
+// the radial basis of lane group j (pairs j..j+3 at distances dd) into phi, dphi; returns whether its four pairs
+// share one block of radial coefficients cl (always so for one element)
+__attribute__((always_inline)) inline bool lane_basis(const Model& m, const double* dd, const double* const* cl, int j,
+                                                      v4a* phi, v4a* dphi) {
+  const v4a dj = MTP_CV(dd + j);
+  radial_basis(m, dj, phi, dphi);
+  return cl[j] == cl[j + 1] && cl[j] == cl[j + 2] && cl[j] == cl[j + 3];
+}
+
+// scratch for the radial basis of one lane group, then its derivatives, on a 32-byte boundary inside sphi
+inline v4a* lane_scratch(Work& w) {
+  const size_t skip = (32 - reinterpret_cast<uintptr_t>(w.sphi.data()) % 32) % 32 / sizeof(double);
+  return reinterpret_cast<v4a*>(w.sphi.data() + skip);
+}
+
 inline void monomials(const Model& m, double ux, double uy, double uz, double* pw, double* mono) {
   const int D = m.max_deg + 1;
   double* px = pw; double* py = pw + D; double* pz = pw + 2 * D;
@@ -277,24 +306,14 @@ inline double site(const Model& m, Work& w, int ti, int nn, const int* tj, const
     mask[j] = 0.0;
   }
   // radial functions, a lane group at a time
-  // radial basis of one lane group, then its derivatives, on a 32-byte boundary inside sphi
-  const size_t skip = (32 - reinterpret_cast<uintptr_t>(w.sphi.data()) % 32) % 32 / sizeof(double);
-  v4a* phi = reinterpret_cast<v4a*>(w.sphi.data() + skip);
+  v4a* phi = lane_scratch(w);
   v4a* dphi = phi + m.nb;
   for (int j = 0; j < np; j += kLanes) {
-    const v4a dj = MTP_CV(dd + j);
-    radial_basis(m, dj, phi, dphi);
-    const double *c0 = cl[j], *c1 = cl[j + 1], *c2 = cl[j + 2], *c3 = cl[j + 3];
-    const bool one = c0 == c1 && c0 == c2 && c0 == c3;  // always so for one element
+    const bool one = lane_basis(m, dd, cl, j, phi, dphi);
     const v4d mk = MTP_CV(mask + j);
     for (int mu = 0; mu < m.nf; ++mu) {
-      v4d a = {0, 0, 0, 0}, b = a;
-      for (int k = 0; k < m.nb; ++k) {
-        const int q = mu * m.nb + k;
-        const v4d c = one ? v4d{c0[q], c0[q], c0[q], c0[q]} : v4d{c0[q], c1[q], c2[q], c3[q]};
-        a += c * phi[k];
-        b += c * dphi[k];
-      }
+      v4d a, b;
+      radial_function(m, cl + j, one, mu, phi, dphi, a, b);
       MTP_V(F + (size_t)mu * NP + j) = a * mk;
       MTP_V(DF + (size_t)mu * NP + j) = b * mk;
     }
@@ -482,27 +501,18 @@ inline void site_param_grad(const Model& m, Work& w, int ti, int nn, const int* 
   double* DFR = w.sdf.data();  // f' (u.t): the radial part of df/dt
   double* P = w.sP.data();
   double* DP = w.sDP.data();
-  const size_t skip = (32 - reinterpret_cast<uintptr_t>(w.sphi.data()) % 32) % 32 / sizeof(double);
-  v4a* phi = reinterpret_cast<v4a*>(w.sphi.data() + skip);
+  v4a* phi = lane_scratch(w);
   v4a* dphi = phi + m.nb;
   for (int j = 0; j < np; j += kLanes) {
-    const v4a dj = MTP_CV(dd + j);
-    radial_basis(m, dj, phi, dphi);
-    const double *c0 = cl[j], *c1 = cl[j + 1], *c2 = cl[j + 2], *c3 = cl[j + 3];
-    const bool one = c0 == c1 && c0 == c2 && c0 == c3;
+    const bool one = lane_basis(m, dd, cl, j, phi, dphi);
     const v4d mk = MTP_CV(mask + j), r = MTP_CV(rd + j);
     for (int b = 0; b < m.nb; ++b) {
       MTP_V(P + (size_t)b * NP + j) = phi[b] * mk;
       MTP_V(DP + (size_t)b * NP + j) = dphi[b] * mk;
     }
     for (int mu = 0; mu < m.nf; ++mu) {
-      v4d fa = {0, 0, 0, 0}, fb = fa;
-      for (int k = 0; k < m.nb; ++k) {
-        const int q = mu * m.nb + k;
-        const v4d c = one ? v4d{c0[q], c0[q], c0[q], c0[q]} : v4d{c0[q], c1[q], c2[q], c3[q]};
-        fa += c * phi[k];
-        fb += c * dphi[k];
-      }
+      v4d fa, fb;
+      radial_function(m, cl + j, one, mu, phi, dphi, fa, fb);
       MTP_V(F + (size_t)mu * NP + j) = fa * mk;
       MTP_V(DFR + (size_t)mu * NP + j) = fb * mk * r;
     }
