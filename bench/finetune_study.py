@@ -168,11 +168,6 @@ def run_study(cfg: dict, out: Path, tag: str) -> None:
 def summarise(out: Path, cfg: dict) -> dict:
     """Merge results-*.json; write summary.md, summary.json and the learning-curve and forgetting plots, and
     return the summary's figures."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from unihub.finetune.forgetting import write_report
 
     res: dict = {}
@@ -219,6 +214,31 @@ def summarise(out: Path, cfg: dict) -> dict:
               " > 10 meV/Å); the worst set.", "",
               "| element | method | test F MAE (meV/Å) | pretraining val F MAE (meV/Å) | rise of mean | "
               "geo-mean rise | worst set |", "|---|---|---|---|---|---|---|"]
+    table, rises, geo_rises = forgetting(res, elements, variants, base_pt)
+    lines += table
+    walls = [(k, r["wall_s"]) for k, r in res.items() if k.endswith("/100/finetune")]
+    if walls:
+        lines += ["", "Wall time of fine-tuning on 100 frames (s, incl. E0 fit and evaluation set-up): "
+                  + ", ".join(f"{k.split('/')[0]} {w:.0f}" for k, w in walls)]
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
+    figures = {"summary": summary, "forgetting_rise": rises, "forgetting_geo_rise": geo_rises}
+    (out / "summary.json").write_text(json.dumps(figures, indent=1))
+    plot_learning_curves(res, elements, sizes, out / "learning_curves.png")
+
+    # forgetting report of one element's variants, in finetune's own format
+    for el in elements:
+        done = {m: res[f"{el}/50/{m}"] for m in variants if "pretrain" in res.get(f"{el}/50/{m}", {})}
+        if done and base_pt:
+            rep = {"base": {"finetune_test": res[f"{el}/None/base"]["test"], "pretrain": base_pt}}
+            rep.update({m: {"finetune_test": r["test"], "pretrain": r["pretrain"]} for m, r in done.items()})
+            write_report(rep, out / f"forgetting_{el}", title=f"Forgetting after fine-tuning on 50 {el} frames")
+    return figures
+
+
+def forgetting(res: dict, elements: list, variants: dict, base_pt: dict) -> tuple[list[str], dict, dict]:
+    """Table rows of the 50-frame variants' forgetting, and per variant the rises over elements: of the mean
+    pretraining force MAE, and of the geometric mean of per-set ratios."""
+    lines: list[str] = []
     rises: dict = {}
     geo_rises: dict = {}
     sets = sorted(s for s in base_pt if np.isfinite(base_pt[s]["forces_mev_a"]))  # sets with forces
@@ -243,13 +263,15 @@ def summarise(out: Path, cfg: dict) -> dict:
               + ", ".join(f"{m} {100 * np.mean(v):+.1f}% (n={len(v)})" for m, v in rises.items()),
               "", "Mean over elements of the geo-mean rise: "
               + ", ".join(f"{m} {100 * np.mean(v):+.1f}%" for m, v in geo_rises.items())]
-    walls = [(k, r["wall_s"]) for k, r in res.items() if k.endswith("/100/finetune")]
-    if walls:
-        lines += ["", "Wall time of fine-tuning on 100 frames (s, incl. E0 fit and evaluation set-up): "
-                  + ", ".join(f"{k.split('/')[0]} {w:.0f}" for k, w in walls)]
-    (out / "summary.md").write_text("\n".join(lines) + "\n")
-    figures = {"summary": summary, "forgetting_rise": rises, "forgetting_geo_rise": geo_rises}
-    (out / "summary.json").write_text(json.dumps(figures, indent=1))
+    return lines, rises, geo_rises
+
+
+def plot_learning_curves(res: dict, elements: list, sizes: list, path: Path) -> None:
+    """Test force MAE against training frames, fine-tuned and from scratch, one panel per element."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
 
     cols = min(3, max(len(elements), 1))
     rows_n = -(-len(elements) // cols) or 1
@@ -276,17 +298,8 @@ def summarise(out: Path, cfg: dict) -> dict:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out / "learning_curves.png", dpi=120)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
-
-    # forgetting report of one element's variants, in finetune's own format
-    for el in elements:
-        done = {m: res[f"{el}/50/{m}"] for m in variants if "pretrain" in res.get(f"{el}/50/{m}", {})}
-        if done and base_pt:
-            rep = {"base": {"finetune_test": res[f"{el}/None/base"]["test"], "pretrain": base_pt}}
-            rep.update({m: {"finetune_test": r["test"], "pretrain": r["pretrain"]} for m, r in done.items()})
-            write_report(rep, out / f"forgetting_{el}", title=f"Forgetting after fine-tuning on 50 {el} frames")
-    return figures
 
 
 def main() -> None:
