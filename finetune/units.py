@@ -8,15 +8,18 @@ Four independent tests, each used only where the frames allow it:
   ΔE ≈ -F·Δr + Vσ:ε, so the ratio of the two sides is 1 in consistent units and the conversion
   factor otherwise (1000 for meV with eV/Å, 23 for kcal/mol, 1/27 for Hartree); where the cell
   changes, the same balance gives the stress's scale and sign (1/1602 for kbar, -1 for VASP's sign);
-- energy per atom against Materials Project's PBE elemental references: formation-like energies of
-  real frames lie between -5 and +1.5 eV/atom, and of the unit readings (eV, meV, kcal/mol, kJ/mol,
-  Hartree, Rydberg) usually only one puts them there;
+- energy per atom against Materials Project's PBE elemental references (isolated atoms against PBE
+  isolated-atom energies): formation-like energies of real frames lie between -5 and +1.5 eV/atom, and
+  of the unit readings (eV, meV, kcal/mol, kJ/mol, Hartree, Rydberg) usually only one puts them there;
 - the base model's forces, only where the labels cannot judge forces (no nearby frames) and the base
   model reproduces the labels' energies, i.e. is reliable on these elements.
 """
 
 from __future__ import annotations
 
+import functools
+import gzip
+import json
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -173,30 +176,39 @@ def _isolated(f: Frame) -> bool:
     return len(f) == 1 and (not f.pbc.all() or float(np.linalg.norm(f.cell, axis=1).min()) > 6.0)
 
 
-def formation_scores(frames: Sequence[Frame], refs: dict[str, float]) -> dict[str, tuple[float, float]]:
+def formation_scores(frames: Sequence[Frame], refs: dict[str, float],
+                     atoms: dict[str, float] | None = None) -> dict[str, tuple[float, float]]:
     """Per energy unit: (fraction of frames whose energy per atom lies -5..+1.5 eV above the elemental
-    references, median of that energy); frames with elements ``refs`` lacks or isolated atoms are skipped."""
+    references, or an isolated atom's within 1 eV of its isolated-atom reference; median energy above
+    the elemental references). Frames with elements the references lack are skipped."""
     rows = []
     for f in frames:
         symbols = [chemical_symbols[z] for z in f.numbers]
-        if f.energy is None or _isolated(f) or any(s not in refs for s in symbols):
+        if f.energy is None or any(s not in refs for s in symbols):
             continue
-        rows.append((f.energy / len(f), float(np.mean([refs[s] for s in symbols]))))
+        iso = (atoms or {}).get(symbols[0]) if _isolated(f) else None
+        if _isolated(f) and iso is None:
+            continue
+        rows.append((f.energy / len(f), float(np.mean([refs[s] for s in symbols])), iso is not None,
+                     np.nan if iso is None else iso))
     if not rows:
         return {}
-    e, mu = np.array(rows).T
+    e, mu, lone, iso = (np.array(c) for c in zip(*rows))
+    lone = lone.astype(bool)
     out = {}
     for unit, factor in ENERGY_UNITS.items():
         t = e * factor - mu
-        inside = (t >= _FORM_WINDOW[0]) & (t <= _FORM_WINDOW[1])
+        inside = np.where(lone, np.abs(e * factor - iso) <= 1.0, (t >= _FORM_WINDOW[0]) & (t <= _FORM_WINDOW[1]))
         out[unit] = (float(inside.mean()), float(np.median(t)))
     return out
 
 
-def check_energy_scale(frames: Sequence[Frame], refs: dict[str, float] | None, ratio: float | None = None) -> str:
+def check_energy_scale(frames: Sequence[Frame], refs: dict[str, float] | None, ratio: float | None = None,
+                       atoms: dict[str, float] | None = None) -> str:
     """Refuse energies per atom that only another unit puts among real structures; returns a note.
-    ``ratio``: ΔE over force work between nearby frames, which tells Hartree from Rydberg where both fit."""
-    scores = formation_scores(frames, refs or {})
+    ``ratio``: ΔE over force work between nearby frames, which tells Hartree from Rydberg where both fit;
+    ``atoms``: isolated-atom energies, to judge isolated-atom frames (E0 references) too."""
+    scores = formation_scores(frames, refs or {}, atoms)
     if not scores:
         return "no elemental references for these elements"
     ev_frac, ev_med = scores["eV"]
@@ -239,6 +251,7 @@ def check_with_base(frames: Sequence[Frame], predict: Callable[[Sequence[Frame]]
     return f"forces {ratio:.2f}× the base model's"
 
 
+@functools.lru_cache(maxsize=1)
 def elemental_references() -> dict[str, float] | None:
     """Materials Project's PBE elemental energies (eV/atom) from the data directory, or None if absent."""
     from unihub.foundation.data import load_mp_elemental_energies
@@ -249,16 +262,39 @@ def elemental_references() -> dict[str, float] | None:
         return None
 
 
-def check_labels(frames: Sequence[Frame], predict: Callable | None = None,
-                 refs: dict[str, float] | None = None) -> list[str]:
+@functools.lru_cache(maxsize=1)
+def isolated_references() -> dict[str, float] | None:
+    """PBE isolated-atom energies (eV): half the energy of each homonuclear dimer at its longest distance
+    (6 Å, within 29 meV of MatPES's isolated atoms) from the ``diatomics`` dataset, or None if absent."""
+    from unihub.foundation.data.cards import load_card
+    from unihub.foundation.data.datadir import resolve_file
+
+    try:
+        card = load_card("diatomics")
+        with gzip.open(resolve_file(card, card.files[0])) as fh:
+            curves = json.load(fh)["PBE"]
+    except (OSError, ValueError, KeyError):
+        return None
+    out = {}
+    for pair, curve in curves.items():
+        a, _, b = pair.partition("-")
+        if a == b and curve.get("distances"):
+            far = int(np.argmax(curve["distances"]))
+            out[a] = float(curve["energies"][far]) / 2
+    return out
+
+
+def check_labels(frames: Sequence[Frame], predict: Callable | None = None, refs: dict[str, float] | None = None,
+                 atoms: dict[str, float] | None = None) -> list[str]:
     """Refuse labels that are not in eV, eV/Å and eV/Å³ (``UnitsError`` naming the likely cause);
-    return notes on what was checked. ``predict(frames)`` gives the base model's predictions."""
+    return notes on what was checked. ``predict(frames)`` gives the base model's predictions; ``refs`` /
+    ``atoms`` replace the elemental / isolated-atom references of the data directory."""
     labelled = [f for f in frames if f.energy is not None and f.forces is not None]
     check_shapes(labelled)
     pairs = energy_force_ratio(labelled)
     # the size of the energies names an energy unit directly, so it is judged before the pairs
     scale = check_energy_scale(labelled, refs if refs is not None else elemental_references(),
-                               pairs["ratio"] if pairs else None)
+                               pairs["ratio"] if pairs else None, atoms if atoms is not None else isolated_references())
     notes = [check_consistency(pairs, energy_ok=scale.startswith("energy per atom")), scale]
     if predict is not None and notes[0].startswith("no nearby"):
         notes.append(check_with_base(labelled[:64], predict))

@@ -101,6 +101,25 @@ def test_stress_in_another_layout_refused(real_frames):
         check_labels(frames)
 
 
+@pytest.mark.parametrize("factor,verdict", [(1.0, None), (1 / 27.2114, "Hartree"), (1000.0, "meV")])
+def test_isolated_atoms_judged_against_isolated_atom_energies(factor, verdict):
+    """E0 frames (one atom in a big box) sit far above the elemental references; their own reference
+    is the isolated atom (half a PBE dimer at 6 Å)."""
+    from unihub.finetune.units import isolated_references
+    from unihub.foundation.data.frame import Frame
+
+    atoms = isolated_references()
+    if atoms is None:
+        pytest.skip("the diatomics dataset is not in the data directory")
+    frames = [Frame([z], [[0.0, 0.0, 0.0]], 14.0 * np.eye(3), True, energy=atoms[s] * factor, forces=np.zeros((1, 3)))
+              for z, s in ((38, "Sr"), (72, "Hf"), (8, "O"), (29, "Cu"), (74, "W"))]
+    if verdict is None:
+        assert "above the elemental references" in check_labels(frames)[1]
+    else:
+        with pytest.raises(UnitsError, match=rf"energies look like {verdict}"):
+            check_labels(frames)
+
+
 def test_base_model_is_a_hint_only_where_it_fits_the_energies(base):
     """With no nearby frames, forces are compared with a base model that reproduces the energies; a base
     that does not is ignored, however far off its forces are."""
