@@ -40,6 +40,12 @@ def ood_report(models: Iterable, suites: str | Sequence[str] = "all", out: str |
     """
     from unihub.eval.models import resolve_models
 
+    models = list(models)
+    if not models:
+        from unihub.foundation.errors import InputError
+
+        raise InputError("ood_report needs at least one model: registry names, model folders, .mtp files, loaded "
+                         "models or peer names (chgnet, sevennet-0)")
     if size not in SIZE_MODES:
         raise ValueError(f"size must be one of {SIZE_MODES}, got {size!r}")
     names = list(ORDER) if suites == "all" else ([suites] if isinstance(suites, str) else list(suites))

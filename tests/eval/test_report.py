@@ -141,6 +141,9 @@ def test_unknown_suite_is_refused_before_loading_models(tmp_path):
 
     with pytest.raises(ValueError, match="unknown suite 'phonon'"):
         ood_report(["no-such-model"], suites=["phonon"], out=tmp_path)
+    with pytest.raises(ValueError, match="at least one model"):
+        ood_report([], out=tmp_path / "r")
+    assert not (tmp_path / "r").exists()
 
 
 def test_cli_parser_builds_the_report_call(monkeypatch, tmp_path):
