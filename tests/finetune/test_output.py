@@ -59,3 +59,25 @@ def test_cli_parses_and_runs(base, ft_frames, tmp_path):
     assert args.lr_factors == {"readout": 2.0} and args.e0 == {"Cu": -3.0}
     assert args.func(args) == 0
     assert load_model(tmp_path / "out").extra_config["finetune"]["method"]["freeze"] == ["elements", "fidelity"]
+
+
+def test_every_flag_an_error_message_names_exists(capsys):
+    """Refusals recommend flags (--no-check-units, --overwrite, --resume, ...): each must parse."""
+    import re
+    from pathlib import Path
+
+    import unihub.finetune as pkg
+    from unihub.cli import build_parser
+
+    src = Path(pkg.__file__).parent
+    named = {m for f in src.glob("*.py") for m in re.findall(r"(--[a-z][a-z-]+)", f.read_text())}
+    assert {"--no-check-units", "--overwrite", "--resume"} <= named
+    finetune_parser = build_parser()._subparsers._group_actions[0].choices["finetune"]
+    known = {s for a in finetune_parser._actions for s in a.option_strings}
+    assert named <= known, named - known
+    assert {"--format", "--read-option", "--check-units"} <= known
+    args = build_parser().parse_args(["finetune", "b", "d", "-o", "o", "--format", "extxyz", "--read-option",
+                                      "energy_key=REF_energy", "--read-option", "split_key=split",
+                                      "--no-check-units", "--resume"])
+    assert (args.format, args.check_units, args.resume) == ("extxyz", False, True)
+    assert dict(args.read_option) == {"energy_key": "REF_energy", "split_key": "split"}

@@ -70,12 +70,13 @@ def test_killed_finetune_resumes_to_the_uninterrupted_result(base, ft_frames, tm
     ok(unihub("finetune", *args, "-o", str(ref)))
     unihub("finetune", *args, "-o", str(killed), kill_when=killed / "run" / "checkpoints" / "epoch001.ckpt")
     assert not (killed / "model.safetensors").exists()
-    assert not [p for p in (killed / "run" / "checkpoints").iterdir() if p.name.startswith(".")]
     first = stamp(killed / "run" / "checkpoints" / "epoch000.ckpt")
     # the same command resumes: its manifest matches, so the checkpoint is taken up (a fresh start would
     # rewrite epoch 0's checkpoint and, being deterministic, reach the same weights)
     ok(unihub("finetune", *args, "-o", str(killed)))
     assert stamp(killed / "run" / "checkpoints" / "epoch000.ckpt") == first
+    # a checkpoint the kill cut short was a hidden temporary, swept by the resumed run
+    assert not [p for p in (killed / "run" / "checkpoints").iterdir() if p.name.startswith(".")]
     same_tensors(ref / "model.safetensors", killed / "model.safetensors")
     assert load_model(killed).extra_config["finetune"]["data_sha256"] == \
         load_model(ref).extra_config["finetune"]["data_sha256"]
@@ -114,6 +115,7 @@ def test_killed_train_resumes_to_the_uninterrupted_result(tmp_path):
     first = stamp(killed / "checkpoints" / "epoch000.ckpt")
     ok(unihub("train", str(cfg)))
     assert stamp(killed / "checkpoints" / "epoch000.ckpt") == first  # resumed, not started again
+    assert not [p for p in (killed / "checkpoints").iterdir() if p.name.startswith(".")]
     same_tensors(ref / "model" / "model.safetensors", killed / "model" / "model.safetensors")
     from unihub.foundation.model.io import load_potential
 
