@@ -59,7 +59,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "finetune", help="fine-tune a hub model on your frames (freeze, replay, EWC, new head)",
         description="Fine-tune a hub model on your frames. OUT/run keeps checkpoints and a manifest (sha256 of "
-                    "DATA and --test, the base model's weight digest, every setting). Rerunning the same command "
+                    "DATA and --test, the base model's weight digest, every setting but --threads "
+                    "and --no-progress). Rerunning the same command "
                     "resumes from the last checkpoint; a run with other data, base model or settings in OUT is "
                     "refused, never overwritten: pass --overwrite to discard it, or another -o. Labels must be eV, "
                     "eV/Å, eV/Å³: they are checked against themselves (energy vs forces and stress between nearby "
