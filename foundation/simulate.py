@@ -12,6 +12,14 @@ from collections.abc import Callable
 
 import numpy as np
 from ase import Atoms, units
+from ase.filters import FrechetCellFilter
+from ase.md.langevin import Langevin
+from ase.md.nptberendsen import NPTBerendsen
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.md.verlet import VelocityVerlet
+from ase.neighborlist import neighbor_list
+from ase.optimize import FIRE
+from tqdm.auto import tqdm
 
 from unihub.foundation.errors import InputError, UnihubError
 from unihub.foundation.graph import as_ase
@@ -25,8 +33,6 @@ class MDExplosionError(UnihubError, RuntimeError):
 
 
 def _progress(total: int, desc: str, enabled: bool):
-    from tqdm.auto import tqdm
-
     return tqdm(total=total, desc=desc, disable=not enabled, leave=False)
 
 
@@ -36,9 +42,6 @@ def relax(atoms, fmax: float = 0.05, cell: bool = True, steps: int = 500, calcul
 
     Returns energy, steps taken, converged flag and the final max force.
     """
-    from ase.filters import FrechetCellFilter
-    from ase.optimize import FIRE
-
     atoms = _atoms(atoms, calculator)
     if not (fmax > 0 and math.isfinite(fmax)):
         raise InputError(f"fmax must be a positive force in eV/Å, got {fmax}")
@@ -69,8 +72,6 @@ def md(atoms, temperature: float, steps: int, ensemble: str = "nvt", timestep: f
     with :class:`MDExplosionError`; without it a run that does so goes on (a student's MD that the caller
     watches itself). Returns the traces, ``steps`` taken, and the NVE drift per atom when ``ensemble == "nve"``.
     """
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
-
     atoms = _atoms(atoms, calculator)
     _check_md_args(temperature, steps, timestep, friction, loginterval)
     rng = np.random.default_rng(seed)
@@ -111,10 +112,6 @@ def md(atoms, temperature: float, steps: int, ensemble: str = "nvt", timestep: f
 def _integrator(atoms: Atoms, kind: str, temperature: float, timestep: float, pressure_gpa: float, friction: float,
                 rng: np.random.Generator, fixcm: bool, taup: float, trajectory: str | None, loginterval: int):
     """The ASE dynamics of one ensemble (``md``'s arguments)."""
-    from ase.md.langevin import Langevin
-    from ase.md.nptberendsen import NPTBerendsen
-    from ase.md.verlet import VelocityVerlet
-
     dt = timestep * units.fs
     if kind == "nve":
         return VelocityVerlet(atoms, dt, trajectory=trajectory, loginterval=loginterval)
@@ -164,8 +161,6 @@ def check_md_state(atoms: Atoms, step: int, target_temperature: float, timestep:
         raise MDExplosionError(f"MD stopped at step {step}: temperature {temperature:.0f} K is beyond "
                                f"{limit:.0f} K for a {target_temperature:g} K run; {hint}")
     if len(atoms) > 1:
-        from ase.neighborlist import neighbor_list
-
         d = neighbor_list("d", atoms, MIN_DISTANCE)
         if len(d):
             raise MDExplosionError(f"MD stopped at step {step}: two atoms are {d.min():.3f} Å apart (< "

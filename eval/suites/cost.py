@@ -8,10 +8,14 @@ plot takes the held-out force MAE on PBE frames (the like-for-like accuracy) whe
 from __future__ import annotations
 
 import numpy as np
+import torch
+from ase.build import bulk
+from ase.data import covalent_radii
 
+from unihub.eval import plots
 from unihub.eval.metrics import spread
 from unihub.eval.models import EvalModel, attempt
-from unihub.eval.suites import Context, Headline, SuiteResult, Timer
+from unihub.eval.suites import Context, Headline, SuiteResult, Timer, footer
 from unihub.foundation.timing import time_calculator
 
 NAME = "cost"
@@ -23,14 +27,10 @@ SIZES = {"quick": 2, "default": 5, "full": 20}  # timed calls per structure
 def structures(model: EvalModel) -> list:
     """The timing cells: 64-atom diamond Si, 64-atom rock-salt MgO, 108-atom fcc Cu; for a student, an fcc
     cell of its own elements."""
-    from ase.build import bulk
-
     cells = [bulk("Si", "diamond", 5.43, cubic=True).repeat(2), bulk("MgO", "rocksalt", 4.21, cubic=True).repeat(2),
              bulk("Cu", "fcc", 3.61, cubic=True).repeat(3)]
     mine = [a for a in cells if model.covers(a.numbers)]
     if not mine and model.elements:
-        from ase.data import covalent_radii
-
         zs = sorted(model.elements)
         a = bulk("Cu", "fcc", 2 * np.sqrt(2) * np.mean(covalent_radii[zs]), cubic=True).repeat(2) * (2, 1, 1)
         a.numbers = [zs[i % len(zs)] for i in range(len(a))]
@@ -47,12 +47,8 @@ def time_model(model: EvalModel, atoms, calls: int) -> float:
 
 
 def run(ctx: Context) -> SuiteResult:
-    from unihub.eval import plots
-    from unihub.eval.suites import footer
-
     calls = ctx.n(SIZES)
     res = SuiteResult(NAME, TITLE, [], calls, [Headline("us_per_atom_step", "µs/atom-step")])
-    import torch
 
     res.notes.append(f"median of {calls} calls per structure after a warm-up; torch threads: {torch.get_num_threads()}")
     timer = Timer(res)

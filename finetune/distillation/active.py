@@ -12,16 +12,21 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 from ase import Atoms
+from scipy.linalg import lu_factor, lu_solve
 
+from unihub.finetune.mtp import MTPModel
+from unihub.finetune.mtp.maxvol import maxvol
 from unihub.foundation.simulate import md
 
 from .sampling import SAMPLING_MD, ensemble_of, label, ladder_of
@@ -88,8 +93,6 @@ class SpanActiveSet:
     mode: str = "neighborhood"
 
     def grade_rows(self, X: np.ndarray) -> np.ndarray:
-        from scipy.linalg import lu_factor, lu_solve
-
         Z = (np.asarray(X, float) / self.scale) @ self.basis
         return np.abs(lu_solve(lu_factor(self.rows.T), Z.T).T).max(axis=1)
 
@@ -100,10 +103,6 @@ def active_set(model, frames: Sequence[Atoms], tol: float = 0.02, rcond: float =
     ``pool_factor * r`` rows, every row graded against it, the worst rows above ``1 + tol`` added
     to the pool, until none is left (a swap costs a solve over the rows MaxVol sees, so a pool
     keeps it to seconds)."""
-    from scipy.linalg import lu_factor, lu_solve
-
-    from unihub.finetune.mtp.maxvol import maxvol
-
     X, _, _ = model.kernel().basis_dataset(model.pack(frames), derivatives=False)
     scale = np.linalg.norm(X, axis=0)
     scale[scale == 0] = 1.0
@@ -178,8 +177,6 @@ def _explore_run(student, run: _Run, active_set, cfg: ActiveConfig, threads: int
 
 def _explore_task(params, run: _Run, active_set, cfg: ActiveConfig) -> tuple[list, dict]:
     """``_explore_run`` in a worker process: the student travels as its parameters, one thread per run."""
-    from unihub.finetune.mtp import MTPModel
-
     return _explore_run(MTPModel(params), run, active_set, cfg, threads=1)
 
 
@@ -244,9 +241,6 @@ def active_learning(student, teacher, train: list[Atoms], starts: Sequence[Atoms
     with ExitStack() as stack:
         pool = None
         if n_workers > 1:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
             stack.enter_context(_single_threaded_children())
             # spawn, not fork: the parent's OpenMP and torch thread pools do not survive a fork
             pool = stack.enter_context(ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn")))

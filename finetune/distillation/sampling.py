@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
+from pymatgen.core import Element
+from tqdm.auto import tqdm
 
 from unihub.foundation.simulate import md
 
@@ -25,8 +27,6 @@ def label(teacher, structures: Sequence[Atoms], head: str | None = None, max_ato
     """Copies of ``structures`` carrying the teacher's energy, forces and (periodic cells) stress.
 
     Evaluated with ``teacher.predict`` in batches of at most ``max_atoms`` atoms."""
-    from tqdm.auto import tqdm
-
     structures = list(structures)
     out: list[Atoms] = []
     chunks: list[list[Atoms]] = [[]]
@@ -111,8 +111,6 @@ def teacher_md(teacher, starts: Sequence[Atoms], temperatures: Sequence[float], 
     equilibrated lower one. A run stops when two atoms come closer than 0.6x the start's shortest
     distance, or its teacher energy falls below ``floor``: the teacher has left physical ground and
     its snapshots would teach nonsense."""
-    from tqdm.auto import tqdm
-
     snaps: list[Atoms] = []
     total = sum(len(ladder_of(s, temperatures)) for s in starts) * steps
     with tqdm(total=total, desc="teacher MD", disable=not progress, leave=False) as bar:
@@ -145,8 +143,6 @@ def teacher_md(teacher, starts: Sequence[Atoms], temperatures: Sequence[float], 
 
 
 def _melting_point(element: str) -> float:
-    from pymatgen.core import Element
-
     try:
         v = Element(element).melting_point
         return float(v) if v else 1500.0

@@ -10,6 +10,7 @@ from itertools import product
 
 import numpy as np
 from ase.data import atomic_numbers, chemical_symbols, covalent_radii
+from pymatgen.core import Element
 
 EXCLUDED = ("He", "Ne", "Ar", "Kr", "Xe", "Rn", "Po", "At", "Fr", "Ra")
 ELEMENTS = tuple(chemical_symbols[z] for z in range(1, 95) if chemical_symbols[z] not in EXCLUDED)
@@ -44,8 +45,6 @@ _ELECTROPOSITIVE = frozenset(["Li", "Na", "K", "Rb", "Cs", "Be", "Mg", "Ca", "Sr
 
 @functools.cache
 def _pmg(el: str):
-    from pymatgen.core import Element
-
     return Element(el)
 
 

@@ -9,6 +9,7 @@ from itertools import product
 import numpy as np
 from ase import Atoms
 from ase.data import covalent_radii
+from pymatgen.core import Composition
 from vesin import ase_neighbor_list as neighbor_list
 
 GUARD = 0.6  # no pair closer than GUARD x (sum of covalent radii)
@@ -73,8 +74,6 @@ def supercell(atoms: Atoms, max_atoms: int) -> tuple[Atoms, tuple[int, int, int]
 
 def reduced_formula(atoms: Atoms) -> str:
     """pymatgen's reduced formula (e.g. ``Fe2O3``)."""
-    from pymatgen.core import Composition
-
     syms = atoms.get_chemical_symbols()
     return Composition({s: syms.count(s) for s in set(syms)}).reduced_formula
 

@@ -7,6 +7,10 @@ import warnings
 from collections.abc import Iterable, Sequence
 
 from ase import Atoms
+from pymatgen.io.ase import AseAtomsAdaptor
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+from unihub.foundation.data import load_dataset
 
 from .geometry import reduced_formula
 
@@ -15,9 +19,6 @@ BENCHMARKS = ("wbm_random_1000", "mattersim_ood", "mp_binary_elasticity", "alexa
 
 def structure_key(atoms: Atoms, symprec: float = 0.1) -> tuple[str, int]:
     """(reduced formula, space-group number by spglib at ``symprec``; 0 when spglib fails)."""
-    from pymatgen.io.ase import AseAtomsAdaptor
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # spglib's deprecation notice on every call
@@ -30,8 +31,6 @@ def structure_key(atoms: Atoms, symprec: float = 0.1) -> tuple[str, int]:
 def benchmark_keys(names: Sequence[str] = BENCHMARKS, data_dir: str | os.PathLike | None = None,
                    symprec: float = 0.1) -> dict[str, set[tuple[str, int]]]:
     """{benchmark: its (reduced formula, space group) keys}, from the frames of each benchmark card."""
-    from unihub.foundation.data import load_dataset
-
     out = {}
     for name in names:
         frames = load_dataset(name, data_dir)

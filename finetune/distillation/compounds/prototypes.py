@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import importlib.util
 import json
 import math
 from collections.abc import Iterable
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from ase import Atoms
+from ase.spacegroup import crystal
 from vesin import ase_neighbor_list as neighbor_list
 
 from .elements import (
@@ -145,8 +147,6 @@ PROTOTYPES: tuple[Prototype, ...] = (
 
 
 def _built(name: str) -> Atoms:
-    from ase.spacegroup import crystal
-
     if name == "olivine":  # forsterite Mg2SiO4, Pnma
         return crystal(["Mg", "Mg", "Si", "O", "O", "O"],
                        basis=[(0, 0, 0), (0.2774, 0.25, 0.9915), (0.0940, 0.25, 0.4262), (0.0913, 0.25, 0.7657),
@@ -160,8 +160,6 @@ def _built(name: str) -> Atoms:
 
 @functools.lru_cache(maxsize=1)
 def _aflow_library() -> dict[str, Atoms]:
-    import importlib.util
-
     # the data file only: importing pymatgen.analysis.prototypes parses every table it ships (seconds)
     path = Path(importlib.util.find_spec("pymatgen").submodule_search_locations[0])
     path = path / "analysis" / "prototypes" / "aflow_prototypes.json.gz"

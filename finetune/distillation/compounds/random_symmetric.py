@@ -1,5 +1,7 @@
 """The ``random_symmetric`` kind: pyxtal random crystals of charge-balanced compositions in common space
-groups, scaled to their bonds and kept only when like charges keep apart and the ions pack."""
+groups, scaled to their bonds and kept only when like charges keep apart and the ions pack.
+
+pyxtal is an optional dependency of this kind alone, so it is imported where a crystal is built."""
 
 from __future__ import annotations
 

@@ -11,9 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import ase.io
 import numpy as np
 from ase import Atoms
 from ase.data import atomic_numbers
+from pymatgen.io.ase import AseAtomsAdaptor
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+from unihub.foundation.data.datadir import data_root
+from unihub.foundation.files import ChecksumError, sha256_file
 
 from .elements import (
     _NONMETALS,
@@ -50,8 +56,6 @@ class _Source:
 
 def data_folder(data_dir: str | os.PathLike | None = None) -> Path:
     """The data folder (``data_dir``, else ``$UNIHUB_DATA``, else the cache's), as datasets use it."""
-    from unihub.foundation.data.datadir import data_root
-
     return data_root(data_dir)
 
 
@@ -59,10 +63,6 @@ def data_folder(data_dir: str | os.PathLike | None = None) -> Path:
 def _sources(path: str) -> tuple[_Source, ...]:
     """The MatterGen release structures at ``path``, verified against the MANIFEST beside it, each reduced
     to its primitive cell when that is smaller, with oxidation states and first-shell bonds."""
-    from ase.io import read
-
-    from unihub.foundation.files import ChecksumError, sha256_file
-
     p = Path(path)
     manifest = p.with_name("MANIFEST.json")
     if not p.exists():
@@ -74,7 +74,7 @@ def _sources(path: str) -> tuple[_Source, ...]:
         if want and sha256_file(p) != want:
             raise ChecksumError(f"{p} does not match the sha256 in {manifest}: replace it with a verified copy")
     out = []
-    for k, a in enumerate(read(p, index=":")):
+    for k, a in enumerate(ase.io.read(p, index=":")):
         syms = a.get_chemical_symbols()
         if any(s not in ELEMENTS for s in syms):
             continue
@@ -92,9 +92,6 @@ def _sources(path: str) -> tuple[_Source, ...]:
 
 
 def _primitive(atoms: Atoms) -> Atoms:
-    from pymatgen.io.ase import AseAtomsAdaptor
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # spglib's deprecation notice on every call
