@@ -56,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add ``finetune`` to ``unihub``'s subcommands."""
+    from unihub.cli import positive_int  # the CLI's argument types; imported here, where the parser is built
+
     p = subparsers.add_parser(
         "finetune", help="fine-tune a hub model on your frames (freeze, replay, EWC, new head)",
         description="Fine-tune a hub model on your frames. OUT/run keeps checkpoints and a manifest (sha256 of "
@@ -84,16 +86,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--pretraining", help="pack folder of the pretraining mix (default: the base model's)")
     p.add_argument("--ewc", type=float, default=0.0, help="EWC penalty weight λ (0: off)")
     p.add_argument("--e0", type=_e0, default="estimate", help="estimate | keep | JSON {element: eV}")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--max-steps", dest="max_steps", type=int)
+    p.add_argument("--epochs", type=positive_int, default=30)
+    p.add_argument("--max-steps", dest="max_steps", type=positive_int)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--batch-size", dest="batch_size", type=int, default=4)
+    p.add_argument("--batch-size", dest="batch_size", type=positive_int, default=4)
     p.add_argument("--test", help="held-out frames for the before/after errors")
     p.add_argument("--data-card", dest="data_card", help="data card (name or .md) declaring the data's units")
     p.add_argument("--eval-pretraining", dest="eval_pretraining", type=int, default=0,
                    help="frames per pretraining validation set for the forgetting report (0: skip)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=positive_int, default=1)
     p.add_argument("--format", help="reader of DATA (e.g. extxyz, ase_db, ase_traj; default: guessed from the file)")
     p.add_argument("--read-option", dest="read_option", type=_read_option, action="append", metavar="KEY=VALUE",
                    help="reader option, repeatable, e.g. energy_key=REF_energy forces_key=REF_forces "

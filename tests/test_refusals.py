@@ -386,6 +386,8 @@ CLI_CASES = [
                  r"^unihub label: error: argument --batch-size: must be >= 1, got 0",
                  id="label-batch-size-0"),
     pytest.param(["label", "x", "--shards", "0"], r"argument --shards: must be >= 1", id="label-shards-0"),
+    pytest.param(["finetune", "universal-v1", "x.xyz", "-o", "ft", "--batch-size", "0"],
+                 r"^unihub finetune: error: argument --batch-size: must be >= 1, got 0", id="finetune-batch-size-0"),
     pytest.param(["label", "x", "--n", "many"], r"argument --n: expected a whole number >= 1, got 'many'",
                  id="label-n-word"),
     pytest.param(["bogus"], r"^unihub: error: argument command: invalid choice: 'bogus'", id="unknown-command"),
