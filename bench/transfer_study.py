@@ -28,7 +28,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 PLOTS = Path(__file__).parent / "results" / "transfer_study"
 FINETUNE_MODES = ("naive", "freeze", "replay", "ewc")
@@ -38,8 +37,11 @@ METRICS = {"force": ("force_mae_meV_A", "force MAE (meV/Å)"), "energy": ("energ
 
 
 def load_config(path: str | Path, overrides: dict) -> dict:
-    """The YAML config with the command line's non-None overrides on top."""
-    cfg = yaml.safe_load(Path(path).read_text())
+    """The system's YAML (checked against bench/configs/transfer_ymgpo.yaml's keys) with the command line's
+    non-None overrides on top."""
+    from record import load_config as read
+
+    cfg = read(path, "transfer_ymgpo")
     cfg.update({k: v for k, v in overrides.items() if v is not None})
     cfg["sizes"] = [str(s) for s in cfg["sizes"]]
     return cfg
@@ -153,7 +155,8 @@ def train_one(cfg: dict, base, frames: Sequence, mode: str):
     from unihub.finetune import finetune
 
     return finetune(base, list(frames), head=cfg["head"], epochs=100000, max_steps=cfg["steps"], lr=cfg["lr"],
-                    batch_size=cfg["batch_size"], seed=cfg["seed"], **cfg["mode_options"].get(mode, {}))
+                    batch_size=cfg["batch_size"], seed=cfg["seed"], loss=cfg.get("loss"),
+                    **cfg["mode_options"].get(mode, {}))
 
 
 def evaluate(cfg: dict, model, data: dict, forgetting: bool, physics: bool) -> dict:
@@ -172,6 +175,8 @@ def training_run(cfg: dict, base, data: dict, n: str, mode: str) -> dict:
     k = len(train) if n == "all" else min(int(n), len(train))
     settings = {"n": k, "mode": mode, "steps": cfg["steps"], "batch_size": cfg["batch_size"],
                 "lr": None if mode == "scratch" else cfg["lr"], "options": cfg["mode_options"].get(mode)}
+    if cfg.get("loss") and mode != "scratch":
+        settings["loss"] = cfg["loss"]
 
     def compute() -> dict:
         from unihub.eval.models import wrap_hub_model
@@ -228,7 +233,7 @@ def summarise(cfg: dict, results: dict) -> dict:
     """The record's figures: errors per run, the issue's targets at 50 frames, forgetting, lattice."""
     f = lambda key: results.get(key, {}).get("test", {}).get("force_mae_meV_A", float("nan"))  # noqa: E731
     base_key = f"zero-shot/{cfg['base']}"
-    figures: dict = {"system": cfg["system"], "settings": {k: cfg[k] for k in ("base", "head", "steps", "lr",
+    figures: dict = {"system": cfg["system"], "settings": {k: cfg[k] for k in ("base", "head", "steps", "lr", "loss",
                                                                                 "batch_size", "seed", "sizes",
                                                                                 "modes", "test_frames")},
                      "errors": {key: {**compact(r["test"]), **({"train_frames": r["train_frames"]}
@@ -285,6 +290,9 @@ def main() -> None:
     p.add_argument("--sizes", nargs="+", help="override the config's training-set sizes (e.g. 25 50 100 all)")
     p.add_argument("--modes", nargs="+", choices=[*FINETUNE_MODES, "scratch"], help="override the config's modes")
     p.add_argument("--steps", type=int, help="override the optimiser steps per training run")
+    p.add_argument("--lr", type=float, help="override the fine-tuning learning rate")
+    p.add_argument("--loss", type=json.loads, help='override the fine-tuning loss weights, JSON, e.g. '
+                   '\'{"energy": 1, "forces": 10, "stress": 10}\' (from scratch\'s)')
     p.add_argument("--test-frames", dest="test_frames", type=int, help="score a fixed subset of the test split")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--no-record", action="store_true", help="print the figures; write no record or plots")
@@ -292,7 +300,8 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    cfg = load_config(args.config, {k: getattr(args, k) for k in ("sizes", "modes", "steps", "test_frames")})
+    overrides = ("sizes", "modes", "steps", "lr", "loss", "test_frames")
+    cfg = load_config(args.config, {k: getattr(args, k) for k in overrides})
     t0 = time.perf_counter()
     results = run_study(cfg, log=lambda s: print(s, flush=True))
     figures = summarise(cfg, results)
@@ -301,9 +310,9 @@ def main() -> None:
         return
     for path in plot_curves(cfg, results):
         print(path)
-    from universal_study import record
+    from record import write_record
 
-    print(record(args, figures, time.perf_counter() - t0, benchmark=f"transfer_study-{cfg['system']}"))
+    print(write_record(f"transfer_study-{cfg['system']}", figures, args.threads, time.perf_counter() - t0))
 
 
 if __name__ == "__main__":
