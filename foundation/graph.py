@@ -9,34 +9,8 @@ import torch
 from torch_geometric.data import Batch, Data
 
 from unihub.foundation.errors import InputTypeError
+from unihub.foundation.neighbors import neighbor_list
 from unihub.foundation.validate import check_distances, check_structure
-
-
-def neighbor_list(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float):
-    """Full neighbour list: ``(i, j, shifts, d)`` with r_ij = r_j - r_i + shifts @ cell.
-
-    Non-periodic directions get a large box so vesin's cell algorithm still works.
-    """
-    from vesin import NeighborList
-
-    positions = np.ascontiguousarray(positions, dtype=np.float64)
-    pbc = np.asarray(pbc, dtype=bool)
-    box = np.array(cell, dtype=np.float64)
-    if not pbc.all():
-        # vesin needs a box even for open directions; any non-degenerate one will do.
-        span = positions.max(axis=0) - positions.min(axis=0) if len(positions) else np.zeros(3)
-        for k in np.where(~pbc)[0]:
-            if np.linalg.norm(box[k]) < 1e-8:
-                e = np.zeros(3)
-                e[k] = span[k] + 2 * cutoff + 1.0
-                box[k] = e
-    if pbc.any() and not pbc.all():
-        periodic = pbc.tolist()
-    else:
-        periodic = bool(pbc.all())
-    nl = NeighborList(cutoff=float(cutoff), full_list=True)
-    i, j, s, d = nl.compute(points=positions, box=box, periodic=periodic, quantities="ijSd")
-    return i.astype(np.int64), j.astype(np.int64), s.astype(np.int64), d
 
 
 def to_graph(

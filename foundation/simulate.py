@@ -17,12 +17,12 @@ from ase.md.langevin import Langevin
 from ase.md.nptberendsen import NPTBerendsen
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 from ase.md.verlet import VelocityVerlet
-from ase.neighborlist import neighbor_list
 from ase.optimize import FIRE
 from tqdm.auto import tqdm
 
 from unihub.foundation.errors import InputError, UnihubError
 from unihub.foundation.graph import as_ase
+from unihub.foundation.neighbors import pair_distances
 from unihub.foundation.validate import MIN_DISTANCE
 
 MAX_TIMESTEP_FS = 10.0  # beyond this no interatomic potential integrates stably
@@ -161,7 +161,7 @@ def check_md_state(atoms: Atoms, step: int, target_temperature: float, timestep:
         raise MDExplosionError(f"MD stopped at step {step}: temperature {temperature:.0f} K is beyond "
                                f"{limit:.0f} K for a {target_temperature:g} K run; {hint}")
     if len(atoms) > 1:
-        d = neighbor_list("d", atoms, MIN_DISTANCE)
+        _, _, d = pair_distances(atoms, MIN_DISTANCE)
         if len(d):
             raise MDExplosionError(f"MD stopped at step {step}: two atoms are {d.min():.3f} Å apart (< "
                                    f"{MIN_DISTANCE} Å, the overlap guard); {hint}")

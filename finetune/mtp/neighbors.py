@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from unihub.foundation.neighbors import neighbor_list
+from unihub.foundation.validate import check_geometry
+
 
 def neighbor_pairs(positions: np.ndarray, cell: np.ndarray, pbc, cutoff: float):
     """Full neighbour list sorted by centre: (i, j, shift vectors in Å), pairs within cutoff."""
-    from unihub.foundation.graph import neighbor_list
-    from unihub.foundation.validate import check_geometry
-
     positions = np.ascontiguousarray(positions, dtype=np.float64)
     cell = np.asarray(cell, dtype=np.float64).reshape(3, 3)
     pbc = np.broadcast_to(np.asarray(pbc, dtype=bool), (3,))

@@ -10,7 +10,8 @@ import numpy as np
 from ase import Atoms
 from ase.data import covalent_radii
 from pymatgen.core import Composition
-from vesin import ase_neighbor_list as neighbor_list
+
+from unihub.foundation.neighbors import pair_distances
 
 GUARD = 0.6  # no pair closer than GUARD x (sum of covalent radii)
 
@@ -19,7 +20,7 @@ def check_contacts(atoms: Atoms, factor: float = GUARD) -> bool:
     """True when no pair (periodic images included) is closer than ``factor`` x the sum of covalent radii."""
     r = covalent_radii[atoms.numbers]
     cut = float(factor * 2 * r.max())
-    i, j, d = neighbor_list("ijd", atoms, cut, self_interaction=False)
+    i, j, d = pair_distances(atoms, cut)
     return not np.any(d < factor * (r[i] + r[j]) - 1e-9)
 
 
@@ -28,7 +29,7 @@ def _first_shell(atoms: Atoms, cations: np.ndarray | None = None, tol: float = 1
     anions within ``tol`` x its nearest anion (an anion's shell: the cations bonded to it); else from
     each atom to any atom within 1.15 x its nearest."""
     dmin = float(_min_distance(atoms))
-    i, j, d = neighbor_list("ijd", atoms, 3.0 * dmin, self_interaction=False)
+    i, j, d = pair_distances(atoms, 3.0 * dmin)
     if cations is not None:
         keep = cations[i] & ~cations[j]
         i, j, d = i[keep], j[keep], d[keep]
@@ -48,7 +49,7 @@ def _first_shell(atoms: Atoms, cations: np.ndarray | None = None, tol: float = 1
 
 def _min_distance(atoms: Atoms) -> float:
     span = float(np.cbrt(atoms.get_volume() / len(atoms))) * 2.5
-    _, d = neighbor_list("id", atoms, span, self_interaction=False)
+    _, _, d = pair_distances(atoms, span)
     return float(d.min()) if len(d) else span
 
 

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from ase import Atoms
 from ase.spacegroup import crystal
-from vesin import ase_neighbor_list as neighbor_list
+
+from unihub.foundation.neighbors import pair_distances
 
 from .elements import (
     _POOR_METALS,
@@ -240,7 +241,7 @@ def _decorate(proto: Prototype, t: _Template, assign: dict[str, str], states: di
     if states is not None and not proto.dimer:
         # anions do not overlap: like-charged contacts at least 0.85 x their radii
         an = np.array([states[x] < 0 for x in syms])
-        i, j, d = neighbor_list("ijd", atoms, 4.0, self_interaction=False)
+        i, j, d = pair_distances(atoms, 4.0)
         keep = an[i] & an[j]
         if keep.any():
             r = np.asarray(radius)

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from ase import Atoms
-from vesin import ase_neighbor_list as neighbor_list
+
+from unihub.foundation.neighbors import pair_distances
 
 from .elements import (
     _STD_ANIONS,
@@ -169,7 +170,7 @@ def _build_random(rng: np.random.Generator, ctx: _Context) -> Atoms | None:
     radius = np.array([ionic_radius(s, states[s], int(c)) for s, c in zip(syms, cn, strict=True)])
     _scale(atoms, float(np.exp(np.mean(np.log((radius[i] + radius[j]) / d)))))
     mean_bond = float(np.mean(radius[i] + radius[j]))
-    ii, jj, dd = neighbor_list("ijd", atoms, 1.2 * mean_bond, self_interaction=False)
+    ii, jj, dd = pair_distances(atoms, 1.2 * mean_bond)
     same = cat_mask[ii] == cat_mask[jj]
     floor = np.where(cat_mask[ii], *_LIKE_FLOOR) * mean_bond
     if np.any(same & (dd < floor)):
