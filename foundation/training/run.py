@@ -149,6 +149,41 @@ def _init_network(module: PotentialModule, directory: str) -> None:
         net.load_state_dict(state, strict=False)
 
 
+# trainer settings a resumed run may change (more epochs, another machine); everything else must match
+_RESUMABLE = ("max_epochs", "max_steps", "max_time", "devices", "num_nodes", "strategy", "accelerator", "threads",
+              "progress", "log_every_n_steps", "checkpoint_every_n_steps")
+
+
+def _run_settings(cfg: TrainConfig) -> dict:
+    """The run's settings as flat ``section.key`` entries, less the output folder and resumable trainer keys."""
+    d = json.loads(json.dumps(cfg.to_dict(), default=str))
+    d.pop("output", None)
+    flat = {}
+    for section, value in d.items():
+        items = value.items() if isinstance(value, dict) else [(None, value)]
+        for k, v in items:
+            if not (section == "trainer" and k in _RESUMABLE):
+                flat[f"{section}.{k}" if k else section] = v
+    return flat
+
+
+def check_resume(out: Path, cfg: TrainConfig, resuming: bool) -> None:
+    """Record this run's settings in ``out/train_settings.json``; refuse to resume a run made with others."""
+    from unihub.foundation.files import atomic_write
+
+    path, mine = out / "train_settings.json", _run_settings(cfg)
+    if resuming and path.is_file():
+        theirs = json.loads(path.read_text())
+        changed = [f"{k}: {theirs.get(k)!r} -> {mine.get(k)!r}" for k in sorted(set(mine) | set(theirs))
+                   if theirs.get(k) != mine.get(k)]
+        if changed:
+            raise InputError(f"{out} holds a training run made with other settings ({'; '.join(changed[:6])}); "
+                             "resuming it would mix the two: use another output folder, or --restart to discard "
+                             "its checkpoints")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(mine, indent=1, sort_keys=True)))
+
+
 def train(cfg: TrainConfig, source=None, resume: bool = True, *, module: PotentialModule | None = None,
           datamodule: PotentialDataModule | None = None, callbacks: tuple = ()) -> Path:
     """Run (or resume) a training; returns the directory of the exported EMA model.
@@ -174,6 +209,7 @@ def train(cfg: TrainConfig, source=None, resume: bool = True, *, module: Potenti
         module = PotentialModule(cfg.model.to_dict(), cfg.loss.__dict__, cfg.optim.__dict__, list(source.datasets))
     last = latest_checkpoint(out / "checkpoints")
     ckpt_path = str(last) if resume and last is not None else None
+    check_resume(out, cfg, ckpt_path is not None)
     ref = None
     if not pretrained:
         ref = run_references(cfg, source, dm.fidelity_map)

@@ -153,3 +153,25 @@ def test_caps_per_dataset_by_name():
     assert count(_cap_per_dataset(src, idx, {"default": 5, "c": None}, 0)) == [5, 5, 30]
     assert count(_cap_per_dataset(src, idx, {"b": 12}, 0)) == [10, 12, 30]
     assert count(_cap_per_dataset(src, idx, None, 0)) == [10, 20, 30]
+
+
+def test_resume_refuses_a_run_made_with_other_settings(tmp_path):
+    """More epochs or another machine may resume a run; another learning rate or model may not."""
+    import pytest
+
+    from unihub.foundation.errors import InputError
+    from unihub.foundation.training.config import TrainConfig
+    from unihub.foundation.training.run import check_resume
+
+    cfg = TrainConfig.from_dict({"output": str(tmp_path)})
+    check_resume(tmp_path, cfg, resuming=False)
+    recorded = (tmp_path / "train_settings.json").read_bytes()
+    cfg.trainer.max_epochs, cfg.trainer.threads = 99, 2
+    check_resume(tmp_path, cfg, resuming=True)  # resumable trainer settings
+    assert (tmp_path / "train_settings.json").read_bytes() == recorded
+    cfg.optim.lr *= 2
+    with pytest.raises(InputError, match=r"other settings \(optim.lr: .* -> .*--restart"):
+        check_resume(tmp_path, cfg, resuming=True)
+    assert (tmp_path / "train_settings.json").read_bytes() == recorded
+    check_resume(tmp_path, cfg, resuming=False)  # --restart: the new settings are recorded
+    assert (tmp_path / "train_settings.json").read_bytes() != recorded
