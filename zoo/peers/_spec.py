@@ -7,7 +7,6 @@ without running it, so asking whether a peer is available has no side effects.
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from unihub.foundation.errors import UnihubError
+from unihub.foundation.files import sha256_file
 
 if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
@@ -140,11 +140,3 @@ def _find_spec(module: str) -> ModuleSpec | None:
         return importlib.util.find_spec(module)
     except (ImportError, ValueError):
         return None
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
