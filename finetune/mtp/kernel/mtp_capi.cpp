@@ -28,6 +28,28 @@ void gather_types(const int* types, const int64_t* nb_j, int64_t p0, int nn, std
   for (int k = 0; k < nn; ++k) tj[k] = types[nb_j[p0 + k]];
 }
 
+// The energy of site i; its pair gradients g go to the forces f (+ on the centre, - on each neighbour)
+// and to the virial w[9] += dE/dr_a * r_b.
+inline double site_forces(const mtp::Model& m, mtp::Work& work, const int* types, const int64_t* nb_off,
+                          const int64_t* nb_j, const double* rv, int64_t i, std::vector<int>& tj, double* g,
+                          double* f, double* w) {
+  const int64_t p0 = nb_off[i];
+  const int nn = (int)(nb_off[i + 1] - p0);
+  gather_types(types, nb_j, p0, nn, tj);
+  const double e = mtp::site(m, work, types[i], nn, tj.data(), rv + 3 * p0, g);
+  for (int k = 0; k < nn; ++k) {
+    const double* gk = &g[3 * k];
+    const double* r = rv + 3 * (p0 + k);
+    const int64_t j = nb_j[p0 + k];
+    for (int a = 0; a < 3; ++a) {
+      f[3 * i + a] += gk[a];
+      f[3 * j + a] -= gk[a];
+      for (int b = 0; b < 3; ++b) w[3 * a + b] += gk[a] * r[b];
+    }
+  }
+  return e;
+}
+
 }  // namespace
 
 extern "C" {
@@ -72,22 +94,7 @@ void mtp_compute(void* p, int n, int n_total, const int* types, const int64_t* n
     std::vector<double> g((size_t)maxnn * 3);
     std::vector<int> tj;
 #pragma omp for schedule(dynamic, 64)
-    for (int i = 0; i < n; ++i) {
-      const int64_t p0 = nb_off[i];
-      const int nn = (int)(nb_off[i + 1] - p0);
-      gather_types(types, nb_j, p0, nn, tj);
-      e[i] = mtp::site(m, work, types[i], nn, tj.data(), rv + 3 * p0, g.data());
-      for (int k = 0; k < nn; ++k) {
-        const double* gk = &g[3 * k];
-        const double* r = rv + 3 * (p0 + k);
-        const int64_t j = nb_j[p0 + k];
-        for (int a = 0; a < 3; ++a) {
-          ft[3 * i + a] += gk[a];
-          ft[3 * j + a] -= gk[a];
-          for (int b = 0; b < 3; ++b) wt[3 * a + b] += gk[a] * r[b];
-        }
-      }
-    }
+    for (int i = 0; i < n; ++i) e[i] = site_forces(m, work, types, nb_off, nb_j, rv, i, tj, g.data(), ft, wt);
   }
   for (int t = 1; t < nthreads; ++t) {
     const double* src = &fl[(size_t)(t - 1) * n_total * 3];
@@ -114,22 +121,8 @@ void mtp_efs_dataset(void* p, int S, const int64_t* atom_off, const int* types, 
 #pragma omp for schedule(dynamic, 1)
     for (int s = 0; s < S; ++s) {
       double es = 0.0, ws[9] = {0};
-      for (int64_t i = atom_off[s]; i < atom_off[s + 1]; ++i) {
-        const int64_t p0 = nb_off[i];
-        const int nn = (int)(nb_off[i + 1] - p0);
-        gather_types(types, nb_j, p0, nn, tj);
-        es += mtp::site(m, work, types[i], nn, tj.data(), rv + 3 * p0, g.data());
-        for (int k = 0; k < nn; ++k) {
-          const double* gk = &g[3 * k];
-          const double* r = rv + 3 * (p0 + k);
-          const int64_t j = nb_j[p0 + k];
-          for (int a = 0; a < 3; ++a) {
-            f[3 * i + a] += gk[a];
-            f[3 * j + a] -= gk[a];
-            for (int b = 0; b < 3; ++b) ws[3 * a + b] += gk[a] * r[b];
-          }
-        }
-      }
+      for (int64_t i = atom_off[s]; i < atom_off[s + 1]; ++i)
+        es += site_forces(m, work, types, nb_off, nb_j, rv, i, tj, g.data(), f, ws);
       e[s] = es;
       std::memcpy(w + 9 * s, ws, sizeof ws);
     }
