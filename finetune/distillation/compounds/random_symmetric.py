@@ -96,9 +96,25 @@ def _quick_crystal():
     return QuickCrystal
 
 
+def _tolerances(species: list[str], anion: str, bond: dict[str, float]):
+    """pyxtal's pair tolerances: ``_PYXTAL_TOL`` times the mean cation-anion bond (anion pairs), the bond
+    (cation-anion), the mean of the two cations' bonds (cation pairs)."""
+    from pyxtal.tolerance import Tol_matrix
+
+    tm = Tol_matrix(prototype="atomic")
+    for i, a in enumerate(species):
+        for b in species[i:]:
+            if a == anion and b == anion:
+                tm.set_tol(a, b, _PYXTAL_TOL[0] * float(np.mean(list(bond.values()))))
+            elif anion in (a, b):
+                tm.set_tol(a, b, _PYXTAL_TOL[1] * bond[a if b == anion else b])
+            else:
+                tm.set_tol(a, b, _PYXTAL_TOL[2] * 0.5 * (bond[a] + bond[b]))
+    return tm
+
+
 def _build_random(rng: np.random.Generator, ctx: _Context) -> Atoms | None:
     from pyxtal.lattice import Lattice
-    from pyxtal.tolerance import Tol_matrix
 
     focus = _pick(rng, ctx.random_focus)
     as_anion = focus in ANION_STATES and (not cation_states(focus) or rng.random() < 0.5)
@@ -138,15 +154,7 @@ def _build_random(rng: np.random.Generator, ctx: _Context) -> Atoms | None:
     states = {**dict(zip(cats, qs, strict=True)), anion: -qx}
     r = {e: ionic_radius(e, states[e], 6) for e in species}
     bond = {c: r[c] + r[anion] for c in cats}
-    tm = Tol_matrix(prototype="atomic")
-    for i, a in enumerate(species):
-        for b in species[i:]:
-            if a == anion and b == anion:
-                tm.set_tol(a, b, _PYXTAL_TOL[0] * float(np.mean(list(bond.values()))))
-            elif anion in (a, b):
-                tm.set_tol(a, b, _PYXTAL_TOL[1] * bond[a if b == anion else b])
-            else:
-                tm.set_tol(a, b, _PYXTAL_TOL[2] * 0.5 * (bond[a] + bond[b]))
+    tm = _tolerances(species, anion, bond)
     volume = sum(n * 4 / 3 * np.pi * r[e] ** 3 for e, n in zip(species, counts, strict=True)) / _PACKING
     seed = int(rng.integers(2**31))
     try:
