@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import yaml
-
-from unihub.foundation.errors import InputError, MissingInputError
+from unihub.foundation.configfile import from_mapping, read_mapping
 from unihub.foundation.model.config import ModelConfig
 
 
@@ -84,43 +82,13 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
-        d = dict(d or {})
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            known = sorted(cls.__dataclass_fields__)
-            raise InputError(f"unknown top-level config keys {sorted(unknown)}; known: {known}")
-        parts = {
-            "model": ModelConfig, "data": DataConfig, "loss": LossConfig,
-            "optim": OptimConfig, "trainer": TrainerConfig,
-        }
-        kw = {}
-        for key, typ in parts.items():
-            sub = d.get(key) or {}
-            if not isinstance(sub, dict):
-                raise InputError(f"config section '{key}' must be a mapping of its keys, got {sub!r}")
-            bad = set(sub) - set(typ.__dataclass_fields__)
-            if bad:
-                raise InputError(f"unknown keys {sorted(bad)} in '{key}'; known: {sorted(typ.__dataclass_fields__)}")
-            kw[key] = typ(**sub)
-        for key in ("output", "seed", "init_from"):
-            if key in d:
-                kw[key] = d[key]
-        return cls(**kw)
+        return from_mapping(cls, d)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> TrainConfig:
         """The config in a YAML file; a missing, unparsable or non-mapping file is refused by name."""
-        path = Path(path)
-        if not path.is_file():
-            raise MissingInputError(f"no training config at {path}; pass a YAML file (see foundation/configs/)")
-        try:
-            d = yaml.safe_load(path.read_text())
-        except (yaml.YAMLError, UnicodeDecodeError) as err:
-            raise InputError(f"{path} is not valid YAML: {str(err).splitlines()[0]}; fix the file") from err
-        if d is not None and not isinstance(d, dict):
-            raise InputError(f"{path} holds a YAML {type(d).__name__}, not a mapping of sections (model, data, "
-                             "loss, optim, trainer)")
-        return cls.from_dict(d)
+        return cls.from_dict(read_mapping(path, "training config", "see foundation/configs/",
+                                         "model, data, loss, optim, trainer"))
 
     def to_dict(self) -> dict:
         return asdict(self)
