@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
+from unihub.finetune.config import FinetuneConfig
+
+_DEFAULT = FinetuneConfig()
+
 
 def _lr_factors(text: str) -> dict[str, float]:
     """``embeddings=0.1,readout=2`` → {"embeddings": 0.1, "readout": 2.0}."""
@@ -32,21 +36,32 @@ def _e0(text: str):
     return text if text in ("estimate", "keep") else json.loads(text)
 
 
+# flags that set the FinetuneConfig setting of the same (flat keyword) name
+_SETTING_FLAGS = ("head", "new_head_name", "fidelity", "freeze", "lr_factors", "replay", "replay_ratio",
+                  "replay_select", "replay_filter", "pseudolabel_replay", "ewc", "e0", "epochs", "max_steps", "lr",
+                  "batch_size", "data_card", "eval_pretraining", "seed", "threads", "check_units")
+
+
+def config_from_args(args: argparse.Namespace) -> FinetuneConfig:
+    """The run's settings: the ``--config`` file's (else the defaults), with every flag given over them."""
+    # the command line shows progress bars unless the file or --no-progress turns them off
+    cfg = (FinetuneConfig(progress=True) if args.config is None
+           else FinetuneConfig.from_yaml(args.config, defaults={"progress": True}))
+    given = {k: getattr(args, k) for k in _SETTING_FLAGS if getattr(args, k) is not None}
+    if args.read_option or args.format:
+        given["read_options"] = {**cfg.read_options, **dict(args.read_option or [])}
+        if args.format:
+            given["read_options"]["format"] = args.format
+    if args.no_progress:
+        given["progress"] = False
+    return cfg.with_overrides(**given)
+
+
 def run(args: argparse.Namespace) -> int:
     from unihub.finetune import finetune
 
-    read_options = dict(args.read_option or [])
-    if args.format:
-        read_options["format"] = args.format
-    model = finetune(args.base, args.data, head=args.head, new_head_name=args.new_head_name, freeze=args.freeze,
-                     lr_factors=args.lr_factors, replay=args.replay, replay_ratio=args.replay_ratio,
-                     replay_select=args.replay_select, replay_filter=args.replay_filter,
-                     pseudolabel_replay=args.pseudolabel_replay, pretraining=args.pretraining, ewc=args.ewc,
-                     e0=args.e0, epochs=args.epochs, max_steps=args.max_steps, lr=args.lr, batch_size=args.batch_size,
-                     test=args.test, data_card=args.data_card, eval_pretraining=args.eval_pretraining,
-                     output=args.output, fidelity=args.fidelity, seed=args.seed, threads=args.threads,
-                     progress=not args.no_progress, resume=True if args.resume else None,
-                     overwrite=args.overwrite, check_units=args.check_units, read_options=read_options)
+    model = finetune(args.base, args.data, config_from_args(args), test=args.test, pretraining=args.pretraining,
+                     output=args.output, resume=True if args.resume else None, overwrite=args.overwrite)
     err = model.extra_config["finetune"]["errors"]
     b, a = err["before"], err["after"]
     print(f"{args.output}: force MAE on the fine-tune {err['finetune_set']} set {b['forces_mev_a']:.1f} → "
@@ -60,9 +75,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
     p = subparsers.add_parser(
         "finetune", help="fine-tune a hub model on your frames (freeze, replay, EWC, new head)",
-        description="Fine-tune a hub model on your frames. OUT/run keeps checkpoints and a manifest (sha256 of "
-                    "DATA and --test, the base model's weight digest, every setting but --threads "
-                    "and --no-progress). Rerunning the same command "
+        description="Fine-tune a hub model on your frames. Settings come from flags, over a --config YAML file "
+                    "if given. OUT/run keeps checkpoints, the settings (finetune-config.yaml: pass it to --config "
+                    "to repeat the run) and a manifest (sha256 of DATA and --test, the base model's weight digest, "
+                    "every setting but --threads, --no-progress and --data-card). Rerunning the same command "
                     "resumes from the last checkpoint; a run with other data, base model or settings in OUT is "
                     "refused, never overwritten: pass --overwrite to discard it, or another -o. Labels must be eV, "
                     "eV/Å, eV/Å³: they are checked against themselves (energy vs forces and stress between nearby "
@@ -72,35 +88,39 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("data", help="labelled frames in any format the readers know (extxyz, ASE db/traj, ...)")
     p.add_argument("-o", "--output", required=True, help="folder for the fine-tuned model (zoo format)")
     p.add_argument("--head", help="existing head to tune, or 'new' (default: the data's fidelity label)")
-    p.add_argument("--new-head-name", dest="new_head_name", default="finetune")
+    p.add_argument("--config", metavar="FILE.yaml",
+                   help="settings from a YAML file (FinetuneConfig's keys, as OUT/run/finetune-config.yaml "
+                        "keeps them); the flags given override it")
+    p.add_argument("--new-head-name", dest="new_head_name", help=f"default: {_DEFAULT.new_head_name}")
     p.add_argument("--fidelity", help="fidelity label of the data (default: the reader's)")
     p.add_argument("--freeze", help="stages to freeze, e.g. embeddings,interaction:0")
     p.add_argument("--lr-factors", dest="lr_factors", type=_lr_factors, help="e.g. embeddings=0.1,readout=2")
-    p.add_argument("--replay", type=int, default=0, help="pretraining frames in the replay pool")
+    p.add_argument("--replay", type=int, help="pretraining frames in the replay pool (default: 0)")
     p.add_argument("--replay-ratio", dest="replay_ratio", type=float,
                    help="replay frames per fine-tune frame each epoch (default: the whole pool)")
-    p.add_argument("--replay-select", dest="replay_select", default="random", choices=["random", "fps"])
-    p.add_argument("--replay-filter", dest="replay_filter", default="combinations",
-                   choices=["none", "combinations", "inclusive", "exclusive"])
-    p.add_argument("--pseudolabel-replay", dest="pseudolabel_replay", action="store_true")
+    p.add_argument("--replay-select", dest="replay_select", choices=["random", "fps"],
+                   help=f"default: {_DEFAULT.replay.select}")
+    p.add_argument("--replay-filter", dest="replay_filter", choices=["none", "combinations", "inclusive", "exclusive"],
+                   help=f"default: {_DEFAULT.replay.filter}")
+    p.add_argument("--pseudolabel-replay", dest="pseudolabel_replay", action="store_true", default=None)
     p.add_argument("--pretraining", help="pack folder of the pretraining mix (default: the base model's)")
-    p.add_argument("--ewc", type=float, default=0.0, help="EWC penalty weight λ (0: off)")
-    p.add_argument("--e0", type=_e0, default="estimate", help="estimate | keep | JSON {element: eV}")
-    p.add_argument("--epochs", type=positive_int, default=30)
+    p.add_argument("--ewc", type=float, help="EWC penalty weight λ (default 0: off)")
+    p.add_argument("--e0", type=_e0, help=f"estimate | keep | JSON {{element: eV}} (default: {_DEFAULT.e0})")
+    p.add_argument("--epochs", type=positive_int, help=f"default: {_DEFAULT.epochs}")
     p.add_argument("--max-steps", dest="max_steps", type=positive_int)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--batch-size", dest="batch_size", type=positive_int, default=4)
+    p.add_argument("--lr", type=float, help=f"default: {_DEFAULT.lr:g}")
+    p.add_argument("--batch-size", dest="batch_size", type=positive_int, help=f"default: {_DEFAULT.batch_size}")
     p.add_argument("--test", help="held-out frames for the before/after errors")
     p.add_argument("--data-card", dest="data_card", help="data card (name or .md) declaring the data's units")
-    p.add_argument("--eval-pretraining", dest="eval_pretraining", type=int, default=0,
-                   help="frames per pretraining validation set for the forgetting report (0: skip)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=positive_int, default=1)
+    p.add_argument("--eval-pretraining", dest="eval_pretraining", type=int,
+                   help="frames per pretraining validation set for the forgetting report (default 0: skip)")
+    p.add_argument("--seed", type=int, help=f"default: {_DEFAULT.seed}")
+    p.add_argument("--threads", type=positive_int, help=f"default: {_DEFAULT.threads}")
     p.add_argument("--format", help="reader of DATA (e.g. extxyz, ase_db, ase_traj; default: guessed from the file)")
     p.add_argument("--read-option", dest="read_option", type=_read_option, action="append", metavar="KEY=VALUE",
                    help="reader option, repeatable, e.g. energy_key=REF_energy forces_key=REF_forces "
                         "stress_unit=GPa split_key=split")
-    p.add_argument("--check-units", dest="check_units", action=argparse.BooleanOptionalAction, default=True,
+    p.add_argument("--check-units", dest="check_units", action=argparse.BooleanOptionalAction,
                    help="refuse labels that look like meV, kcal/mol, kJ/mol, Hartree, Rydberg, transposed forces "
                         "or stress in kbar/GPa (default: on; --no-check-units if the labels are right)")
     p.add_argument("--resume", action="store_true",

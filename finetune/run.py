@@ -16,6 +16,7 @@ import numpy as np
 
 from unihub.finetune import data as ftdata
 from unihub.finetune import rundir
+from unihub.finetune.config import FinetuneConfig
 from unihub.finetune.ewc import EWCPenalty, fisher_diagonal
 from unihub.finetune.forgetting import errors, measure, pretraining_val_sets, write_report
 from unihub.finetune.heads import add_head, apply_e0, closest_head, predict_frames
@@ -28,8 +29,10 @@ from unihub.foundation.graph import collate
 from unihub.foundation.training.config import LossConfig, OptimConfig, TrainConfig, TrainerConfig
 from unihub.foundation.training.data import FrameSource, GraphDataset
 
-# arguments that name the run's inputs (hashed apart), its folder, or only how fast or verbosely it runs
-_NOT_SETTINGS = {"model", "data", "test", "output", "threads", "progress", "resume", "overwrite", "data_card"}
+# settings the manifest leaves out: how fast or verbosely the run goes, and the data card (it declares the
+# data's units, which are checked before the run starts)
+_NOT_SETTINGS = {"threads", "progress", "data_card"}
+CONFIG_FILE = "finetune-config.yaml"  # the run's settings, in OUT/run next to the manifest
 
 
 def _base(model):
@@ -90,17 +93,47 @@ def _fisher(module: FinetuneModule, source, indices: np.ndarray, cutoff: float, 
     return fisher_diagonal(module.model, range(len(ds)), loss)
 
 
-def finetune(model, data, *, head: str | None = None, new_head_name: str = "finetune", init_head: str | None = None,
-             freeze=None, lr_factors: dict | None = None, replay: int = 0, replay_ratio: float | None = None,
-             replay_select: str = "random", replay_filter: str = "combinations", pseudolabel_replay: bool = False,
-             pretraining=None, ewc: float = 0.0, ewc_frames: int = 64, e0="estimate", epochs: int = 30,
-             max_steps: int | None = None, lr: float = 1e-3, batch_size: int = 4, ema_decay: float = 0.99,
-             loss: dict | None = None, test=None, data_card=None, check_units: bool = True,
-             eval_pretraining: int = 0, output: str | os.PathLike | None = None, fidelity: str | None = None,
-             read_options: dict | None = None, seed: int = 0, threads: int | None = 1, progress: bool = False,
-             resume: bool | None = None, overwrite: bool = False):
+@dataclasses.dataclass
+class _Data:
+    """The fine-tune frames as read, and split: 'test' frames (with ``test``'s) held out, 'val' ones validate."""
+
+    frames: list[Frame]  # all of the data's frames, as read
+    extra: list[Frame]  # the frames of ``test``
+    origin: str
+    sha256: str
+    train: list[Frame]
+    val: list[Frame]
+    held: list[Frame]
+
+
+@dataclasses.dataclass
+class _Head:
+    """The model to train, the head it trains, the head that one starts from, and its E0."""
+
+    work: object
+    name: str
+    init: str
+    e0_set: dict
+    e0_moves: dict  # element → eV the head's reference energy moved by
+
+
+@dataclasses.dataclass
+class _Pretraining:
+    """Pretraining frames the run uses: their source, the indices pretraining drew, the replay pool."""
+
+    source: object = None
+    seen: np.ndarray | None = None
+    replay: list[Frame] = dataclasses.field(default_factory=list)
+    per_epoch: int = 0  # replay frames drawn each epoch
+
+
+def finetune(model, data, config: FinetuneConfig | dict | None = None, *, test=None, pretraining=None,
+             output: str | os.PathLike | None = None, resume: bool | None = None, overwrite: bool = False,
+             **overrides):
     """Fine-tune ``model`` (a zoo model or its name/path) on ``data`` and return the fine-tuned model.
 
+    config: a ``FinetuneConfig`` (or its mapping); ``overrides`` replace its settings by field name or by
+      the flat keyword names (``replay=2000, replay_ratio=0.5, ewc=1.0``); unknown names are refused.
     data: a file any reader knows, or a list of ASE ``Atoms``/``Frame``s; frames whose source split is
       'test' (and ``test``, if given) are held out for the before/after errors, 'val' frames validate.
     head: None (the head named by the data's fidelity), an existing head, or 'new' (a head
@@ -111,90 +144,141 @@ def finetune(model, data, *, head: str | None = None, new_head_name: str = "fine
       'combinations' | 'inclusive' | 'exclusive');
       ``replay_ratio`` replay frames per fine-tune frame are drawn afresh each epoch (default: the whole pool).
       ``pseudolabel_replay`` relabels replay frames of another functional than the fine-tune head with the base model.
+    pretraining: the pretraining frames for replay, EWC and the forgetting numbers (``pretraining_source``).
     ewc: λ of an EWC penalty with a diagonal Fisher from ``ewc_frames`` pretraining frames (drawn like replay's).
     e0: 'estimate' (least squares on the base model's residuals), 'keep', or {element: eV}.
     eval_pretraining: frames per pretraining validation set for the forgetting numbers (0: skip).
     output: a folder to write the model (zoo format, card with base, data sha256, method, errors) into;
-      its ``run/`` keeps the checkpoints and a manifest (sha256 of data and test file, base model digest,
-      settings). A rerun resumes only the same run; ``resume=True`` insists on resuming, ``overwrite=True``
-      discards the folder's run; another run in the folder is refused (``finetune.rundir.prepare``).
+      its ``run/`` keeps the checkpoints, the settings as YAML (``CONFIG_FILE``) and a manifest (sha256 of
+      data and test file, base model digest, settings). A rerun resumes only the same run; ``resume=True``
+      insists on resuming, ``overwrite=True`` discards the folder's run; another run in the folder is
+      refused (``finetune.rundir.prepare``).
     check_units: refuse labels that are not eV, eV/Å, eV/Å³ (``finetune.units.check_labels``).
     """
-    locals_settings = {k: v for k, v in locals().items() if k not in _NOT_SETTINGS}
-    locals_settings["read_options"] = dict(read_options or {})  # the CLI passes {} where the API defaults to None
+    if isinstance(config, dict):
+        config = FinetuneConfig.from_dict(config)
+    cfg = (config or FinetuneConfig()).with_overrides(**overrides)
     base = _base(model)
     base.eval()
-    frames, origin, data_sha = _read_data(data, base, fidelity, read_options, data_card)
-    extra = ftdata.as_frames(test, fidelity, **(read_options or {}))[0] if test is not None else []
-    held = [f for f in frames if f.split == "test"] + extra
-    train_frames = [f for f in frames if f.split not in ("test", "val")]
-    val_frames = [f for f in frames if f.split == "val"]
-    if not train_frames:
-        raise ValueError("every fine-tune frame is marked val/test; nothing is left to train on")
-
-    work, head_name, init = _target_head(base, train_frames, head, new_head_name, init_head)
-    relabel = lambda fs: [dataclasses.replace(f, fidelity=head_name, dataset="finetune") for f in fs]  # noqa: E731
-    train_frames, val_frames, held = relabel(train_frames), relabel(val_frames), relabel(held)
-    if check_units:
-        for group in (frames, extra):  # the test frames' errors are reported in the same units
-            if group:
-                check_labels(group, predict=lambda fs: predict_frames(work, fs, head_name))
-    old_refs = work.reference_energies[work.fidelity_index(head_name)].clone()
-    e0_set = apply_e0(work, head_name, e0, train_frames)
-    e0_moves = {z: v - float(old_refs[z]) for z, v in e0_set.items()}
-
-    elements = sorted({int(z) for f in train_frames for z in f.numbers})
-    replay_frames: list[Frame] = []
-    source_pt = None
-    if replay or ewc or eval_pretraining:
-        source_pt = pretraining_source(base, pretraining)
-    seen = pretrained_indices(base, source_pt) if replay or ewc else None
-    if replay:
-        idx = select_replay(source_pt, int(replay), elements, select=replay_select, filter=replay_filter,
-                            model=work, seed=seed, candidates=seen)
-        replay_frames = [_frame_of(source_pt, int(i)) for i in idx]
-        # DFT labels onto the head scale pretraining used, and onto the moved E0 of a tuned existing head
-        replay_frames = align_labels(replay_frames, label_alignment(base, source_pt), {head_name: e0_moves})
-        if pseudolabel_replay:
-            replay_frames = pseudolabel(base, replay_frames, keep_fidelity=None if head == "new" else head_name)
-    per_epoch = len(replay_frames) if replay_ratio is None else int(round(replay_ratio * len(train_frames)))
-
-    tmp = None
-    if output is None:
-        tmp = Path(tempfile.mkdtemp(prefix="unihub-finetune-"))
-    else:
-        test_sha = None if test is None else (sha256_file(test) if isinstance(test, (str, os.PathLike))
-                                              else ftdata.frames_sha256(extra))
-        resume = rundir.prepare(output, rundir.manifest(data_sha, origin, base, test_sha, locals_settings), resume,
-                                overwrite)
-    run_dir = Path(output) / "run" if output is not None else tmp
-    cfg = _train_config(base, work, run_dir, bool(replay_frames), len(train_frames) + per_epoch,
-                        dict(lr=lr, ema_decay=ema_decay, epochs=epochs, max_steps=max_steps, threads=threads,
-                             progress=progress, batch_size=batch_size, loss=loss, seed=seed))
-
-    ewc_pick = (np.random.default_rng(seed).choice(seen, min(ewc_frames, len(seen)), replace=False)
-                if ewc else None)
+    data_ = _prepare_data(base, data, test, cfg)
+    head, data_ = _build_head(base, data_, cfg)
+    pt = _pretraining_frames(base, head, data_, cfg, pretraining)
+    run_dir, tmp, resumed = _claim_output(output, resume, overwrite, base, data_, test,
+                                          _settings(cfg, pretraining), cfg)
     try:
-        tuned, frozen = _fit(cfg, work, (train_frames, replay_frames, val_frames), per_epoch, (freeze, lr_factors),
-                             (ewc, ewc_pick, source_pt), bool(resume))
+        tuned, frozen, train_cfg = _train(base, head, data_, pt, cfg, run_dir, resumed)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+    return _report(base, tuned, frozen, head, data_, pt, cfg, train_cfg, output)
 
-    method = {"head": head_name, "new_head": head == "new", "init_head": init, "freeze": sorted(frozen),
-              "lr": lr, "lr_factors": lr_factors or {}, "epochs": epochs, "max_steps": max_steps,
-              "batch_size": batch_size, "replay": len(replay_frames), "replay_per_epoch": per_epoch if replay_frames
-              else 0, "replay_select": replay_select, "replay_filter": replay_filter,
-              "pseudolabel_replay": pseudolabel_replay, "ewc": ewc, "e0": e0 if isinstance(e0, str) else "given",
-              "e0_values": {str(z): v for z, v in e0_set.items()}, "train_frames": len(train_frames)}
-    eval_set, label = (held, "test") if held else ((val_frames, "val") if val_frames else (train_frames, "train"))
-    report = _errors_report(base, tuned, eval_set, label, len(held), (init, head_name),
-                            source_pt if eval_pretraining else None, eval_pretraining, seed, output)
+
+def _settings(cfg: FinetuneConfig, pretraining) -> dict:
+    """The settings the run's manifest records, by their flat keyword names (what identifies the run)."""
+    settings = {k: v for k, v in cfg.flat().items() if k not in _NOT_SETTINGS}
+    settings["read_options"] = dict(cfg.read_options or {})
+    settings["pretraining"] = pretraining  # a pack folder by name, frames by type
+    return settings
+
+
+def _prepare_data(base, data, test, cfg: FinetuneConfig) -> _Data:
+    """Read, check and split the fine-tune data and the ``test`` frames."""
+    read_options = cfg.read_options or {}
+    frames, origin, data_sha = _read_data(data, base, cfg.fidelity, read_options, cfg.data_card)
+    extra = ftdata.as_frames(test, cfg.fidelity, **read_options)[0] if test is not None else []
+    held = [f for f in frames if f.split == "test"] + extra
+    train = [f for f in frames if f.split not in ("test", "val")]
+    val = [f for f in frames if f.split == "val"]
+    if not train:
+        raise ValueError("every fine-tune frame is marked val/test; nothing is left to train on")
+    return _Data(frames, extra, origin, data_sha, train, val, held)
+
+
+def _build_head(base, data: _Data, cfg: FinetuneConfig) -> tuple[_Head, _Data]:
+    """The model to train with its target head and E0, and the frames relabelled onto that head; the
+    labels' units are checked against it."""
+    work, name, init = _target_head(base, data.train, cfg.head, cfg.new_head_name, cfg.init_head)
+    relabel = lambda fs: [dataclasses.replace(f, fidelity=name, dataset="finetune") for f in fs]  # noqa: E731
+    data = dataclasses.replace(data, train=relabel(data.train), val=relabel(data.val), held=relabel(data.held))
+    if cfg.check_units:
+        for group in (data.frames, data.extra):  # the test frames' errors are reported in the same units
+            if group:
+                check_labels(group, predict=lambda fs: predict_frames(work, fs, name))
+    old_refs = work.reference_energies[work.fidelity_index(name)].clone()
+    e0_set = apply_e0(work, name, cfg.e0, data.train)
+    return _Head(work, name, init, e0_set, {z: v - float(old_refs[z]) for z, v in e0_set.items()}), data
+
+
+def _pretraining_frames(base, head: _Head, data: _Data, cfg: FinetuneConfig, pretraining) -> _Pretraining:
+    """The pretraining source (when replay, EWC or the forgetting numbers need it) and the replay pool."""
+    r = cfg.replay
+    out = _Pretraining()
+    if r.frames or cfg.ewc.weight or cfg.eval_pretraining:
+        out.source = pretraining_source(base, pretraining)
+    if r.frames or cfg.ewc.weight:
+        out.seen = pretrained_indices(base, out.source)
+    if r.frames:
+        elements = sorted({int(z) for f in data.train for z in f.numbers})
+        idx = select_replay(out.source, int(r.frames), elements, select=r.select, filter=r.filter,
+                            model=head.work, seed=cfg.seed, candidates=out.seen)
+        frames = [_frame_of(out.source, int(i)) for i in idx]
+        # DFT labels onto the head scale pretraining used, and onto the moved E0 of a tuned existing head
+        frames = align_labels(frames, label_alignment(base, out.source), {head.name: head.e0_moves})
+        if r.pseudolabel:
+            frames = pseudolabel(base, frames, keep_fidelity=None if cfg.head == "new" else head.name)
+        out.replay = frames
+    out.per_epoch = len(out.replay) if r.ratio is None else int(round(r.ratio * len(data.train)))
+    return out
+
+
+def _claim_output(output, resume: bool | None, overwrite: bool, base, data: _Data, test, settings: dict,
+                  cfg: FinetuneConfig) -> tuple[Path, Path | None, bool]:
+    """(run folder, a temporary folder to remove afterwards or None, whether an earlier run resumes):
+    ``output/run`` once ``rundir.prepare`` accepts the run there (its settings then saved as YAML)."""
+    if output is None:
+        tmp = Path(tempfile.mkdtemp(prefix="unihub-finetune-"))
+        return tmp, tmp, bool(resume)
+    test_sha = None if test is None else (sha256_file(test) if isinstance(test, (str, os.PathLike))
+                                          else ftdata.frames_sha256(data.extra))
+    resumed = rundir.prepare(output, rundir.manifest(data.sha256, data.origin, base, test_sha, settings), resume,
+                             overwrite)
+    cfg.to_yaml(Path(output) / "run" / CONFIG_FILE)
+    return Path(output) / "run", None, resumed
+
+
+def _train(base, head: _Head, data: _Data, pt: _Pretraining, cfg: FinetuneConfig, run_dir: Path,
+           resumed: bool) -> tuple[object, set, TrainConfig]:
+    """(the tuned model, the frozen stages, the training config it ran with)."""
+    train_cfg = _train_config(base, head.work, run_dir, bool(pt.replay), len(data.train) + pt.per_epoch, cfg)
+    ewc = cfg.ewc
+    pick = (np.random.default_rng(cfg.seed).choice(pt.seen, min(ewc.frames, len(pt.seen)), replace=False)
+            if ewc.weight else None)
+    tuned, frozen = _fit(train_cfg, head.work, (data.train, pt.replay, data.val), pt.per_epoch,
+                         (cfg.freeze.stages, cfg.freeze.lr_factors), (ewc.weight, pick, pt.source), resumed)
+    return tuned, frozen, train_cfg
+
+
+def _report(base, tuned, frozen: set, head: _Head, data: _Data, pt: _Pretraining, cfg: FinetuneConfig,
+            train_cfg: TrainConfig, output):
+    """Before/after errors, the card and the method on the tuned model, saved to ``output`` if given."""
+    r = cfg.replay
+    method = {"head": head.name, "new_head": cfg.head == "new", "init_head": head.init, "freeze": sorted(frozen),
+              "lr": cfg.lr, "lr_factors": cfg.freeze.lr_factors or {}, "epochs": cfg.epochs,
+              "max_steps": cfg.max_steps, "batch_size": cfg.batch_size, "replay": len(pt.replay),
+              "replay_per_epoch": pt.per_epoch if pt.replay else 0, "replay_select": r.select,
+              "replay_filter": r.filter, "pseudolabel_replay": r.pseudolabel, "ewc": cfg.ewc.weight,
+              "e0": cfg.e0 if isinstance(cfg.e0, str) else "given",
+              "e0_values": {str(z): v for z, v in head.e0_set.items()}, "train_frames": len(data.train)}
+    eval_set, label = ((data.held, "test") if data.held else
+                       ((data.val, "val") if data.val else (data.train, "train")))
+    report = _errors_report(base, tuned, eval_set, label, len(data.held), (head.init, head.name),
+                            pt.source if cfg.eval_pretraining else None, cfg.eval_pretraining, cfg.seed, output)
     tuned.name = f"{base_label(base)}-ft"
     tuned.extra_config = {**(getattr(base, "extra_config", None) or {}),
-                          "finetune": {"base_model": base_label(base), "data": origin, "data_sha256": data_sha,
-                                       "method": method, "errors": report, "config": cfg.to_dict()}}
-    tuned.card = finetune_card(base, origin, data_sha, method, report)
+                          "finetune": {"base_model": base_label(base), "data": data.origin,
+                                       "data_sha256": data.sha256, "method": method, "errors": report,
+                                       "config": train_cfg.to_dict()}}
+    tuned.card = finetune_card(base, data.origin, data.sha256, method, report)
     if output is not None:
         tuned.save(output)
     return tuned.eval()
@@ -223,23 +307,22 @@ def _fit(cfg: TrainConfig, work, parts: tuple, per_epoch: int, stages: tuple, ew
     return UniversalModel.load_dir(Path(model_dir)), frozen
 
 
-def _train_config(base, work, run_dir, replaying: bool, n_train: int, o: dict) -> TrainConfig:
-    """The training config of a fine-tune run (``o``: lr, ema_decay, epochs, max_steps, threads, progress,
-    batch_size, loss overrides, seed); the loss weights default to the base's pretraining ones."""
+def _train_config(base, work, run_dir, replaying: bool, n_train: int, ft: FinetuneConfig) -> TrainConfig:
+    """The training config of a fine-tune run; the loss weights default to the base's pretraining ones."""
     base_train = (getattr(base, "extra_config", None) or {}).get("training", {}).get("config", {})
     base_lr = base_train.get("optim", {}).get("lr")
-    if replaying and base_lr and o["lr"] > base_lr:
+    if replaying and base_lr and ft.lr > base_lr:
         # Adam steps every parameter a replay frame touches by ~lr, however small its gradient
-        warnings.warn(f"fine-tuning with replay at lr {o['lr']:g}, above the base's pretraining peak {base_lr:g}: "
+        warnings.warn(f"fine-tuning with replay at lr {ft.lr:g}, above the base's pretraining peak {base_lr:g}: "
                       "in bench/finetune_study.py replay then forgot more than plain fine-tuning; lr <= "
-                      f"{base_lr:g} is advised", stacklevel=3)
+                      f"{base_lr:g} is advised", stacklevel=4)
     cfg = TrainConfig(
-        model=copy.deepcopy(work.config), loss=LossConfig(**{**base_train.get("loss", {}), **(o["loss"] or {})}),
-        optim=OptimConfig(lr=o["lr"], warmup_steps=10, ema_decay=o["ema_decay"], min_lr_factor=0.05),
-        trainer=TrainerConfig(max_epochs=o["epochs"], max_steps=o["max_steps"] or -1, threads=o["threads"],
-                              progress=o["progress"], log_every_n_steps=max(1, min(10, n_train // o["batch_size"]))),
-        output=str(run_dir), seed=o["seed"])
-    cfg.data.batch_size = o["batch_size"]
+        model=copy.deepcopy(work.config), loss=LossConfig(**{**base_train.get("loss", {}), **(ft.loss or {})}),
+        optim=OptimConfig(lr=ft.lr, warmup_steps=10, ema_decay=ft.ema_decay, min_lr_factor=0.05),
+        trainer=TrainerConfig(max_epochs=ft.epochs, max_steps=ft.max_steps or -1, threads=ft.threads,
+                              progress=ft.progress, log_every_n_steps=max(1, min(10, n_train // ft.batch_size))),
+        output=str(run_dir), seed=ft.seed)
+    cfg.data.batch_size = ft.batch_size
     return cfg
 
 

@@ -115,3 +115,20 @@ def test_cli_refuses_with_exit_2_and_names_the_flags(base, two_files, done, tmp_
                  "--no-check-units", "--no-progress", "--overwrite"])
     assert code == 0
     assert load_model(out).extra_config["finetune"]["data"].endswith("b.extxyz")
+
+
+def test_the_run_folder_keeps_its_settings_and_repeats_from_them(base, two_files, done):
+    """OUT/run/finetune-config.yaml holds the settings: the same run from it resumes; one changed is refused."""
+    from unihub.finetune.config import FinetuneConfig
+    from unihub.finetune.run import CONFIG_FILE
+
+    out, first = done
+    saved = FinetuneConfig.from_yaml(out / "run" / CONFIG_FILE)
+    assert saved == FinetuneConfig().with_overrides(**KW)
+    again = finetune(base, two_files[0], saved, output=out)
+    for k, v in first.state_dict().items():
+        assert torch.equal(v, again.state_dict()[k]), k
+    before = snapshot(out)
+    with pytest.raises(RunMismatchError, match=r"settings replay_ratio: None → 0\.5"):
+        finetune(base, two_files[0], saved, output=out, replay_ratio=0.5)
+    assert snapshot(out) == before
