@@ -24,7 +24,7 @@ from unihub.finetune.module import FinetuneDataModule, FinetuneModule
 from unihub.finetune.replay import align_labels, label_alignment, pretrained_indices, pseudolabel, select_replay
 from unihub.finetune.units import check_labels
 from unihub.foundation.data.frame import Frame
-from unihub.foundation.files import sha256_file
+from unihub.foundation.files import atomic_write, sha256_file
 from unihub.foundation.graph import collate
 from unihub.foundation.training.config import LossConfig, OptimConfig, TrainConfig, TrainerConfig
 from unihub.foundation.training.data import FrameSource, GraphDataset
@@ -240,9 +240,10 @@ def _claim_output(output, resume: bool | None, overwrite: bool, base, data: _Dat
         return tmp, tmp, bool(resume)
     test_sha = None if test is None else (sha256_file(test) if isinstance(test, (str, os.PathLike))
                                           else ftdata.frames_sha256(data.extra))
+    text = cfg.to_yaml()  # a setting YAML cannot hold is refused before the folder is claimed
     resumed = rundir.prepare(output, rundir.manifest(data.sha256, data.origin, base, test_sha, settings), resume,
                              overwrite)
-    cfg.to_yaml(Path(output) / "run" / CONFIG_FILE)
+    atomic_write(Path(output) / "run" / CONFIG_FILE, lambda p: Path(p).write_text(text))
     return Path(output) / "run", None, resumed
 
 

@@ -76,11 +76,16 @@ def from_mapping(cls: type[C], d: dict | None, section: str | None = None) -> C:
 
 
 def _plain(value):
-    """asdict's output with tuples as lists, which ``yaml.safe_dump`` cannot write."""
+    """asdict's output with tuples, sets and numpy values (which ``yaml.safe_dump`` cannot write) as lists
+and numbers."""
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((_plain(v) for v in value), key=repr)
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return value.tolist()
     return value
 
 
@@ -162,7 +167,11 @@ class YamlConfig:
 
     def to_yaml(self, path: str | os.PathLike | None = None) -> str:
         """The config as YAML text (sections in field order), also written to ``path`` if given."""
-        text = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+        try:
+            text = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+        except yaml.representer.RepresenterError as err:
+            raise InputError(f"a {type(self).__name__} setting cannot be written as YAML ({err.args[-1]!r}): "
+                             "give numbers, strings, lists and mappings") from err
         if path is not None:
             from unihub.foundation.files import atomic_write
 
