@@ -444,6 +444,13 @@ CLI_CASES = [
     pytest.param(["train", "none.yaml"], r"no training config at none\.yaml", id="train-missing-config"),
     pytest.param(["train", "bad.yaml"], r"bad\.yaml is not valid YAML", id="train-bad-yaml"),
     pytest.param(["train", "unknown.yaml"], r"unknown top-level config keys \['modle'\]", id="train-unknown-key"),
+    pytest.param(["finetune", "universal-v1", "good.xyz", "-o", "ft", "--config", "none.yaml"],
+                 r"no fine-tune config at none\.yaml", id="finetune-missing-config"),
+    pytest.param(["finetune", "universal-v1", "good.xyz", "-o", "ft", "--config", "unknown.yaml", "--epochs", "1"],
+                 r"unknown top-level config keys \['modle'\]", id="finetune-config-unknown-key"),
+    pytest.param(["distill", "universal-v1", "--elements", "Cu", "-o", "x.mtp", "--config", "list.yaml"],
+                 r"list\.yaml holds a YAML list, not a mapping of sections \(sampling, fit, active and settings\)",
+                 id="distill-config-list"),
 ]
 
 

@@ -1,6 +1,7 @@
 """Distillation: a teacher potential -> a Moment Tensor Potential student (teacher labels only).
 
 - :func:`distill` -- the entry point (``unihub distill TEACHER --elements Si -o si.mtp``)
+- ``config`` -- ``DistillConfig``, its settings (``unihub distill --config FILE.yaml``)
 - ``structures`` -- starting structures: prototypes, known phases, strains, shears, vacancies,
   surfaces, stacking faults, close contacts, adatoms, ordered binary compounds and random alloys
 - ``sampling`` -- teacher MD up each start's temperature ladder, rattles, batched teacher labels
@@ -11,9 +12,10 @@
 
 from .active import ActiveConfig, active_learning, active_set
 from .card import DistilledStudent, card_fields
+from .config import DistillConfig
 from .distill import distill, load_reference
 from .structures import generate_structures
 
-__all__ = ["distill", "ActiveConfig", "active_learning", "active_set", "DistilledStudent", "card_fields",
-           "generate_structures", "load_reference"]
+__all__ = ["distill", "DistillConfig", "ActiveConfig", "active_learning", "active_set", "DistilledStudent",
+           "card_fields", "generate_structures", "load_reference"]
 

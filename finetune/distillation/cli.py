@@ -3,32 +3,56 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
+
+from .active import ActiveConfig
+from .config import DistillConfig
+
+_DEFAULT = DistillConfig()
+
+
+# flags that set the DistillConfig setting of the same (flat keyword) name
+_SETTING_FLAGS = ("level", "r_cut", "head", "temperatures", "budget", "md_steps", "fit_iters", "seed", "threads",
+                  "force_weight")
+# active-learning flags → ActiveConfig fields
+_ACTIVE_FLAGS = {"threshold": "threshold", "al_steps": "steps", "rounds": "max_rounds", "refit_iters": "fit_iters"}
+
+
+def config_from_args(args: argparse.Namespace) -> DistillConfig:
+    """The run's settings: the ``--config`` file's (else the defaults), with every flag given over them."""
+    cfg = DistillConfig() if args.config is None else DistillConfig.from_yaml(args.config)
+    given = {k: getattr(args, k) for k in _SETTING_FLAGS if getattr(args, k) is not None}
+    elements = [e for part in (args.elements or []) for e in part.split(",") if e]
+    if elements:
+        given["elements"] = elements
+    if args.relative_forces is not None:
+        given["force_relative"] = args.relative_forces
+    active = {field: getattr(args, flag) for flag, field in _ACTIVE_FLAGS.items() if getattr(args, flag) is not None}
+    if args.rounds == 0:
+        given["active"] = False
+    elif active:
+        given["active"] = replace(cfg.active if isinstance(cfg.active, ActiveConfig) else ActiveConfig(), **active)
+    if args.no_progress:
+        given["progress"] = False
+    return cfg.with_overrides(**given)
 
 
 def _run(args: argparse.Namespace) -> int:
     import logging
 
-    from .active import ActiveConfig
-
     # without bars the stage and round lines still go to stderr
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from .distill import distill, load_reference
 
-    elements = [e for part in (args.elements or []) for e in part.split(",") if e] or None
+    cfg = config_from_args(args)
     reference = None
     if args.dft:
-        if not elements:
+        if not cfg.elements:
             raise ValueError("--dft needs --elements to pick the frames to compare on")
-        name, frames = load_reference(args.dft, elements)
+        name, frames = load_reference(args.dft, cfg.elements)
         reference = {name: frames}
-    active = ActiveConfig(threshold=args.threshold, steps=args.al_steps, max_rounds=args.rounds,
-                          fit_iters=args.refit_iters) if args.rounds > 0 else False
-    student = distill(args.teacher, elements=elements, structures=args.structures, level=args.level,
-                      r_cut=args.r_cut, head=args.head, temperatures=args.temperatures, budget=args.budget,
-                      output=args.output, md_steps=args.md_steps, fit_iters=args.fit_iters, active=active,
-                      reference=reference, seed=args.seed, threads=args.threads, progress=not args.no_progress,
-                      resume=args.resume, force_relative=args.relative_forces,
-                      force_weight=args.force_weight)
+    student = distill(args.teacher, cfg, structures=args.structures, reference=reference, output=args.output,
+                      resume=args.resume)
     for ref, e in student.record["errors"].items():
         print(f"student vs {ref}: E {e['energy_mae']:.2f} meV/atom  F {e['force_mae']:.1f} meV/Å"
               + (f"  S {e['stress_mae']:.3f} GPa" if "stress_mae" in e else ""))
@@ -42,21 +66,29 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     d.add_argument("teacher", help="registry name or model folder of the teacher")
     d.add_argument("--elements", nargs="+", help="element symbols (Si or W Be or W,Be); default: from --structures")
     d.add_argument("--structures", help="starting structures (any file ASE reads); default: generated")
-    d.add_argument("--level", type=int, default=16)
-    d.add_argument("--r-cut", dest="r_cut", type=float, default=5.0)
+    d.add_argument("--config", metavar="FILE.yaml",
+                   help="settings from a YAML file (DistillConfig's keys, as x/distill-config.yaml keeps them); "
+                        "the flags given override it")
+    d.add_argument("--level", type=int, help=f"default: {_DEFAULT.fit.level}")
+    d.add_argument("--r-cut", dest="r_cut", type=float, help=f"default: {_DEFAULT.fit.r_cut}")
     d.add_argument("--head", help="teacher fidelity head (default: the teacher's)")
     d.add_argument("-T", "--temperatures", type=float, nargs="+",
                    help="K, one ladder for every MD start; default: each start its own, 0.2-1.25x its melting point")
-    d.add_argument("--budget", type=int, default=1500, help="teacher-labelled configurations at most")
-    d.add_argument("--md-steps", dest="md_steps", type=int, default=400, help="teacher MD steps per temperature")
-    d.add_argument("--fit-iters", dest="fit_iters", type=int, default=300)
-    d.add_argument("--rounds", type=int, default=8, help="active-learning rounds at most (0: none)")
-    d.add_argument("--refit-iters", dest="refit_iters", type=int, default=150, help="BFGS iterations per refit")
-    d.add_argument("--threshold", type=float, default=2.0, help="MaxVol grade that triggers a teacher label")
-    d.add_argument("--al-steps", dest="al_steps", type=int, default=1000, help="student MD steps per run")
+    d.add_argument("--budget", type=int, help=f"teacher-labelled configurations at most (default: {_DEFAULT.budget})")
+    d.add_argument("--md-steps", dest="md_steps", type=int,
+                   help=f"teacher MD steps per temperature (default: {_DEFAULT.sampling.md_steps})")
+    d.add_argument("--fit-iters", dest="fit_iters", type=int, help=f"default: {_DEFAULT.fit.iters}")
+    d.add_argument("--rounds", type=int,
+                   help=f"active-learning rounds at most (0: none; default: {_DEFAULT.active.max_rounds})")
+    d.add_argument("--refit-iters", dest="refit_iters", type=int,
+                   help=f"BFGS iterations per refit (default: {_DEFAULT.active.fit_iters})")
+    d.add_argument("--threshold", type=float,
+                   help=f"MaxVol grade that triggers a teacher label (default: {_DEFAULT.active.threshold})")
+    d.add_argument("--al-steps", dest="al_steps", type=int,
+                   help=f"student MD steps per run (default: {_DEFAULT.active.steps})")
     d.add_argument("--dft", help="DFT frames to report errors on, dataset[:split], e.g. mlearn:test")
     d.add_argument("--threads", type=int, help="cores to use: teacher and fit threads, parallel student MD runs")
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--seed", type=int, help=f"default: {_DEFAULT.seed}")
     d.add_argument("-o", "--output", required=True, help="x.mtp (writes x.mtp and the zoo folder x/)")
     d.add_argument("--resume", action="store_true",
                    help="reuse the teacher labels and finished active-learning rounds a killed run left in x/")

@@ -14,8 +14,8 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import asdict, replace
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +28,12 @@ from unihub.foundation.loading import as_model
 from . import structures as st
 from .active import ActiveConfig, active_learning
 from .card import DistilledStudent
+from .config import DistillConfig
 from .labels import STATE, load_labels, save_labels
 from .sampling import EnergyFloor, label, ladder_of, own_ladder, rattled, teacher_md, temperature_ladder
 
 log = logging.getLogger(__name__)
+CONFIG_FILE = "distill-config.yaml"  # the run's settings, in the output folder next to the labels
 
 
 def teacher_revision(teacher) -> str:
@@ -171,36 +173,96 @@ def load_reference(spec: str, elements: Sequence[str]) -> tuple[str, list]:
     return f"{name} ({'-'.join(elements)}, {split or 'all'})", frames
 
 
-def distill(teacher, *, elements: Sequence[str] | None = None,
+@dataclass
+class _Run:
+    """What the steps of one distillation share."""
+
+    teacher: object
+    cfg: DistillConfig
+    elements: list[str]
+    user: list[Atoms] | None  # the user's starting structures
+    out_dir: Path | None  # where the labels and the zoo folder go
+    identity: dict  # what a resumed run must share with the saved labels
+    rng: np.random.Generator
+    say: Callable[[str], object]
+    t_start: float
+    temperatures: list[float] = field(default_factory=list)
+    relaxed: dict[str, Atoms] = field(default_factory=dict)
+    starts: list[Atoms] = field(default_factory=list)
+    ladders: dict[str, list] = field(default_factory=dict)
+    floor: EnergyFloor | None = None
+    active: ActiveConfig = field(default_factory=ActiveConfig)  # with the MD workers set
+    r_min: float | None = None  # the student's, as fitted
+    force_weight: float | None = None
+
+    def elapsed(self) -> str:
+        return f"{time.perf_counter() - self.t_start:.0f} s"
+
+
+@dataclass
+class _Labels:
+    """The teacher labels, split, with the counts a resumed run carries on from."""
+
+    train: list[Atoms]  # grows in place during active learning
+    held_out: list[Atoms]
+    holes: int  # labels dropped below the energy floor
+    calls: int  # teacher labels paid for before active learning
+    rounds_done: int = 0
+    converged: bool = False
+    resumed: bool = False  # read back from a killed run's folder
+
+    def keep(self, run: _Run, rounds: int, spent: int, done: bool = False) -> None:
+        """Save the labels to the output folder (``spent``: teacher calls of this run's rounds)."""
+        if run.out_dir is not None:
+            save_labels(run.out_dir, self.train, self.held_out,
+                        {**run.identity, "holes": self.holes, "teacher_calls": self.calls + spent,
+                         "rounds_done": rounds, "converged": done})
+
+
+def distill(teacher, config: DistillConfig | dict | None = None, *,
             structures: str | os.PathLike | Sequence[Atoms] | None = None,
-            level: int = 16, r_cut: float = 5.0, r_min: float | None = None, head: str | None = None,
-            temperatures: Sequence[float] | None = None, budget: int = 1500, output: str | os.PathLike | None = None,
-            md_steps: int = 400, md_every: int = 20, rattles: int = 1, fit_iters: int = 300,
-            active: ActiveConfig | bool = True, reference: dict[str, Sequence] | None = None,
-            max_atoms: int = 64, radial_basis_size: int = 8, seed: int = 0, threads: int | None = None,
-            name: str | None = None, progress: bool = True, resume: bool = False,
-            force_relative: float | None = None, force_weight: float | None = None) -> DistilledStudent:
+            reference: dict[str, Sequence] | None = None, output: str | os.PathLike | None = None,
+            resume: bool = False, **overrides) -> DistilledStudent:
     """Distil ``teacher`` (a hub model, name or path) into a level-``level`` MTP over ``elements``.
 
+    ``config`` is a ``DistillConfig`` (or its mapping); ``overrides`` replace its settings by field name or
+    by the flat keyword names (``level=16, md_steps=400, fit_iters=300``); unknown names are refused.
     ``structures`` (a file or ``Atoms``) replaces the generated starting structures;
     ``temperatures`` is one ladder for every MD start; by default each start climbs its own, 0.2-1.25x
     its composition-weighted melting point (a start's ``info["temperatures"]`` is kept);
     ``budget`` caps the teacher-labelled configurations (initial sampling + active learning);
     ``reference`` maps a name to DFT frames (``unihub.foundation.data.Frame``) to report student-vs-DFT
     errors on the card. With ``output`` ``x.mtp``, writes ``x.mtp`` and the zoo folder ``x/``
-    (student.mtp, config.json, README.md card, distillation.json, checksums.json) next to it, and keeps
-    the teacher labels there as they are made (labels.extxyz, labels.json); ``resume`` reuses them and
-    the finished active-learning rounds of a killed run with the same teacher, head, elements and seed.
+    (student.mtp, config.json, README.md card, distillation.json, checksums.json, the settings as
+    ``CONFIG_FILE``) next to it, and keeps the teacher labels there as they are made (labels.extxyz,
+    labels.json); ``resume`` reuses them and the finished active-learning rounds of a killed run with the
+    same teacher, head, elements and seed.
     ``force_relative`` (eV/Å) weighs the fit's force errors relatively and ``force_weight`` sets the force
     term's weight against energies (default ``unihub.finetune.mtp.FitConfig``'s).
     """
+    if isinstance(config, dict):
+        config = DistillConfig.from_dict(config)
+    cfg = (config or DistillConfig()).with_overrides(**overrides)
+    run = _start(teacher, cfg, structures, output, resume)
+    saved = load_labels(run.out_dir, run.identity) if resume else None
+    if run.out_dir is not None:
+        cfg.to_yaml(run.out_dir / CONFIG_FILE)
+    _sampling_plan(run)
+    labels = _resumed_labels(run, saved) if saved is not None else _new_labels(run)
+    mtp, refit = _first_fit(run, labels)
+    active_rec = _active_rounds(run, labels, mtp, refit)
+    return _card(run, labels, mtp, active_rec, reference, output)
+
+
+def _start(teacher, cfg: DistillConfig, structures, output, resume: bool) -> _Run:
+    """Check the teacher, the output folder, the starting structures and the elements before any work."""
     t_start = time.perf_counter()
-    if threads is not None:
+    if cfg.threads is not None:
         import torch
 
-        torch.set_num_threads(threads)
+        torch.set_num_threads(cfg.threads)
     teacher = as_model(teacher)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(cfg.seed)
     out_dir = _out_dir(output)
     if resume and out_dir is None:
         raise ValueError("resume needs output: the labels to resume from are kept in the output's folder")
@@ -208,154 +270,186 @@ def distill(teacher, *, elements: Sequence[str] | None = None,
         # starting afresh would overwrite the teacher labels an earlier (perhaps killed) run paid for
         raise InputError(f"{out_dir} holds the teacher labels of an earlier distillation ({STATE}); pass --resume "
                          "(resume=True) to continue from them, or name another -o to start afresh")
-    user = None
-    if structures is not None:
-        user = st.read_structures(structures) if isinstance(structures, (str, os.PathLike)) else list(structures)
-        if not user:
-            raise ValueError("structures is empty: give at least one starting structure or leave it out")
-        for i, a in enumerate(user):
-            a.info.setdefault("source", "user")
-            a.info.setdefault("name", f"user[{i}]")
-    elements = st.check_elements(elements if elements is not None else st.elements_of(user or []))
+    user = _user_structures(structures)
+    elements = st.check_elements(cfg.elements if cfg.elements is not None else st.elements_of(user or []))
     if user and set(st.elements_of(user)) - set(elements):
         raise ValueError(f"structures contain {sorted(set(st.elements_of(user)) - set(elements))}, "
                          f"not in elements={elements}")
-    _check_teacher_elements(teacher, elements, head)
-    identity = {"teacher_revision": teacher_revision(teacher), "head": head, "elements": elements, "seed": seed}
-    saved = load_labels(out_dir, identity) if resume else None
-    own_ladders = temperatures is None
-    temperatures = sorted(temperatures) if temperatures is not None else temperature_ladder(elements)
-    say = print if progress else log.info
+    _check_teacher_elements(teacher, elements, cfg.head)
+    identity = {"teacher_revision": teacher_revision(teacher), "head": cfg.head, "elements": elements,
+                "seed": cfg.seed}
+    return _Run(teacher, cfg, elements, user, out_dir, identity, rng, print if cfg.progress else log.info, t_start)
 
-    # 1. starting structures
-    relaxed = _relax_prototypes(teacher, elements, head)
-    for a in relaxed.values():  # energies rank the MD starts; one cheap batched call
+
+def _user_structures(structures) -> list[Atoms] | None:
+    """The user's starting structures (a file or ``Atoms``), each named and marked as the user's."""
+    if structures is None:
+        return None
+    user = st.read_structures(structures) if isinstance(structures, (str, os.PathLike)) else list(structures)
+    if not user:
+        raise ValueError("structures is empty: give at least one starting structure or leave it out")
+    for i, a in enumerate(user):
+        a.info.setdefault("source", "user")
+        a.info.setdefault("name", f"user[{i}]")
+    return user
+
+
+def _sampling_plan(run: _Run) -> None:
+    """Relax the prototypes with the teacher and set the MD starts, their temperature ladders, the energy
+    floor and the active-learning settings."""
+    cfg, teacher, head = run.cfg, run.teacher, run.cfg.head
+    temperatures = cfg.sampling.temperatures
+    run.temperatures = sorted(temperatures) if temperatures is not None else temperature_ladder(run.elements)
+    run.relaxed = _relax_prototypes(teacher, run.elements, head)
+    for a in run.relaxed.values():  # energies rank the MD starts; one cheap batched call
         a.info["energy_per_atom"] = 0.0
-    if relaxed:
-        for a, r in zip(relaxed.values(), teacher.predict(list(relaxed.values()), head=head)):
+    if run.relaxed:
+        for a, r in zip(run.relaxed.values(), teacher.predict(list(run.relaxed.values()), head=head)):
             a.info["energy_per_atom"] = r["energy"] / len(a)
-    starts = _md_starts(elements, relaxed, user, max_atoms, seed)
-    if own_ladders:  # each start heated past its own melting point, not the highest element's
-        for a in starts:
+    run.starts = _md_starts(run.elements, run.relaxed, run.user, cfg.sampling.max_atoms, cfg.seed)
+    if temperatures is None:  # each start heated past its own melting point, not the highest element's
+        for a in run.starts:
             a.info.setdefault("temperatures", own_ladder(a))
-
-    # 2. teacher sampling
-    ladders = {a.info.get("name", str(i)): ladder_of(a, temperatures) for i, a in enumerate(starts)}
-    floor = energy_floor(elements, relaxed)
-    cfg = active if isinstance(active, ActiveConfig) else ActiveConfig()
-    if cfg.workers is None:  # one student MD run per core distillation may use
+    run.ladders = {a.info.get("name", str(i)): ladder_of(a, run.temperatures) for i, a in enumerate(run.starts)}
+    run.floor = energy_floor(run.elements, run.relaxed)
+    active = cfg.active if isinstance(cfg.active, ActiveConfig) else ActiveConfig()
+    if active.workers is None:  # one student MD run per core distillation may use
         from unihub.finetune.mtp.kernel import default_threads
 
-        cfg = replace(cfg, workers=threads or default_threads())
-    if saved is None:
-        if user:
-            base = []
-            for a in user:
-                base += [a, *st.derive(a, rng, max_atoms, surfaces_too=False)]
-        else:
-            base = st.generate_structures(elements, seed=seed, max_atoms=max_atoms, relaxed=relaxed)
-        say(f"distill: {len(base)} starting structures; teacher MD from {len(starts)} starts: {ladders} K")
-        snaps = teacher_md(teacher, starts, temperatures, md_steps, md_every, head=head, seed=seed,
-                           progress=progress, floor=floor)
-        pool = base + rattled(base, rng, n=rattles) + snaps
-        reserve = min(cfg.max_new * cfg.max_rounds, budget // 3) if active else 0  # kept for active learning
-        if len(pool) > budget - reserve:
-            pool = [pool[i] for i in sorted(rng.choice(len(pool), budget - reserve, replace=False))]
-        labelled = label(teacher, pool, head=head, progress=progress)
-        holes = 0
-        if floor is not None:
-            labelled, holes = floor.drop_holes(labelled)
-        order = rng.permutation(len(labelled))
-        n_val = max(1, len(labelled) // 10)
-        held_out = [labelled[i] for i in order[:n_val]]
-        train = [labelled[i] for i in order[n_val:]]
-        calls, rounds_done, converged = len(labelled) + holes, 0, False
-        say(f"distill: {len(labelled)} teacher labels ({dict(Counter(a.info['source'] for a in labelled))}), "
-            f"{n_val} held out, {holes} dropped below the energy floor; {time.perf_counter() - t_start:.0f} s")
+        active = replace(active, workers=cfg.threads or default_threads())
+    run.active = active
+
+
+def _resumed_labels(run: _Run, saved: tuple) -> _Labels:
+    """The labels and counts a killed run saved."""
+    train, held_out, state = saved
+    run.say(f"distill: resumed {len(train) + len(held_out)} teacher labels from {run.out_dir} "
+            f"({state['rounds_done']} active-learning rounds done)")
+    return _Labels(train, held_out, state["holes"], state["teacher_calls"], state["rounds_done"],
+                   state["converged"], resumed=True)
+
+
+def _new_labels(run: _Run) -> _Labels:
+    """New teacher labels (``_sample_and_label``), saved, and fitted as a resumed run reads them back
+    (extxyz rounds the labels)."""
+    labels = _sample_and_label(run)
+    labels.keep(run, 0, 0)
+    if run.out_dir is not None:
+        labels.train, labels.held_out, _ = load_labels(run.out_dir, run.identity)
+    return labels
+
+
+def _sample_and_label(run: _Run) -> _Labels:
+    """Teacher MD from the starts, rattled and derived structures, within the budget (a reserve kept for
+    active learning), labelled by the teacher; holes under the energy floor dropped, a tenth held out."""
+    cfg, s, rng = run.cfg, run.cfg.sampling, run.rng
+    if run.user:
+        base = []
+        for a in run.user:
+            base += [a, *st.derive(a, rng, s.max_atoms, surfaces_too=False)]
     else:
-        train, held_out, state = saved
-        holes, calls = state["holes"], state["teacher_calls"]
-        rounds_done, converged = state["rounds_done"], state["converged"]
-        say(f"distill: resumed {len(train) + len(held_out)} teacher labels from {out_dir} "
-            f"({rounds_done} active-learning rounds done)")
+        base = st.generate_structures(run.elements, seed=cfg.seed, max_atoms=s.max_atoms, relaxed=run.relaxed)
+    run.say(f"distill: {len(base)} starting structures; teacher MD from {len(run.starts)} starts: {run.ladders} K")
+    snaps = teacher_md(run.teacher, run.starts, run.temperatures, s.md_steps, s.md_every, head=cfg.head,
+                       seed=cfg.seed, progress=cfg.progress, floor=run.floor)
+    pool = base + rattled(base, rng, n=s.rattles) + snaps
+    reserve = min(run.active.max_new * run.active.max_rounds, cfg.budget // 3) if cfg.active else 0
+    if len(pool) > cfg.budget - reserve:
+        pool = [pool[i] for i in sorted(rng.choice(len(pool), cfg.budget - reserve, replace=False))]
+    labelled = label(run.teacher, pool, head=cfg.head, progress=cfg.progress)
+    holes = 0
+    if run.floor is not None:
+        labelled, holes = run.floor.drop_holes(labelled)
+    order = rng.permutation(len(labelled))
+    n_val = max(1, len(labelled) // 10)
+    run.say(f"distill: {len(labelled)} teacher labels ({dict(Counter(a.info['source'] for a in labelled))}), "
+            f"{n_val} held out, {holes} dropped below the energy floor; {run.elapsed()}")
+    return _Labels([labelled[i] for i in order[n_val:]], [labelled[i] for i in order[:n_val]], holes,
+                   len(labelled) + holes)
 
-    def keep(rounds: int, spent: int, done: bool = False) -> None:
-        if out_dir is not None:
-            save_labels(out_dir, train, held_out, {**identity, "holes": holes, "teacher_calls": calls + spent,
-                                                   "rounds_done": rounds, "converged": done})
 
-    if saved is None:
-        keep(0, 0)
-        if out_dir is not None:  # fit what a resumed run would read back (extxyz rounds the labels)
-            train, held_out, _ = load_labels(out_dir, identity)
-
-    # 3. first fit
+def _first_fit(run: _Run, labels: _Labels):
+    """The MTP student fitted to the training labels, and ``refit(frames, iters)`` for active learning."""
     from unihub.finetune.mtp import FitConfig, MTPModel, fit
 
-    r_min = r_min if r_min is not None else pick_r_min(train + held_out)
-    mtp = MTPModel.from_level(level, elements, min_dist=r_min, max_dist=r_cut, radial_basis_size=radial_basis_size,
-                              seed=seed)
-
-    force_weight = FitConfig.force_weight if force_weight is None else force_weight
+    f, seed, threads = run.cfg.fit, run.cfg.seed, run.cfg.threads
+    r_min = f.r_min if f.r_min is not None else pick_r_min(labels.train + labels.held_out)
+    mtp = MTPModel.from_level(f.level, run.elements, min_dist=r_min, max_dist=f.r_cut,
+                              radial_basis_size=f.radial_basis_size, seed=seed)
+    run.r_min = r_min
+    run.force_weight = FitConfig.force_weight if f.force_weight is None else f.force_weight
+    fit_cfg = FitConfig(threads=threads, seed=seed, progress=run.cfg.progress, force_relative=f.force_relative,
+                        force_weight=run.force_weight)
 
     def refit(frames: list[Atoms], iters: int) -> dict:
-        return fit(mtp, frames, None, FitConfig(max_iter=iters, threads=threads, seed=seed, progress=progress,
-                                                  force_relative=force_relative, force_weight=force_weight)).train
+        return fit(mtp, frames, None, replace(fit_cfg, max_iter=iters)).train
 
-    first = refit(train, fit_iters)
-    say(f"distill: first fit F MAE {first['force_mae']:.1f} meV/Å on {len(train)} configurations; "
-        f"{time.perf_counter() - t_start:.0f} s")
+    first = refit(labels.train, f.iters)
+    run.say(f"distill: first fit F MAE {first['force_mae']:.1f} meV/Å on {len(labels.train)} configurations; "
+            f"{run.elapsed()}")
+    return mtp, refit
 
-    # 4. active learning on the student's own MD
+
+def _active_rounds(run: _Run, labels: _Labels, mtp, refit) -> dict:
+    """Active learning on the student's own MD from where a resumed run stopped; its record for the card
+    (the rounds also go to ``active_log.jsonl`` in the output folder)."""
     log_path, earlier = None, []
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        log_path = out_dir / "active_log.jsonl"
-        if saved is not None and log_path.exists():  # the finished rounds of the killed run
-            earlier = [r for r in map(json.loads, log_path.read_text().splitlines()) if r["round"] <= rounds_done]
+    if run.out_dir is not None:
+        run.out_dir.mkdir(parents=True, exist_ok=True)
+        log_path = run.out_dir / "active_log.jsonl"
+        if labels.resumed and log_path.exists():  # the finished rounds of the killed run
+            earlier = [r for r in map(json.loads, log_path.read_text().splitlines())
+                       if r["round"] <= labels.rounds_done]
         log_path.write_text("".join(json.dumps(r) + "\n" for r in earlier))
-    active_rec: dict = {"reason": "not run", "rounds": []}
-    if active and converged:
-        active_rec = {"reason": f"converged before the resume (round {rounds_done})", "converged": True,
-                      "rounds": earlier, "config": asdict(cfg)}
-    elif active:
-        spent = [rounds_done, 0]  # last round, teacher calls of this run's rounds
+    if not run.cfg.active:
+        return {"reason": "not run", "rounds": []}
+    if labels.converged:
+        return {"reason": f"converged before the resume (round {labels.rounds_done})", "converged": True,
+                "rounds": earlier, "config": asdict(run.active)}
+    spent = [labels.rounds_done, 0]  # last round, teacher calls of this run's rounds
 
-        def after_round(r: int, calls_now: int) -> None:
-            spent[:] = [r, calls_now]
-            keep(r, calls_now)
+    def after_round(r: int, calls_now: int) -> None:
+        spent[:] = [r, calls_now]
+        labels.keep(run, r, calls_now)
 
-        res = active_learning(mtp, teacher, train, starts, temperatures, refit, cfg, budget=budget - calls,
-                              head=head, log_path=log_path, seed=seed, progress=progress, floor=floor,
-                              first_round=rounds_done + 1, on_round=after_round)
-        if res.converged:  # the last round's save did not know yet
-            keep(*spent, True)
-        active_rec = {"reason": res.reason, "converged": res.converged, "rounds": earlier + res.log_dicts(),
-                      "config": asdict(cfg), "dropped_below_floor": res.dropped}
+    res = active_learning(mtp, run.teacher, labels.train, run.starts, run.temperatures, refit, run.active,
+                          budget=run.cfg.budget - labels.calls, head=run.cfg.head, log_path=log_path,
+                          seed=run.cfg.seed, progress=run.cfg.progress, floor=run.floor,
+                          first_round=labels.rounds_done + 1, on_round=after_round)
+    if res.converged:  # the last round's save did not know yet
+        labels.keep(run, *spent, True)
+    return {"reason": res.reason, "converged": res.converged, "rounds": earlier + res.log_dicts(),
+            "config": asdict(run.active), "dropped_below_floor": res.dropped}
 
-    # 5. errors and the card
+
+def _card(run: _Run, labels: _Labels, mtp, active_rec: dict, reference, output) -> DistilledStudent:
+    """Student-vs-teacher (held-out) and student-vs-reference errors, the record and the student, written
+    to ``output`` if given."""
     from unihub.finetune.mtp.fit import errors, prepare
 
-    errs = {"teacher (held-out)": errors(mtp, *prepare(mtp, held_out), threads)}
+    cfg, f, threads = run.cfg, run.cfg.fit, run.cfg.threads
+    errs = {"teacher (held-out)": errors(mtp, *prepare(mtp, labels.held_out), threads)}
     for ref_name, frames in (reference or {}).items():
         errs[ref_name] = errors(mtp, *prepare(mtp, frames), threads)
     record = {
-        "teacher": getattr(teacher, "name", "") or str(type(teacher).__name__),
-        "teacher_revision": teacher_revision(teacher),
-        "head": head or getattr(getattr(teacher, "config", None), "default_fidelity", None),
-        "elements": elements, "level": level, "cutoff": r_cut, "r_min": r_min,
-        "radial_basis_size": radial_basis_size, "force_relative": force_relative,
-        "force_weight": force_weight, "temperatures": ladders,
-        "counts": dict(Counter(a.info.get("source", "?") for a in train + held_out)),
-        "train_size": len(train), "held_out": len(held_out), "errors": errs, "active": active_rec,
-        "energy_floor": {"ground_eV_per_atom": floor.ground if floor else None, "dropped_initial": holes},
-        "seconds": time.perf_counter() - t_start,
+        "teacher": getattr(run.teacher, "name", "") or str(type(run.teacher).__name__),
+        "teacher_revision": teacher_revision(run.teacher),
+        "head": cfg.head or getattr(getattr(run.teacher, "config", None), "default_fidelity", None),
+        "elements": run.elements, "level": f.level, "cutoff": f.r_cut, "r_min": run.r_min,
+        "radial_basis_size": f.radial_basis_size, "force_relative": f.force_relative,
+        "force_weight": run.force_weight,
+        "temperatures": run.ladders,
+        "counts": dict(Counter(a.info.get("source", "?") for a in labels.train + labels.held_out)),
+        "train_size": len(labels.train), "held_out": len(labels.held_out), "errors": errs, "active": active_rec,
+        "energy_floor": {"ground_eV_per_atom": run.floor.ground if run.floor else None,
+                         "dropped_initial": labels.holes},
+        "seconds": time.perf_counter() - run.t_start,
     }
-    student = DistilledStudent(mtp, name or f"{'-'.join(elements)}-mtp{level}", record)
+    student = DistilledStudent(mtp, cfg.name or f"{'-'.join(run.elements)}-mtp{f.level}", record)
     if output is not None:
-        _write(student, Path(output), out_dir)
-    say(f"distill: student vs teacher F MAE {errs['teacher (held-out)']['force_mae']:.1f} meV/Å; "
-        f"{record['seconds']:.0f} s in all")
+        _write(student, Path(output), run.out_dir)
+    run.say(f"distill: student vs teacher F MAE {errs['teacher (held-out)']['force_mae']:.1f} meV/Å; "
+            f"{record['seconds']:.0f} s in all")
     return student
 
 

@@ -39,6 +39,11 @@ def test_distill_writes_a_loadable_student_with_its_card(emt_teacher, tmp_path):
     assert set(rec["errors"]) == {"teacher (held-out)", "emt-as-dft"}
 
     folder = tmp_path / "cu"
+    from unihub.finetune.distillation.config import DistillConfig
+    from unihub.finetune.distillation.distill import CONFIG_FILE
+
+    kept = DistillConfig.from_yaml(folder / CONFIG_FILE)  # the settings, to repeat the run with --config
+    assert (kept.elements, kept.fit.level, kept.sampling.temperatures, kept.active) == (["Cu"], 6, [300, 1500], cfg)
     manifest = json.loads((folder / "checksums.json").read_text())
     assert {"student.mtp", "config.json", "README.md", "distillation.json"} <= set(manifest)
     loaded = load_model(folder)
