@@ -11,6 +11,7 @@ import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from unihub.foundation.files import atomic_write, sha256_file
 from unihub.foundation.graph import collate
 from unihub.foundation.training.config import LossConfig, OptimConfig, TrainConfig, TrainerConfig
 from unihub.foundation.training.data import FrameSource, GraphDataset
+
+if TYPE_CHECKING:
+    from unihub.zoo.models import UniversalModel
 
 # settings the manifest leaves out: how fast or verbosely the run goes, and the data card (it declares the
 # data's units, which are checked before the run starts)
@@ -129,7 +133,7 @@ class _Pretraining:
 
 def finetune(model, data, config: FinetuneConfig | dict | None = None, *, test=None, pretraining=None,
              output: str | os.PathLike | None = None, resume: bool | None = None, overwrite: bool = False,
-             **overrides):
+             **overrides) -> UniversalModel:
     """Fine-tune ``model`` (a zoo model or its name/path) on ``data`` and return the fine-tuned model.
 
     config: a ``FinetuneConfig`` (or its mapping); ``overrides`` replace its settings by field name or by
