@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from ase import Atoms
 from torch_geometric.data import Batch, Data
 
 from unihub.foundation.errors import InputTypeError
@@ -52,12 +53,11 @@ def atoms_to_graph(atoms, cutoff: float, fidelity: int = 0, check: bool = True) 
 
 def as_ase(obj):
     """Accept ASE ``Atoms`` or pymatgen ``Structure``/``Molecule``; return ASE ``Atoms``."""
-    from ase import Atoms
-
     if isinstance(obj, Atoms):
         return obj
     mod = type(obj).__module__
     if mod.startswith("pymatgen"):
+        # pymatgen (about a second to import) only for pymatgen inputs
         from pymatgen.io.ase import AseAtomsAdaptor
 
         return AseAtomsAdaptor.get_atoms(obj)

@@ -18,7 +18,8 @@ def mp2020_correction(atoms: Atoms, energy: float = 0.0) -> float:
     element is O or F (as MPRelaxSet sets them), no POTCAR check; pymatgen decides oxide, peroxide,
     superoxide and sulfide types from the structure. ``energy`` goes into the entry but the
     correction does not depend on it. Raises ``ValueError`` for a structure pymatgen refuses."""
-    # older pymatgen releases keep these in pymatgen.entries; newer ones re-export them there
+    # pymatgen (seconds to import) only when a correction is asked for; older pymatgen releases keep
+    # these in pymatgen.entries, newer ones re-export them there
     from pymatgen.core import Lattice, Structure
     from pymatgen.entries.compatibility import CompatibilityError, MaterialsProject2020Compatibility
     from pymatgen.entries.computed_entries import ComputedStructureEntry

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from ase.units import _amu, _e
 
 
 def gamma_frequencies(model, cell, delta: float = 0.01) -> np.ndarray:
@@ -12,8 +13,6 @@ def gamma_frequencies(model, cell, delta: float = 0.01) -> np.ndarray:
     Imaginary modes come out negative. ``cell`` should be relaxed: residual forces cancel in the central
     difference, but the modes are those of the stationary point only if it is one.
     """
-    from ase.units import _amu, _e
-
     n = len(cell)
     disp = []
     for i in range(n):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Iterator
 
 import numpy as np
+from ase.data import chemical_symbols
 
 from unihub.foundation.graph import as_ase_list, atoms_to_graph, collate
 
@@ -66,16 +68,12 @@ def predict(
 def warn_unseen(model, fidelity: int, numbers: np.ndarray, already: set[int] | None = None,
                 stacklevel: int = 3) -> None:
     """Warn (once per element in ``already``) about elements head ``fidelity`` had no training data for."""
-    import warnings
-
     seen = model.seen_elements[fidelity].cpu().numpy()
     if not seen.any():
         return  # an untrained model: nothing to compare against
     # Z outside the table is not ours to judge here: the structure check refuses it with its own message
     unseen = sorted({int(z) for z in np.unique(numbers) if 0 < z < len(seen) and not seen[z]} - (already or set()))
     if unseen:
-        from ase.data import chemical_symbols
-
         if already is not None:
             already.update(unseen)
         head = model.config.fidelities[fidelity]

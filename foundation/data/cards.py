@@ -15,6 +15,9 @@ from typing import Any
 import yaml
 
 from unihub.foundation.errors import InputError, MissingInputError, UnihubError
+from unihub.foundation.files import atomic_write
+
+from .readers import READERS
 
 # generated: training data made here (teacher labels); its files live in the cache and its card names the command
 # external: a public file the project reads when a user supplies it (or fetches it online); not in the shared
@@ -199,8 +202,6 @@ def _check_choice(path: Path, key: str, value: Any, allowed: tuple[str, ...]) ->
 
 
 def _check_readers(card: Card) -> None:
-    from .readers import READERS
-
     for f in card.files:
         key, _ = card.reader_for(f)
         if key is not None and key not in READERS:
@@ -210,8 +211,6 @@ def _check_readers(card: Card) -> None:
 def write_card(meta: dict, prose: str, directory: str | os.PathLike | None = None) -> Path:
     """Write ``<directory>/<meta['name']>.md`` atomically (default: the cards folder) and parse it back,
     so a card that :func:`load_card` would refuse is never left behind."""
-    from unihub.foundation.files import atomic_write
-
     missing = [k for k in REQUIRED_KEYS if k not in meta]
     if missing:
         raise InputError(f"card {meta.get('name')!r} lacks {missing}")

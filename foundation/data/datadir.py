@@ -12,6 +12,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from unihub.foundation.errors import UnihubError
 from unihub.foundation.files import ChecksumError, cache_dir, offline, sha256_file  # noqa: F401  (re-exported)
 
@@ -130,8 +132,6 @@ class _Progress:
     """File-like wrapper that advances a tqdm bar as bytes are read."""
 
     def __init__(self, raw, name: str, enabled: bool):
-        from tqdm.auto import tqdm
-
         total = getattr(raw, "length", None) or None
         self._raw = raw
         self._bar = tqdm(total=total, unit="B", unit_scale=True, desc=f"download {name}", disable=not enabled)

@@ -7,14 +7,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from ase.io import read
+from ase.io.formats import UnknownFileTypeError
 
 from unihub.foundation.errors import InputError, MissingInputError, UnihubError
+from unihub.foundation.files import sha256_file
+from unihub.foundation.validate import check_structure
 
-from .cards import FIDELITIES, Card, load_card
+from .cards import FIDELITIES, Card, list_cards, load_card
 from .datadir import resolve_file
 from .frame import Frame
 from .readers import READERS, guess_format, mp_elemental_energies
-from .splits import SPLITS
+from .splits import SPLITS, assign_splits
 
 
 def iter_dataset(card: Card | str, data_dir: str | os.PathLike | None = None,
@@ -45,7 +49,6 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, split: st
     frames = list(iter_dataset(card, data_dir))
     if split is None:
         return frames
-    from .splits import assign_splits
 
     if split not in SPLITS:
         raise InputError(f"split must be one of {SPLITS} or None, got {split!r}")
@@ -104,9 +107,6 @@ def unreadable(path: Path, what: str, err: Exception, done: int = 0,
 
 def read_structure(path: str | os.PathLike, index: int | str = -1):
     """One ASE ``Atoms`` (``index``, default the last) from any file ASE reads, errors naming the file."""
-    from ase.io import read
-    from ase.io.formats import UnknownFileTypeError
-
     path = Path(path)
     if not path.is_file():
         raise MissingInputError(f"{path} does not exist" if not path.exists() else f"{path} is not a file")
@@ -128,10 +128,6 @@ def read_structure(path: str | os.PathLike, index: int | str = -1):
 
 def card_file_of(path: Path) -> tuple[Card, str, dict] | None:
     """(card, reader key, options) when ``path`` holds exactly the bytes of a card's file, else None."""
-    from unihub.foundation.files import sha256_file
-
-    from .cards import list_cards
-
     size = path.stat().st_size
     candidates = [(c, f) for c in map(load_card, list_cards()) for f in c.files if f.bytes == size]
     if not candidates:
@@ -147,8 +143,6 @@ def card_file_of(path: Path) -> tuple[Card, str, dict] | None:
 
 def check_frame(frame: Frame, where: str) -> None:
     """Refuse a frame a potential could not learn from, naming where it came from."""
-    from unihub.foundation.validate import check_structure
-
     try:
         check_structure(frame.numbers, frame.positions, frame.cell, frame.pbc)
     except ValueError as err:

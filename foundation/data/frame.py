@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
 
 from unihub.foundation.errors import InputError
 
@@ -53,9 +55,6 @@ class Frame:
 
     def to_atoms(self):
         """An ASE ``Atoms`` carrying the labels as single-point results."""
-        from ase import Atoms
-        from ase.calculators.singlepoint import SinglePointCalculator
-
         atoms = Atoms(numbers=self.numbers, positions=self.positions, cell=self.cell, pbc=self.pbc)
         results = {}
         if self.energy is not None:

@@ -21,10 +21,11 @@ from pathlib import Path
 
 import numpy as np
 from ase.data import chemical_symbols
+from tqdm.auto import tqdm
 
 from unihub.foundation.errors import InputError, MissingInputError
 
-from .cards import FIDELITIES, load_card
+from .cards import FIDELITIES, list_cards, load_card
 from .datasets import iter_dataset
 from .frame import Frame
 from .splits import SPLITS, assign_split
@@ -46,8 +47,6 @@ def pack_mix(names: Sequence[str], out: str | os.PathLike, data_dir: str | os.Pa
     leaks from test into train; the same structure with a different energy (e.g. another spin
     state) is kept. An existing pack of the same datasets and card versions is reused unless ``force``.
     """
-    from tqdm.auto import tqdm
-
     out = Path(out)
     cards = [load_card(n) for n in dict.fromkeys(names)]
     wanted = [{"name": c.name, "card_sha256": c.sha256} for c in cards]
@@ -118,8 +117,6 @@ def fingerprint(frame: Frame) -> bytes:
 
 
 def _write(folder: Path, kept: list[tuple[Frame, str]], ds_meta: list[dict], progress: bool) -> dict:
-    from tqdm.auto import tqdm
-
     names = [d["name"] for d in ds_meta]
     fids = [f for f in FIDELITIES if any(fr.fidelity == f for fr, _ in kept)]
     n_frames = len(kept)
@@ -263,8 +260,6 @@ class PackedMix:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Pack datasets: ``python -m unihub.foundation.data OUT [--role train | --datasets a b ...] [--force]``."""
-    from .cards import list_cards
-
     p = argparse.ArgumentParser(description=main.__doc__)
     p.add_argument("out", type=Path)
     p.add_argument("--datasets", nargs="+")

@@ -11,11 +11,13 @@ import torch
 from ase.data import covalent_radii
 from torch import nn
 
+from unihub.foundation.calculator import UniversalCalculator
 from unihub.foundation.errors import InputError, InputTypeError
 from unihub.foundation.model.config import ModelConfig
 from unihub.foundation.model.painn import PaiNNMessage, PaiNNUpdate
 from unihub.foundation.model.radial import BesselBasis, polynomial_envelope
 from unihub.foundation.model.repulsion import ZBLRepulsion
+from unihub.foundation.predict import predict
 
 
 class UniversalPotential(nn.Module):
@@ -141,12 +143,8 @@ class UniversalPotential(nn.Module):
     # -- conveniences ------------------------------------------------------------
     def calculator(self, head: str | int | None = None, device: str | None = None):
         """An ASE calculator for this model and fidelity head."""
-        from unihub.foundation.calculator import UniversalCalculator
-
         return UniversalCalculator(self, head=head, device=device)
 
     def predict(self, structures, head: str | int | None = None, **kwargs) -> list[dict]:
         """Batched energies, forces and stresses for many structures."""
-        from unihub.foundation.predict import predict
-
         return predict(self, structures, head=head, **kwargs)

@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from unihub.foundation.data.frame import Frame
+from unihub.foundation.data.splits import assign_splits
 from unihub.foundation.errors import InputError
 from unihub.foundation.graph import collate, to_graph
 
@@ -26,7 +27,6 @@ class FrameSource:
         self.fidelities = sorted({f.fidelity for f in self.frames})
         self.datasets = sorted({f.dataset for f in self.frames})
         if splits is None:  # by group, keeping a source's own test set
-            from unihub.foundation.data.splits import assign_splits
 
             splits = assign_splits(self.frames)
         self._split = np.array([SPLITS[s] for s in splits], dtype=np.int8)

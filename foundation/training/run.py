@@ -9,11 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from ase.data import chemical_symbols
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
+from unihub.foundation.data import read_frames
+from unihub.foundation.data.cards import cards_dir
+from unihub.foundation.data.pack import PackedMix, pack_mix
 from unihub.foundation.errors import InputError
-from unihub.foundation.files import cache_dir
+from unihub.foundation.files import atomic_write, cache_dir
+from unihub.foundation.model.io import load_potential, save_potential
 from unihub.foundation.training.checkpoint import AtomicCheckpointIO
 from unihub.foundation.training.config import TrainConfig
 from unihub.foundation.training.data import FrameSource, PotentialDataModule
@@ -23,15 +28,12 @@ from unihub.foundation.training.references import fit_references
 
 def open_source(cfg: TrainConfig):
     """The frame source a config names: an existing pack, or its datasets packed into the cache."""
-    from unihub.foundation.data.pack import PackedMix, pack_mix
-
     if cfg.data.pack:
         return PackedMix(cfg.data.pack)
     if cfg.data.files:
         return FrameSource(read_files(cfg.data.files))
     if not cfg.data.datasets:
         raise InputError("the config names no data: set data.datasets (data-card names), data.files or data.pack")
-    from unihub.foundation.data.cards import cards_dir
 
     # the key covers the cards' text, so editing a card (units, splits) never reuses a stale pack
     names = sorted(cfg.data.datasets)
@@ -45,8 +47,6 @@ def open_source(cfg: TrainConfig):
 
 def read_files(specs: list) -> list:
     """Frames of user files named in a config (``path`` strings or dicts with reader options)."""
-    from unihub.foundation.data import read_frames
-
     frames = []
     for spec in specs:
         spec = {"path": spec} if isinstance(spec, str) else dict(spec)
@@ -94,10 +94,6 @@ class _CappedSource:
 
 def _save_alignment(path: Path, source, ref) -> dict:
     """The per-(dataset, fidelity) label shifts, per element (eV/atom), for the record and for fine-tuning."""
-    from ase.data import chemical_symbols
-
-    from unihub.foundation.files import atomic_write
-
     n_src = len(source.fidelities)
     table = {}
     for k in np.flatnonzero(np.abs(ref.shift).sum(axis=1) > 0):
@@ -132,8 +128,6 @@ def _init_network(module: PotentialModule, directory: str) -> None:
     The run may add fidelity heads: a head the saved network has keeps its embedding, a new one starts
     from the saved default head's embedding (its nearest functional, e.g. PBE for MPtrj's GGA).
     """
-    from unihub.foundation.model.io import load_potential
-
     base = load_potential(directory)
     # neither the norm's smoothing constant nor the head list changes the shape of a shared parameter
     mine, theirs = module.model.config.to_dict(), base.config.to_dict()
@@ -169,8 +163,6 @@ def _run_settings(cfg: TrainConfig) -> dict:
 
 def check_resume(out: Path, cfg: TrainConfig, resuming: bool) -> None:
     """Record this run's settings in ``out/train_settings.json``; refuse to resume a run made with others."""
-    from unihub.foundation.files import atomic_write
-
     path, mine = out / "train_settings.json", _run_settings(cfg)
     if resuming and path.is_file():
         theirs = json.loads(path.read_text())
@@ -244,8 +236,6 @@ def train(cfg: TrainConfig, source=None, resume: bool = True, *, module: Potenti
     trainer.fit(module, dm, ckpt_path=ckpt_path)
     model_dir = out / "model"
     if trainer.is_global_zero:
-        from unihub.foundation.model.io import save_potential
-
         alignment = _save_alignment(out / "energy_alignment.json", source, ref) if ref is not None else {}
         save_potential(module.ema, model_dir, extra={"training": {"config": cfg.to_dict(),
                                                                    "global_step": trainer.global_step,

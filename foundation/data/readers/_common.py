@@ -11,6 +11,8 @@ from typing import IO, Any
 
 import numpy as np
 from ase.data import atomic_numbers
+from ase.formula import Formula
+from ase.symbols import Symbols
 
 from unihub.foundation.errors import InputError
 
@@ -69,7 +71,4 @@ def cell_key(cell: np.ndarray, decimals: int = 2) -> str:
 
 def reduced_formula(numbers: np.ndarray) -> str:
     """Reduced Hill formula, e.g. 'Al2O3', used to group polymorphs and rattled copies together."""
-    from ase.formula import Formula
-    from ase.symbols import Symbols
-
     return Formula(Symbols(numbers).get_chemical_formula()).reduce()[0].format("hill")

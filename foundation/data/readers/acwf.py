@@ -11,6 +11,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
+from ase.io import read
 
 from unihub.foundation.errors import InputError
 
@@ -64,8 +65,6 @@ def read_acwf(path: Path, options: Mapping[str, Any]) -> Iterator[Frame]:
 
 def read_xsf_tarball(path: Path) -> dict:
     """{'<El>-<config>': ase.Atoms} for every ``*.xsf`` member of an ACWF structures tarball."""
-    from ase.io import read
-
     out = {}
     with tarfile.open(path) as tf:
         for m in tf:

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import ase.db
 import numpy as np
 
 from ..frame import Frame
@@ -18,8 +19,6 @@ def read_ase_db(path: Path, options: Mapping[str, Any]) -> Iterator[Frame]:
     Options: ``selection`` (ASE query string), ``group_key`` (key_value_pairs key naming the
     structure/trajectory; default: one group per row), ``split_key``, ``fidelity_key``.
     """
-    import ase.db
-
     group_key, split_key = options.get("group_key"), options.get("split_key")
     fid_key = options.get("fidelity_key")
     default_fidelity = options.get("fidelity", "pbe")

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ase.constraints import FixAtoms
+from ase.io.trajectory import TrajectoryReader
 
 from ..frame import Frame
 from ..units import stress_to_ase
@@ -19,9 +21,6 @@ def read_ase_traj(path: Path, options: Mapping[str, Any]) -> Iterator[Frame]:
     the DFT forces on every atom, which is what a potential must learn. Option ``energy_key``
     picks ``energy`` (default) or ``free_energy``.
     """
-    from ase.constraints import FixAtoms
-    from ase.io.trajectory import TrajectoryReader
-
     ekey = options.get("energy_key", "energy")
     with TrajectoryReader(str(path)) as traj:
         for i, atoms in enumerate(traj):

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ase.io import iread
 
 from ..frame import Frame
 from ..units import stress_to_ase
@@ -22,8 +23,6 @@ def read_extxyz(path: Path, options: Mapping[str, Any]) -> Iterator[Frame]:
     ``drop`` (``{key: info key, values: [...]}``: frames whose info value is listed are skipped, e.g.
     trajectories of materials that a benchmark holds).
     """
-    from ase.io import iread
-
     ekey = options.get("energy_key", "energy")
     fkey = options.get("forces_key", "forces")
     skey = options.get("stress_key", "stress")
