@@ -11,7 +11,6 @@ import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,11 +26,10 @@ from unihub.finetune.units import check_labels
 from unihub.foundation.data.frame import Frame
 from unihub.foundation.files import atomic_write, sha256_file
 from unihub.foundation.graph import collate
+from unihub.foundation.loading import as_model
+from unihub.foundation.served import UniversalModel
 from unihub.foundation.training.config import LossConfig, OptimConfig, TrainConfig, TrainerConfig
 from unihub.foundation.training.data import FrameSource, GraphDataset
-
-if TYPE_CHECKING:
-    from unihub.zoo.models import UniversalModel
 
 # settings the manifest leaves out: how fast or verbosely the run goes, and the data card (it declares the
 # data's units, which are checked before the run starts)
@@ -40,11 +38,7 @@ CONFIG_FILE = "finetune-config.yaml"  # the run's settings, in OUT/run next to t
 
 
 def _base(model):
-    if isinstance(model, (str, os.PathLike)):
-        from unihub.zoo import load_model
-
-        return load_model(model)
-    return model
+    return as_model(model)
 
 
 def pretraining_source(model, pretraining=None):
@@ -293,8 +287,6 @@ def _fit(cfg: TrainConfig, work, parts: tuple, per_epoch: int, stages: tuple, ew
     """Train ``work`` on (fine-tune, replay, val) frames with (freeze, lr_factors) and (λ, pretraining
     indices, their source) for EWC; returns (the tuned model, the frozen stages)."""
     from unihub.foundation.training.run import train
-    from unihub.zoo.models import UniversalModel
-
     train_frames, replay_frames, val_frames = parts
     splits = ["train"] * (len(train_frames) + len(replay_frames)) + ["val"] * len(val_frames)
     source = FrameSource(train_frames + replay_frames + val_frames, splits)
