@@ -86,6 +86,7 @@ def forgetting_table(results: dict[str, dict], base: str) -> list[dict]:
 
 def write_report(results: dict[str, dict], out: str | Path, base: str = "base", title: str = "Forgetting") -> Path:
     """Write ``forgetting.md``, ``forgetting.json`` and ``forgetting.png`` into ``out``; returns ``out``."""
+    # pyplot after choosing the Agg backend, and only here: a module-level choice would set the importer's backend
     import matplotlib
 
     matplotlib.use("Agg")

@@ -10,7 +10,9 @@ import torch
 
 from unihub.foundation.data.frame import Frame
 from unihub.foundation.graph import collate, to_graph
+from unihub.foundation.training.config import TrainConfig
 from unihub.foundation.training.data import EpochSampler
+from unihub.foundation.training.run import _CappedSource, run_references
 
 FILTERS = ("none", "combinations", "inclusive", "exclusive")
 SELECTIONS = ("random", "fps")
@@ -103,9 +105,6 @@ def farthest_point_sampling(x: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
 def _pretraining_view(model, source):
     """(training config, ``source`` capped per dataset as pretraining drew it), or None when ``model`` does
     not record its training config."""
-    from unihub.foundation.training.config import TrainConfig
-    from unihub.foundation.training.run import _CappedSource
-
     cfg = (getattr(model, "extra_config", None) or {}).get("training", {}).get("config")
     if not cfg:
         return None
@@ -186,8 +185,6 @@ def label_alignment(model, source):
 
     Refitted by training's own ``run_references`` on the same capped training split, so it is the very
     table pretraining used (the fit is deterministic)."""
-    from unihub.foundation.training.run import run_references
-
     cfg = (getattr(model, "extra_config", None) or {}).get("training", {}).get("config") or {}
     if not cfg.get("data", {}).get("align_energies"):  # only when the recorded config says it aligned
         return None

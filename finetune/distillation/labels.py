@@ -16,6 +16,9 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
+from ase.io import read, write
+
+from unihub.foundation.files import atomic_write, sha256_file
 
 LABELS, STATE = "labels.extxyz", "labels.json"
 # what must match for saved labels to be reused by a resumed run
@@ -35,10 +38,6 @@ def _plain_info(info: dict) -> dict:
 
 def save_labels(folder: str | os.PathLike, train: Sequence[Atoms], held_out: Sequence[Atoms], state: dict) -> None:
     """Write ``train`` and ``held_out`` (labelled ``Atoms``) and ``state`` (identity, budget, rounds done)."""
-    from ase.io import write
-
-    from unihub.foundation.files import atomic_write, sha256_file
-
     folder = Path(folder)
     rows = []
     for split, frames in (("train", train), ("held_out", held_out)):
@@ -57,10 +56,6 @@ def load_labels(folder: str | os.PathLike, identity: dict) -> tuple[list[Atoms],
 
     Raises ``ValueError`` when they were made by another teacher, head, element set or seed, or when
     the extxyz file does not match its checksum (it is then left in place for the user to inspect)."""
-    from ase.io import read
-
-    from unihub.foundation.files import sha256_file
-
     folder = Path(folder)
     if not (folder / STATE).exists():
         return None

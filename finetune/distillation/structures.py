@@ -13,6 +13,8 @@ import numpy as np
 from ase import Atoms
 from ase.build import bulk, surface
 from ase.data import atomic_numbers, chemical_symbols, covalent_radii, reference_states
+from ase.io import read
+from ase.spacegroup import crystal
 
 PROTOTYPES = ("fcc", "bcc", "hcp", "sc", "diamond")
 # nearest-neighbour distance d -> cubic lattice constant a (hcp: a = d)
@@ -291,8 +293,6 @@ def _at_volume(cell: Atoms, vol: dict[str, float]) -> Atoms:
 def ordered_alloys(elements: Sequence[str]) -> list[Atoms]:
     """Ordered binary compounds (B2, L1_0, L1_2 both ways, the C15, C14 and C36 Laves phases) of every
     pair of ``elements``, at the volume per atom of a Vegard mix of the elements' known phases."""
-    from ase.spacegroup import crystal
-
     vol = {e: atomic_volume(e) for e in elements}
     out = []
     for i, a in enumerate(elements):
@@ -356,8 +356,6 @@ def generate_structures(elements: Sequence[str], seed: int = 0, max_atoms: int =
 
 def read_structures(path: str | os.PathLike) -> list[Atoms]:
     """Every structure in a file ASE can read (extxyz, cif, POSCAR, ...), tagged ``user``."""
-    from ase.io import read
-
     atoms = read(path, index=":")
     if not atoms:
         raise ValueError(f"{path} holds no structures")

@@ -9,14 +9,20 @@ Sharding by parent keeps a parent and its copies in one process.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 from ase import Atoms
+from ase.data import chemical_symbols
+from ase.io import iread
 
-from .teachers import FilterRule, Teacher, label_to_file
+from unihub.foundation.files import sha256_file
+
+from .teachers import FilterRule, Teacher, label_to_file, state_path
 
 SCAN = (0.90, 0.95, 1.0, 1.05, 1.10, 1.15)  # linear factors: a radii-based first guess is rarely further off
 
@@ -87,14 +93,10 @@ def label_generated(structures: Iterable[Atoms], teachers: Sequence[Teacher], ou
                     rule: FilterRule | None = None) -> dict:
     """Label this shard's structures at the first teacher's volume into ``out`` (resumable: see
     :func:`label_to_file`); returns its summary."""
-    from .teachers import state_path
-
     out = Path(out)
     done: set[str] = set()
     state = state_path(out)
     if state.exists():
-        import json
-
         s = json.loads(state.read_text())
         done = set(s.get("done", [])) | set(s.get("dropped", []))
     stream = at_teacher_volume(structures, teachers[0], shard, shards, skip=lambda sid: sid in done)
@@ -115,16 +117,6 @@ def teacher_set_card(name: str, files: Sequence[str | os.PathLike], command: str
     ``files`` are the finished shard files (each with its ``.state.json``); the card pins their sha256
     and records teachers, filter rule, counts per element and per source, and ``overlap`` (per
     benchmark, generated structures sharing reduced formula and space group with it)."""
-    import json
-    from collections import Counter
-
-    from ase.data import chemical_symbols
-    from ase.io import iread
-
-    from unihub.foundation.files import sha256_file
-
-    from .teachers import state_path
-
     entries, teachers, rules = [], None, set()
     per_element, per_source = Counter(), Counter()
     frames = atoms_total = dropped = 0

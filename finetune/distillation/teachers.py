@@ -43,8 +43,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
+from ase.io import write
 
+from unihub.foundation.files import atomic_write
 from unihub.foundation.mp2020 import mp2020_correction
+from unihub.foundation.validate import check_structure
 
 from .labels import _plain_info
 
@@ -101,8 +104,6 @@ class Teacher:
 
     def predict(self, structures: Sequence[Atoms]) -> list[Label]:
         """The teacher's labels on the raw ``mptrj`` scale (mp2020 teachers have their correction removed)."""
-        from unihub.foundation.validate import check_structure
-
         calc = self.get_calculator()
         out = []
         for atoms in structures:
@@ -220,10 +221,6 @@ def label_to_file(structures: Iterable[Atoms], teachers: Sequence[Teacher], out:
     A kill loses at most the batch in flight. ``log`` gets one line per batch: a callable, a file path
     (lines appended) or None (this module's logger). Returns a summary of the run.
     """
-    from ase.io import write
-
-    from unihub.foundation.files import atomic_write
-
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if not teachers:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from ase.calculators.calculator import Calculator, all_changes
+from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 from ase.data import atomic_numbers
 
 from .kernel import Kernel
@@ -50,6 +50,4 @@ class MTPCalculator(Calculator):
             s = 0.5 * (w + w.T) / a.get_volume()
             self.results["stress"] = s.flat[[0, 4, 8, 5, 2, 1]]
         elif "stress" in properties:
-            from ase.calculators.calculator import PropertyNotImplementedError
-
             raise PropertyNotImplementedError("stress needs a structure periodic in all three directions")

@@ -23,7 +23,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.optimize import minimize
+from tqdm.auto import tqdm
 
+from unihub.foundation.data.frame import Frame
 from unihub.foundation.data.units import EV_A3_TO_GPA
 
 from .calculator import type_map
@@ -68,7 +71,6 @@ class FitResult:
 def _frame_tuple(f):
     """(numbers, positions, cell, pbc, energy, forces, stress) from a Frame or ASE Atoms."""
     if hasattr(f, "get_positions"):  # ASE Atoms with a single-point calculator
-        from unihub.foundation.data.frame import Frame
 
         f = Frame.from_atoms(f)
     return f.numbers, f.positions, f.cell, f.pbc, f.energy, f.forces, f.stress
@@ -220,8 +222,6 @@ def fit(model: MTPModel, train: Sequence, valid: Sequence | None = None, config:
     """Fit ``model`` in place to labelled ``train`` frames; report train/valid errors.
 
     ``on_iteration(iteration, loss)`` is called after every optimiser iteration."""
-    from scipy.optimize import minimize
-
     cfg = config or FitConfig()
     for k, v in overrides.items():
         setattr(cfg, k, v)
@@ -241,15 +241,7 @@ def fit(model: MTPModel, train: Sequence, valid: Sequence | None = None, config:
         obj.normalise_radial()
     obj.linear_solve()
     history: list[float] = []
-    bar = None
-    if cfg.progress:
-        try:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=cfg.max_iter, desc="MTP fit", leave=False)
-        except ImportError:
-            bar = None
-
+    bar = tqdm(total=cfg.max_iter, desc="MTP fit", leave=False) if cfg.progress else None
     last = [float("nan")]
     # diagonal preconditioner: linear coefficients in units of their design-column norms
     ns, nq, _ = obj.shapes

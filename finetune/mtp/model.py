@@ -9,6 +9,7 @@ import numpy as np
 
 from .calculator import MTPCalculator, type_map
 from .kernel import Kernel
+from .maxvol import extrapolation_grade
 from .mtpfile import MTPParams, read_mtp, write_mtp
 from .neighbors import PackedDataset
 
@@ -90,6 +91,4 @@ class MTPModel:
 
     def grade(self, atoms_list, active_set, threads: int | None = None) -> np.ndarray:
         """MaxVol extrapolation grade of each structure against ``active_set`` (see ``maxvol``)."""
-        from .maxvol import extrapolation_grade
-
         return extrapolation_grade(self, atoms_list, active_set, threads)

@@ -3,6 +3,7 @@ and packing of many structures for fitting."""
 
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,8 +83,6 @@ class PackedDataset:
         return len(self.types)
 
     def c_args(self):
-        import ctypes
-
         i64 = ctypes.POINTER(ctypes.c_int64)
         return (self.atom_off.ctypes.data_as(i64), self.types.ctypes.data_as(ctypes.POINTER(ctypes.c_int)),
                 self.nb_off.ctypes.data_as(i64), self.nb_j.ctypes.data_as(i64),

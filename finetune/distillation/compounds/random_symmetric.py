@@ -47,6 +47,7 @@ def have_pyxtal() -> bool:
 
 @functools.cache
 def _space_group(number: int):
+    # pyxtal may be absent (see have_pyxtal): imported when a random crystal is asked for
     from pyxtal.symmetry import Group
 
     return Group(number)
@@ -66,6 +67,7 @@ _MIN_PACKING = 0.4  # ions' spheres over the cell volume; real ionic crystals: 0
 def _quick_crystal():
     """pyxtal's ``random_crystal`` with 3 lattices x 3 placements instead of up to 40 x 10: a composition
     that does not fit at once is cheaper to redraw than to insist on (pinned to pyxtal 1.1.5's loop)."""
+    # pyxtal may be absent (see have_pyxtal): imported when a random crystal is asked for
     import pyxtal.symmetry
     from pyxtal.crystal import random_crystal
     from pyxtal.tolerance import Tol_matrix
@@ -99,6 +101,7 @@ def _quick_crystal():
 def _tolerances(species: list[str], anion: str, bond: dict[str, float]):
     """pyxtal's pair tolerances: ``_PYXTAL_TOL`` times the mean cation-anion bond (anion pairs), the bond
     (cation-anion), the mean of the two cations' bonds (cation pairs)."""
+    # pyxtal may be absent (see have_pyxtal): imported when a random crystal is asked for
     from pyxtal.tolerance import Tol_matrix
 
     tm = Tol_matrix(prototype="atomic")
@@ -114,6 +117,7 @@ def _tolerances(species: list[str], anion: str, bond: dict[str, float]):
 
 
 def _build_random(rng: np.random.Generator, ctx: _Context) -> Atoms | None:
+    # pyxtal may be absent (see have_pyxtal): imported when a random crystal is asked for
     from pyxtal.lattice import Lattice
 
     focus = _pick(rng, ctx.random_focus)

@@ -14,6 +14,7 @@ from unihub.foundation.loading import load_model
 
 
 def _build(args: argparse.Namespace) -> int:
+    # imported when the command runs: the CLI parser imports this module
     from .build import build_plugin
 
     print(build_plugin(force=args.force))  # last line: the plugin's path, for `plugin load`
@@ -61,6 +62,7 @@ def _student_file(model: str, workdir: Path) -> Path:
 
 def run_md_cli(args: argparse.Namespace) -> int:
     """``unihub md --engine lammps``: MD of a student (``--model``: .mtp file, student folder or name)."""
+    # imported when the command runs: the CLI parser imports this module
     from ase.io import read, write
 
     from unihub.foundation.files import check_output

