@@ -8,22 +8,26 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import yaml
 from ase.data import chemical_symbols
+from ase.units import Bohr, Hartree, Rydberg, kcal, kJ, mol
 
+from unihub.foundation.data import load_card, read_frames
 from unihub.foundation.data.frame import Frame
 
 # units that readers do not convert, seen in user files and cards; the value is the fix
-_FOREIGN_UNITS = {r"kcal": "kcal/mol (× 0.0433641 → eV)", r"\bkj": "kJ/mol (× 0.0103643 → eV)",
-                  r"hartree|\bha\b|\bau\b|a\.u\.": "Hartree atomic units (× 27.2114 → eV, × 51.4221 → eV/Å)",
-                  r"\bry": "Rydberg (× 13.6057 → eV)", r"\bmev": "meV (× 0.001 → eV)", r"bohr": "Bohr (× 0.529177 → Å)"}
+_FOREIGN_UNITS = {r"kcal": f"kcal/mol (× {kcal / mol:g} → eV)",
+                  r"\bkj": f"kJ/mol (× {kJ / mol:g} → eV)",
+                  r"hartree|\bha\b|\bau\b|a\.u\.":
+                      f"Hartree atomic units (× {Hartree:g} → eV, × {Hartree / Bohr:g} → eV/Å)",
+                  r"\bry": f"Rydberg (× {Rydberg:g} → eV)", r"\bmev": "meV (× 0.001 → eV)",
+                  r"bohr": f"Bohr (× {Bohr:g} → Å)"}
 
 
 def as_frames(data, fidelity: str | None = None, **read_options) -> tuple[list[Frame], str]:
     """Frames from a file path (any format ``read_frames`` knows), ASE ``Atoms`` or ``Frame`` objects,
     and a short description of where they came from."""
     if isinstance(data, (str, Path)):
-        from unihub.foundation.data import read_frames
-
         opts = dict(read_options)
         if fidelity:
             opts.setdefault("fidelity", fidelity)
@@ -61,12 +65,9 @@ def declared_units(card) -> dict:
         return dict(card.get("units") or {})
     path = Path(card)
     if path.exists():
-        import yaml
-
         text = path.read_text()
         front = text.split("---", 2)[1] if text.startswith("---") else text
         return dict((yaml.safe_load(front) or {}).get("units") or {})
-    from unihub.foundation.data import load_card
 
     return dict(load_card(str(card)).units or {})
 

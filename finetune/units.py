@@ -23,23 +23,27 @@ import json
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from ase import units
 from ase.data import chemical_symbols
 
+from unihub.foundation.data import load_mp_elemental_energies
+from unihub.foundation.data.cards import load_card
+from unihub.foundation.data.datadir import resolve_file
 from unihub.foundation.data.frame import Frame
 from unihub.foundation.errors import InputError
 
 #: energy units a label file may carry by mistake: name -> factor to eV
-ENERGY_UNITS = {"eV": 1.0, "meV": 1e-3, "kcal/mol": 0.0433641, "kJ/mol": 0.0103643, "Hartree": 27.2114,
-                "Rydberg": 13.6057}
+ENERGY_UNITS = {"eV": 1.0, "meV": 1e-3, "kcal/mol": units.kcal / units.mol, "kJ/mol": units.kJ / units.mol,
+                "Hartree": units.Hartree, "Rydberg": units.Rydberg}
 #: ratios ΔE / (force and stress work) that a unit mix-up produces, with its likely cause
 _RATIO_CAUSES = [(1000.0, "energies in meV while forces are in eV/Å"),
-                 (23.0605, "energies in kcal/mol while forces are in eV/Å"),
-                 (96.4853, "energies in kJ/mol while forces are in eV/Å"),
-                 (1 / 27.2114, "energies in Hartree while forces are in eV/Å"),
-                 (1 / 13.6057, "energies in Rydberg while forces are in eV/Å"),
+                 (units.mol / units.kcal, "energies in kcal/mol while forces are in eV/Å"),
+                 (units.mol / units.kJ, "energies in kJ/mol while forces are in eV/Å"),
+                 (1 / units.Hartree, "energies in Hartree while forces are in eV/Å"),
+                 (1 / units.Rydberg, "energies in Rydberg while forces are in eV/Å"),
                  (1e-3, "forces in meV/Å while energies are in eV"),
-                 (1 / 23.0605, "forces in kcal/mol/Å while energies are in eV"),
-                 (51.4221, "forces in Hartree/Bohr while energies are in eV")]
+                 (units.kcal / units.mol, "forces in kcal/mol/Å while energies are in eV"),
+                 (units.Hartree / units.Bohr, "forces in Hartree/Bohr while energies are in eV")]
 _OVERRIDE = "pass --no-check-units (check_units=False) if the labels really are eV, eV/Å and eV/Å³"
 _MAX_STEP = 0.2  # Å: steps longer than this make the trapezoid rule for ΔE too coarse
 _MIN_PAIRS = 3
@@ -79,8 +83,8 @@ def check_shapes(frames: Sequence[Frame]) -> None:
     big = [float(np.abs(f.stress).max()) for f in frames if f.stress is not None]
     if big and np.median(big) > 5.0:  # 800 GPa; MPtrj's most compressed cells have a median of 0.7
         _refuse(f"fine-tune stress reaches {np.median(big):.3g} in a typical frame, which in eV/Å³ would be "
-                f"{np.median(big) * 160.2:.0f} GPa: it looks like kbar or GPa",
-                "convert it to eV/Å³ (1 GPa = 0.00624 eV/Å³, 1 kbar = 0.000624 eV/Å³)")
+                f"{np.median(big) / units.GPa:.0f} GPa: it looks like kbar or GPa",
+                f"convert it to eV/Å³ (1 GPa = {units.GPa:.3g} eV/Å³, 1 kbar = {0.1 * units.GPa:.3g} eV/Å³)")
     rms = [float(np.sqrt((f.forces ** 2).mean())) for f in frames if f.forces is not None]
     if rms and np.median(rms) > 50.0:
         _refuse(f"fine-tune forces have a typical size of {np.median(rms):.3g}, far above what eV/Å allows: they "
@@ -126,7 +130,7 @@ def _pairs(frames: Sequence[Frame]) -> np.ndarray:
     return np.array(rows).reshape(-1, 3)
 
 
-_STRESS_CAUSES = [(1.0, ""), (1 / 1602.18, "stress in kbar"), (1 / 160.218, "stress in GPa"),
+_STRESS_CAUSES = [(1.0, ""), (0.1 * units.GPa, "stress in kbar"), (units.GPa, "stress in GPa"),
                   (-1.0, "stress with the opposite sign (VASP/LAMMPS pressure positive; ASE's tension is positive)")]
 
 
@@ -257,8 +261,6 @@ def check_with_base(frames: Sequence[Frame], predict: Callable[[Sequence[Frame]]
 @functools.lru_cache(maxsize=1)
 def elemental_references() -> dict[str, float] | None:
     """Materials Project's PBE elemental energies (eV/atom) from the data directory, or None if absent."""
-    from unihub.foundation.data import load_mp_elemental_energies
-
     try:
         return load_mp_elemental_energies()
     except (OSError, ValueError):  # no data directory, offline: the other checks still run
@@ -269,9 +271,6 @@ def elemental_references() -> dict[str, float] | None:
 def isolated_references() -> dict[str, float] | None:
     """PBE isolated-atom energies (eV): half the energy of each homonuclear dimer at its longest distance
     (6 Å, within 29 meV of MatPES's isolated atoms) from the ``diatomics`` dataset, or None if absent."""
-    from unihub.foundation.data.cards import load_card
-    from unihub.foundation.data.datadir import resolve_file
-
     try:
         card = load_card("diatomics")
         with gzip.open(resolve_file(card, card.files[0])) as fh:
