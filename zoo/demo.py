@@ -7,11 +7,17 @@ import time
 from pathlib import Path
 
 import numpy as np
+from ase.build import bulk, molecule
+
+from unihub.foundation.files import check_output_dir
+from unihub.foundation.graph import as_ase
+from unihub.foundation.simulate import md, relax
+from unihub.zoo import load_model
 
 
 def demo_structures() -> dict:
     """A few crystals and a molecule across the periodic table, built locally (no downloads)."""
-    from ase.build import bulk, molecule
+    # pymatgen (about a second to import) for this one structure only
     from pymatgen.core import Lattice, Structure
 
     rocksalt = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
@@ -31,11 +37,6 @@ def demo_structures() -> dict:
 def run_demo(model_name: str = "universal-v1", out: str | Path = "demo_out", md_steps: int = 200,
              progress: bool = True) -> dict:
     """Relax the demo structures and run NVT MD on 64-atom Si; writes ``report.md``, ``results.json``, a plot."""
-    from unihub.foundation.files import check_output_dir
-    from unihub.foundation.graph import as_ase
-    from unihub.foundation.simulate import md, relax
-    from unihub.zoo import load_model
-
     out = check_output_dir(out)
     t0 = time.perf_counter()
     model = load_model(model_name)  # before anything is created: a bad name leaves no empty folder behind
@@ -61,7 +62,6 @@ def run_demo(model_name: str = "universal-v1", out: str | Path = "demo_out", md_
         rows.append(row)
         print(f"  {name:<28} E {row['energy_per_atom_relaxed']:9.4f} eV/atom  |F|max {f0:6.3f} → "
               f"{res['fmax']:.3f} eV/Å  ΔV {row['volume_change_pct']:+6.2f} %  {res['steps']:3d} steps  {dt:5.1f} s")
-    from ase.build import bulk
 
     si = bulk("Si", "diamond", 5.43, cubic=True).repeat(2)
     t = time.perf_counter()
@@ -83,6 +83,7 @@ def run_demo(model_name: str = "universal-v1", out: str | Path = "demo_out", md_
 
 
 def _plot(trace: dict, path: Path, model_name: str) -> None:
+    # pyplot after choosing the Agg backend, and only here: a module-level choice would set the importer's backend
     import matplotlib
 
     matplotlib.use("Agg")

@@ -6,6 +6,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from huggingface_hub import hf_hub_download, try_to_load_from_cache
+from huggingface_hub.constants import is_offline_mode
+
 from unihub.foundation.errors import InputError, MissingInputError
 from unihub.foundation.files import offline
 
@@ -33,9 +36,6 @@ def parse(location: str) -> HubLocation:
 
 def fetch(location: str, filename: str, cache_dir: str | Path | None = None) -> Path:
     """Local path of one file of a Hub model: the HF cache first, then a download unless offline."""
-    from huggingface_hub import hf_hub_download, try_to_load_from_cache
-    from huggingface_hub.constants import is_offline_mode
-
     loc = parse(location)
     name = f"{loc.subfolder}/{filename}" if loc.subfolder else filename
     cached = try_to_load_from_cache(loc.repo_id, name, cache_dir=cache_dir, revision=loc.revision)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import warnings
 from pathlib import Path
 
 import torch
 
 from unihub.foundation.errors import InputError, InputTypeError, MissingInputError
-from unihub.foundation.files import ChecksumError, read_manifest, verify
+from unihub.foundation.files import ChecksumError, cache_dir, download, read_manifest, verify
 from unihub.foundation.loading import read_model
+from unihub.zoo import hub
 from unihub.zoo.models import UniversalModel, model_kind
 from unihub.zoo.registry import Entry, UnknownModelError, resolve
 
@@ -18,14 +21,10 @@ PACKAGE_DIR = Path(__file__).parent
 
 
 def models_cache() -> Path:
-    from unihub.foundation.files import cache_dir
-
     return cache_dir() / "models"
 
 
 def _fetch_url(base: str, name: str, expected: str | None) -> Path:
-    from unihub.foundation.files import download
-
     dest = models_cache() / hashlib.sha256(base.encode()).hexdigest()[:16] / name
     if dest.exists():
         return verify(dest, expected, delete_bad=True) if expected else dest
@@ -44,8 +43,6 @@ def materialise(location: str, files: dict[str, str] | None) -> Path:
             verify(folder / name, sha)
         return folder
     if location.startswith(("hf://", "https://", "http://")):
-        from unihub.zoo import hub
-
         def get(name: str, sha: str | None) -> Path:
             if location.startswith("hf://"):
                 p = hub.fetch(location, name)
@@ -60,8 +57,6 @@ def materialise(location: str, files: dict[str, str] | None) -> Path:
             return _fetch_url(location, name, sha)
 
         if not files:
-            import json
-
             manifest = get("checksums.json", None)
             files = json.loads(manifest.read_text())
         paths = [get(n, s) for n, s in files.items()]
@@ -124,7 +119,6 @@ def load_model(name_or_path: str | os.PathLike, head: str | int | None = None, d
     folder = materialise(entry.location if entry else s, entry.files if entry else None)
     verified = entry is not None or remote or (folder.is_dir() and read_manifest(folder) is not None)
     if not verified and folder.is_dir():  # a bare .mtp file has no checksum to carry: verified stays False
-        import warnings
 
         warnings.warn(f"{s}: no checksums.json, so its files are not verified (model.verified is False); "
                       "save it with model.save() to write one", stacklevel=2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from unihub.foundation.errors import InputError
+from unihub.foundation.model.io import PICKLE_SUFFIXES, pickle_refusal, read_config
 from unihub.foundation.served import HubMixin, StudentModel, UniversalModel
 
 __all__ = ["HubMixin", "StudentModel", "UniversalModel", "model_kind"]  # the kinds the zoo serves
@@ -12,8 +13,6 @@ __all__ = ["HubMixin", "StudentModel", "UniversalModel", "model_kind"]  # the ki
 
 def model_kind(directory_or_file: Path) -> str:
     """The kind of a model folder/file: ``universal`` (safetensors + config) or ``mtp`` (a ``.mtp`` file)."""
-    from unihub.foundation.model.io import PICKLE_SUFFIXES, pickle_refusal, read_config
-
     p = Path(directory_or_file)
     if p.is_file() and p.suffix == ".mtp":
         return "mtp"

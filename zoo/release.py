@@ -17,11 +17,14 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from ase.data import chemical_symbols
 
 from unihub.foundation.card import write_card
 from unihub.foundation.errors import InputError, MissingInputError
 from unihub.foundation.files import MANIFEST, atomic_write, sha256_file
 from unihub.foundation.served import UniversalModel
+from unihub.foundation.training.config import TrainConfig
+from unihub.foundation.training.run import open_source
 from unihub.zoo.registry import REGISTRY_FILE
 
 MODELS = Path(__file__).parent / "models"
@@ -30,11 +33,6 @@ CARD_SECTIONS = ("## Intended use", "## How to use", "## Training data", "## Lim
 
 def training_statistics(model: UniversalModel) -> dict:
     """Frames per element and datasets per head, from the pack the model was trained on."""
-    from ase.data import chemical_symbols
-
-    from unihub.foundation.training.config import TrainConfig
-    from unihub.foundation.training.run import open_source
-
     cfg = TrainConfig.from_dict(model.extra_config["training"]["config"])
     mix = open_source(cfg)
     off = np.asarray(mix.array("atom_offset"))

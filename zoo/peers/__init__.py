@@ -67,7 +67,7 @@ def peer_calculator(name: str, *, device: str = "cpu", num_threads: int | None =
     if num_threads is not None:
         if num_threads < 1:
             raise InputError(f"num_threads must be >= 1, got {num_threads}")
-        import torch
+        import torch  # importing unihub.zoo.peers stays free of torch
 
         torch.set_num_threads(num_threads)
     return spec.build(checkpoint, device)

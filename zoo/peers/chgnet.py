@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 
 def _build(checkpoint: Path, device: str) -> Calculator:
+    # torch, ase (which edits the global warning filters on import) and the optional chgnet package only when the
+    # peer is built: importing unihub.zoo.peers has no side effects
     import torch
     from ase import units
 

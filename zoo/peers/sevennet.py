@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 
 def _build(checkpoint: Path, device: str) -> Calculator:
-    # sevenn edits the global warning filters on import: keep that local.
+    # sevenn (optional) is imported when the peer is built, and edits the global warning filters on import:
+    # keep that local.
     with warnings.catch_warnings():
         # The CUDA tensor-product kernels (cuEquivariance, flashTP, OpenEquivariance) do not apply
         # to CPU runs; sevenn warns about their absence on every construction.
