@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import sys
+
+import unihub.eval
+from unihub.cli import positive_int
+from unihub.eval.suites import ORDER
+from unihub.foundation.files import check_output_dir
 
 
 def _report(args: argparse.Namespace) -> int:
-    import sys
-
-    from unihub.eval import ood_report
-    from unihub.foundation.files import check_output_dir
-
     check_output_dir(args.output)  # before any model is loaded: the report is written last
     suites = "all" if not args.suites else [s for chunk in args.suites for s in chunk.split(",") if s]
     size = "quick" if args.quick else "full" if args.full else "default"
-    rep = ood_report(args.models, suites=suites, out=args.output, size=size, threads=args.threads, seed=args.seed,
-                     progress=not args.no_progress)
+    rep = unihub.eval.ood_report(args.models, suites=suites, out=args.output, size=size, threads=args.threads,
+                                 seed=args.seed, progress=not args.no_progress)
     print(f"report: {args.output}/report.html ({rep['wall_seconds']:.0f} s)")
     # a report with nothing in it is a failure, not a result: scripts and CI must see it
     errors = rep.get("suite_errors")
@@ -29,9 +30,6 @@ def _report(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``report`` subcommand to an ``argparse`` subparsers object."""
-    from unihub.cli import positive_int
-    from unihub.eval.suites import ORDER
-
     r = subparsers.add_parser("report", help="OOD benchmark report: every model side by side (HTML, Markdown, JSON)")
     r.add_argument("models", nargs="+", help="registry names, model folders, .mtp files, or peers (chgnet, sevennet-0)")
     r.add_argument("--suites", nargs="+", help=f"subset of: {', '.join(ORDER)} (default: all)")

@@ -7,6 +7,9 @@ import creates folders and pulls in plotting libraries); ``tests/eval`` checks t
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+import types
 from collections.abc import Sequence
 
 import numpy as np
@@ -85,10 +88,6 @@ def load_matbench_discovery_metrics():
     ``metrics.py`` needs only ``STABILITY_THRESHOLD`` from it, so a stand-in parent module provides that.
     Raises ``ImportError`` when the package is not installed.
     """
-    import importlib.util
-    import sys
-    import types
-
     spec = importlib.util.find_spec("matbench_discovery")  # locates, does not execute, the package
     if spec is None or not spec.submodule_search_locations:
         raise ImportError("matbench-discovery is not installed (pip install --no-deps matbench-discovery==1.3.1)")

@@ -11,9 +11,15 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ase.data import atomic_numbers, chemical_symbols
+
+from unihub.foundation.files import state_digest
+from unihub.foundation.served import StudentModel
+from unihub.zoo import load_model, peers
 
 
 @dataclass
@@ -33,9 +39,7 @@ class EvalModel:
     def trained_on(self) -> frozenset[str]:
         """Card names (or ``card/file stem``) of the data the model was trained on, as far as it is known."""
         if self.peer is not None:
-            from unihub.zoo.peers import PEERS
-
-            return frozenset(PEERS[self.peer].training_sets)
+            return frozenset(peers.PEERS[self.peer].training_sets)
         cfg = getattr(self.model, "extra_config", {}).get("training", {}).get("config", {})
         return frozenset(cfg.get("data", {}).get("datasets", []))
 
@@ -58,9 +62,7 @@ class EvalModel:
         """What its energies on ``fidelity``'s head are: ``"raw"`` MP GGA/GGA+U totals, ``"mp2020"``
         (MP2020-corrected totals), or None (the head's own zero, e.g. a PBE head trained on other codes)."""
         if self.peer is not None:
-            from unihub.zoo.peers import peer_info
-
-            return peer_info(self.peer)["energy_scale"]
+            return peers.peer_info(self.peer)["energy_scale"]
         return "raw" if self.head_for(fidelity) == "mptrj" else None
 
     def calculator(self, fidelity: str | None = "pbe"):
@@ -68,9 +70,7 @@ class EvalModel:
         head = self.head_for(fidelity)
         if head not in self._calcs:
             if self.peer is not None:
-                from unihub.zoo.peers import peer_calculator
-
-                self._calcs[head] = peer_calculator(self.peer)
+                self._calcs[head] = peers.peer_calculator(self.peer)
             else:
                 self._calcs[head] = self.model.calculator(head=head)
         return self._calcs[head]
@@ -98,7 +98,6 @@ class EvalModel:
         shifts = table.get(f"{frame.dataset}/{frame.fidelity}")
         if shifts is None:
             return None
-        from ase.data import chemical_symbols
 
         return float(sum(shifts.get(chemical_symbols[z], 0.0) for z in frame.numbers))
 
@@ -108,19 +107,12 @@ class EvalModel:
 
 
 def _symbols(numbers: Iterable[int]) -> list[str]:
-    from ase.data import chemical_symbols
-
     return [chemical_symbols[z] for z in sorted(numbers)]
 
 
 def wrap_hub_model(model, name: str | None = None) -> EvalModel:
     """An :class:`EvalModel` around a loaded hub model (universal, fine-tuned or MTP student)."""
-    from unihub.foundation.files import state_digest
-    from unihub.foundation.served import StudentModel
-
     if isinstance(model, StudentModel):
-        from ase.data import atomic_numbers
-
         zs = frozenset(atomic_numbers[s] for s in model.elements)
         return EvalModel(name or model.name or "student", "student", state_digest(model), model=model,
                          elements=zs, info={"cutoff_A": model.cutoff})
@@ -134,29 +126,21 @@ def resolve_models(models: Iterable) -> tuple[list[EvalModel], list[str]]:
 
     Returns the models and one message per skipped model.
     """
-    from unihub.zoo.peers import PEERS, peer_available, peer_info
-
     out: list[EvalModel] = []
     skipped: list[str] = []
     for m in models:
         if isinstance(m, EvalModel):
             out.append(m)
-        elif isinstance(m, str) and m.strip().lower() in PEERS:
+        elif isinstance(m, str) and m.strip().lower() in peers.PEERS:
             key = m.strip().lower()
-            if not peer_available(key):
-                from unihub.zoo.peers import INSTALL_HINT
-
-                skipped.append(f"peer {key!r} is not installed: skipped ({INSTALL_HINT})")
+            if not peers.peer_available(key):
+                skipped.append(f"peer {key!r} is not installed: skipped ({peers.INSTALL_HINT})")
                 continue
-            info = peer_info(key)
+            info = peers.peer_info(key)
             out.append(EvalModel(key, "peer", f"{info['model_revision']}@{info['checkpoint_sha256'][:12]}",
                                  peer=key, info={"package_version": info["package_version"],
                                                  "training_data": info["training_data"]}))
         elif isinstance(m, str) or hasattr(m, "__fspath__"):
-            from pathlib import Path
-
-            from unihub.zoo import load_model
-
             loaded = load_model(m)
             is_path = Path(m).expanduser().exists()  # a folder is named by its model, a registry entry by its name
             out.append(wrap_hub_model(loaded, name=(getattr(loaded, "name", "") or Path(m).name) if is_path else m))

@@ -7,6 +7,7 @@ report still says where it came from.
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -31,6 +32,7 @@ def _table_positions() -> dict[str, tuple[int, int]]:
 
 
 def _plt():
+    # pyplot after choosing the Agg backend, and only here: a module-level choice would set the importer's backend
     import matplotlib
 
     matplotlib.use("Agg")  # headless; never opens a window
@@ -45,8 +47,6 @@ CLIP_PERCENTILE = 99.5  # parity axes end at this percentile of |value|, pooled 
 
 def _png(fig, footer: str) -> bytes:
     """PNG bytes of ``fig`` with ``footer`` wrapped to the figure's width in a strip of its own below the axes."""
-    import textwrap
-
     width_in, height_in = fig.get_size_inches()
     chars = max(20, int(width_in * 72 / (FOOTER_PT * 0.55)))  # a 6-pt sans-serif glyph is ~0.55 em wide
     text = "\n".join(textwrap.wrap(footer, chars)) or " "

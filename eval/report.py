@@ -11,6 +11,7 @@ import base64
 import csv
 import datetime as _dt
 import html
+import importlib.metadata
 import json
 import math
 import os
@@ -23,7 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+
+from unihub.eval.models import resolve_models
 from unihub.eval.suites import ORDER, SIZE_MODES, Context, SuiteResult, suite_module
+from unihub.foundation.errors import InputError
+from unihub.foundation.files import atomic_write
 
 
 def ood_report(models: Iterable, suites: str | Sequence[str] = "all", out: str | Path = "report/",
@@ -38,12 +45,8 @@ def ood_report(models: Iterable, suites: str | Sequence[str] = "all", out: str |
     ``options``: per-suite overrides, e.g. ``{"heldout": {"datasets": ["mad_au_alloys"]}}``.
     Returns the report as a dict (what ``report.json`` holds).
     """
-    from unihub.eval.models import resolve_models
-
     models = list(models)
     if not models:
-        from unihub.foundation.errors import InputError
-
         raise InputError("ood_report needs at least one model: registry names, model folders, .mtp files, loaded "
                          "models or peer names (chgnet, sevennet-0)")
     if size not in SIZE_MODES:
@@ -58,8 +61,6 @@ def ood_report(models: Iterable, suites: str | Sequence[str] = "all", out: str |
     # a bad summary file is refused here, before any model is loaded or any suite has run
     wbm_summary = suite_module("wbm").read_summary(wbm_file) if wbm_file and "wbm" in names else None
     if threads is not None:
-        import torch
-
         torch.set_num_threads(threads)
     t0 = time.perf_counter()
     evals, skipped = resolve_models(models)
@@ -91,13 +92,11 @@ def ood_report(models: Iterable, suites: str | Sequence[str] = "all", out: str |
 
 
 def _versions() -> dict:
-    import importlib.metadata as md
-
     v = {"python": platform.python_version()}
     for pkg in ("torch", "ase", "numpy", "phonopy", "chgnet", "sevenn", "unihub"):
         try:
-            v[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
+            v[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
             pass
     try:
         v["unihub_commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
@@ -109,8 +108,6 @@ def _versions() -> dict:
 
 def _clean(x: Any) -> Any:
     """JSON-safe values: numpy scalars to Python, NaN/inf to None."""
-    import numpy as np
-
     if isinstance(x, dict):
         return {str(k): _clean(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
@@ -125,8 +122,6 @@ def _clean(x: Any) -> Any:
 
 
 def _assemble(ctx: Context, results: list[SuiteResult], errors: dict, skipped: list[str], wall: float) -> dict:
-    import torch
-
     return _clean({
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "size": ctx.size, "seed": ctx.seed, "wall_seconds": wall,
@@ -218,8 +213,6 @@ def _slug(title: str) -> str:
 
 def write_report(report: dict, results: list[SuiteResult], out: Path) -> None:
     """Write report.json, report.md (figures as files), report.html (figures embedded) and raw/*.csv."""
-    from unihub.foundation.files import atomic_write
-
     out.mkdir(parents=True, exist_ok=True)
     (out / "raw").mkdir(exist_ok=True)
     (out / "figures").mkdir(exist_ok=True)

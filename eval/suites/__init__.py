@@ -44,6 +44,7 @@ class Context:
 
     def track(self, items: Sequence, desc: str):
         """``items`` with a progress bar when ``progress`` is on."""
+        # not at import: the CLI parser imports this module for ORDER
         from tqdm.auto import tqdm
 
         return tqdm(items, desc=desc, disable=not self.progress, leave=False)
@@ -99,6 +100,7 @@ class SuiteResult:
 
 def dataset_info(name: str) -> dict:
     """Card name, title and sha256 (the card pins every data file's sha256, so this pins the data)."""
+    # not at import: the CLI parser imports this module for ORDER
     from unihub.foundation.data import load_card
 
     card = load_card(name)
@@ -109,7 +111,7 @@ def pick(items: Sequence, n: int | None, seed: int = 0) -> list:
     """A fixed subset of ``n`` items (all when ``n`` is None or larger), in their original order."""
     if n is None or n >= len(items):
         return list(items)
-    import numpy as np
+    import numpy as np  # not at import: the CLI parser imports this module for ORDER
 
     idx = np.sort(np.random.default_rng(seed).choice(len(items), n, replace=False))
     return [items[i] for i in idx]
@@ -121,7 +123,7 @@ def relax_near(model, atoms, fmax: float, steps: int, max_volume_ratio: float = 
     A model whose minimum lies at 1.5x (or 1/1.5x) the DFT volume would be measured in another material:
     that is recorded as a failure, not a modulus.
     """
-    from unihub.foundation.simulate import relax
+    from unihub.foundation.simulate import relax  # torch, not at import: the CLI parser imports this module for ORDER
 
     v0 = atoms.get_volume()
     r = relax(atoms, fmax=fmax, cell=True, steps=steps, calculator=model.calculator("pbe"), progress=False)
@@ -133,7 +135,7 @@ def relax_near(model, atoms, fmax: float, steps: int, max_volume_ratio: float = 
 
 def column(rows: Sequence[dict], key: str):
     """One value per row as a float array (NaN where missing)."""
-    import numpy as np
+    import numpy as np  # not at import: the CLI parser imports this module for ORDER
 
     return np.array([r.get(key, np.nan) for r in rows], float)
 

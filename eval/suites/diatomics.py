@@ -13,9 +13,11 @@ from collections import defaultdict
 
 import numpy as np
 
+from unihub.eval import plots
 from unihub.eval.metrics import mae_entry, spread
 from unihub.eval.models import attempt
 from unihub.eval.suites import Context, Headline, SuiteResult, Timer, column, dataset_info, footer, pick
+from unihub.foundation.data import load_dataset
 
 NAME = "diatomics"
 TITLE = "Homonuclear diatomics (PBE curves)"
@@ -41,8 +43,6 @@ def curve_metrics(r: np.ndarray, e: np.ndarray) -> dict:
 
 def dft_curves() -> dict[str, tuple[np.ndarray, np.ndarray, list]]:
     """{'X-X': (distances, DFT energies, frames)} for the PBE curves."""
-    from unihub.foundation.data import load_dataset
-
     points = defaultdict(list)
     for f in load_dataset("diatomics"):
         if f.fidelity == "pbe":
@@ -55,8 +55,6 @@ def dft_curves() -> dict[str, tuple[np.ndarray, np.ndarray, list]]:
 
 
 def run(ctx: Context) -> SuiteResult:
-    from unihub.eval import plots
-
     all_curves = dft_curves()
     names = pick(sorted(all_curves), ctx.n(SIZES), ctx.seed)
     datasets = [dataset_info(n) for n in DATASETS]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from unihub.eval import plots
 from unihub.eval.metrics import EV_A3_TO_GPA, mae_entry
 from unihub.eval.suites import (
     Context,
@@ -21,6 +22,7 @@ from unihub.eval.suites import (
     pick,
     relax_near,
 )
+from unihub.foundation.data import load_dataset
 
 NAME = "elasticity"
 TITLE = "Elastic moduli (MP binaries, K_VRH and G_VRH)"
@@ -69,9 +71,6 @@ def moduli(model, frame) -> dict:
 
 
 def run(ctx: Context) -> SuiteResult:
-    from unihub.eval import plots
-    from unihub.foundation.data import load_dataset
-
     cap = MAX_ATOMS[ctx.size]
     frames = [f for f in load_dataset("mp_binary_elasticity") if cap is None or len(f) <= cap]
     frames = pick(frames, ctx.n(SIZES), ctx.seed)

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from unihub.eval import plots
 from unihub.eval.metrics import EV_A3_TO_GPA, mae, mae_entry
 from unihub.eval.models import attempt
 from unihub.eval.suites import Context, Headline, SuiteResult, Timer, column, dataset_info, footer, pick
+from unihub.foundation.data import load_card, resolve_file
+from unihub.foundation.data.readers import READERS
 from unihub.foundation.eos import birch_murnaghan
 
 NAME = "eos"
@@ -23,9 +26,6 @@ STRAINS = np.linspace(0.94, 1.06, 7)  # volume factors, as in the ACWF verificat
 
 def reference_crystals() -> list:
     """Frames at the all-electron V0 (one per crystal), each with its fit in ``info['bm_fit']``."""
-    from unihub.foundation.data import load_card, resolve_file
-    from unihub.foundation.data.readers import READERS
-
     card = load_card("acwf_eos")
     out = []
     for f in card.files:
@@ -54,8 +54,6 @@ def model_eos(model, frame) -> dict:
 
 
 def run(ctx: Context) -> SuiteResult:
-    from unihub.eval import plots
-
     crystals = pick(reference_crystals(), ctx.n(SIZES), ctx.seed)
     datasets = [dataset_info(n) for n in DATASETS]
     res = SuiteResult(NAME, TITLE, datasets, len(crystals), [

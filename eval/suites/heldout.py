@@ -14,11 +14,16 @@ from __future__ import annotations
 from collections import defaultdict
 
 import numpy as np
+from ase.data import chemical_symbols
 
+from unihub.eval import plots
 from unihub.eval.metrics import EV_A3_TO_GPA, mae, rmse
 from unihub.eval.models import EvalModel, attempt
-from unihub.eval.suites import Context, Headline, SuiteResult, Timer, footer
+from unihub.eval.suites import Context, Headline, SuiteResult, Timer, dataset_info, footer
+from unihub.foundation.data import list_cards, load_dataset
 from unihub.foundation.metrics import aligned_energy_residuals, frame_errors
+from unihub.foundation.training.config import TrainConfig
+from unihub.foundation.training.run import open_source
 
 NAME = "heldout"
 TITLE = "Held-out DFT frames (test split of every training dataset)"
@@ -28,9 +33,6 @@ DATASETS: tuple[str, ...] = ()  # the training mix: known only once a model name
 
 def test_frames(model, max_frames: int | None, seed: int = 0) -> dict:
     """{dataset: [Frame]} from the test split of ``model``'s training pack, at most ``max_frames`` each."""
-    from unihub.foundation.training.config import TrainConfig
-    from unihub.foundation.training.run import open_source
-
     cfg = TrainConfig.from_dict(model.extra_config["training"]["config"])
     mix = open_source(cfg)
     names = [d["name"] for d in mix.meta["datasets"]]
@@ -49,8 +51,6 @@ def test_frames(model, max_frames: int | None, seed: int = 0) -> dict:
 
 def card_test_frames(datasets, max_frames: int | None, seed: int = 0) -> dict:
     """{dataset: [Frame]} from the ``test`` split of the named cards (no training pack needed)."""
-    from unihub.foundation.data import load_dataset
-
     rng = np.random.default_rng(seed)
     out = {}
     for name in datasets:
@@ -102,18 +102,12 @@ def _frames_for(ctx: Context) -> tuple[dict, str]:
                 return test_frames(m.model, n, ctx.seed), f"test split of {m.name}'s training pack"
             except Exception as err:  # noqa: BLE001 - e.g. a fine-tune on user files: try the next model
                 ctx.log(f"heldout: {m.name}'s training pack is unavailable ({err}); reading the cards")
-    from unihub.foundation.data import list_cards
 
     names = list_cards("train")
     return card_test_frames(names, n, ctx.seed), "test split of every training card"
 
 
 def run(ctx: Context) -> SuiteResult:
-    from ase.data import chemical_symbols
-
-    from unihub.eval import plots
-    from unihub.eval.suites import dataset_info
-
     data, source = _frames_for(ctx)
     datasets = [dataset_info(name) for name in data]
     res = SuiteResult(NAME, TITLE, datasets, sum(len(v) for v in data.values()), [

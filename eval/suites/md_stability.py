@@ -13,9 +13,12 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from ase.io import read
 
 from unihub.eval.metrics import spread
 from unihub.eval.suites import Context, Headline, SuiteResult, dataset_info, frame_rows, pick
+from unihub.foundation.data import load_dataset
+from unihub.foundation.simulate import md
 
 NAME = "md_stability"
 TITLE = "MD stability (NVT at 1200 K, then NVE)"
@@ -38,8 +41,6 @@ def supercell(atoms, min_atoms: int = MIN_ATOMS):
 
 def physical(trajectory: str, temperature: float) -> tuple[bool, float, str]:
     """(stayed physical, smallest pair distance seen, why not) over the frames of a trajectory."""
-    from ase.io import read
-
     d_min = np.inf
     for a in read(trajectory, ":"):
         d = a.get_all_distances(mic=True)
@@ -54,8 +55,6 @@ def physical(trajectory: str, temperature: float) -> tuple[bool, float, str]:
 
 
 def stability(model, atoms, nvt_steps: int, nve_steps: int) -> dict:
-    from unihub.foundation.simulate import md
-
     calc = model.calculator("pbe")
     with tempfile.TemporaryDirectory() as tmp:
         traj = str(Path(tmp) / "nvt.traj")
@@ -70,8 +69,6 @@ def stability(model, atoms, nvt_steps: int, nve_steps: int) -> dict:
 
 
 def run(ctx: Context) -> SuiteResult:
-    from unihub.foundation.data import load_dataset
-
     nvt_steps, nve_steps = STEPS[ctx.size]
     # small cells without hydrogen: a 1 fs step is meant for them, and supercells stay ~24-40 atoms
     pool = [f for f in load_dataset("wbm_random_1000") if len(f) <= 8 and 1 not in f.numbers]

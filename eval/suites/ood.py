@@ -17,10 +17,14 @@ from __future__ import annotations
 from collections import defaultdict
 
 import numpy as np
+from ase.data import chemical_symbols
 
+from unihub.eval import plots
 from unihub.eval.metrics import EV_A3_TO_GPA
 from unihub.eval.models import EvalModel, attempt
 from unihub.eval.suites import Context, Headline, SuiteResult, Timer, dataset_info, footer, pick
+from unihub.foundation.data import iter_dataset
+from unihub.foundation.mp2020 import mp2020_correction
 
 NAME = "ood"
 TITLE = "Out-of-distribution compounds (MatterSim test sets)"
@@ -35,8 +39,6 @@ RAW_FROM_MP2020 = "raw MPtrj (MP2020 correction removed)"
 
 def ood_frames(n: int | None, seed: int = 0) -> dict[str, list]:
     """{file stem: [Frame]}: the same fixed subset of at most ``n`` frames of each file, every run."""
-    from unihub.foundation.data import iter_dataset
-
     by_file: dict[str, list] = {stem: [] for stem in FILES}
     for f in iter_dataset(DATASETS[0]):
         stem = f.group.rsplit("/", 1)[0]  # the card groups by index: "<file stem>/<frame index>"
@@ -95,10 +97,6 @@ def score_file(frames, preds, raw: bool = False) -> dict:
 
 
 def run(ctx: Context) -> SuiteResult:
-    from ase.data import chemical_symbols
-
-    from unihub.eval import plots
-
     opts = ctx.cache.get("options", {}).get(NAME, {})
     data = ood_frames(opts.get("frames", ctx.n(SIZES)), ctx.seed)
     datasets = [dataset_info(n) for n in DATASETS]
@@ -127,8 +125,6 @@ def run(ctx: Context) -> SuiteResult:
             target = RAW_FROM_MP2020
         ctx.log(f"ood: {m.name} (head {head or 'own'}, energy {target})")
         refused = 0
-        if convert:
-            from unihub.foundation.mp2020 import mp2020_correction
         per_file: dict[str, dict] = {}
         by_z: dict[int, list] = defaultdict(list)
         with timer(m):

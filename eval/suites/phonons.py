@@ -7,10 +7,15 @@ stored cells), the card's unit.
 
 from __future__ import annotations
 
-import numpy as np
+from importlib.metadata import version
 
+import numpy as np
+from ase import Atoms
+
+from unihub.eval import plots
 from unihub.eval.metrics import mae, mae_entry
 from unihub.eval.suites import Context, Headline, SuiteResult, dataset_info, footer, frame_rows, pick, relax_near
+from unihub.foundation.data import load_dataset
 
 NAME = "phonons"
 TITLE = "Phonon heat capacity at 300 K (Alexandria binaries)"
@@ -23,6 +28,7 @@ RELAX_STEPS = 60
 
 def heat_capacity(model, frame, temperature: float = 300.0) -> dict:
     """Relax with the model, then C_v(T) from phonopy (J/(K mol of cells)) and the number of displacements."""
+    # phonopy (a third of a second to import) only when a suite measures phonons
     from phonopy import Phonopy
     from phonopy.structure.atoms import PhonopyAtoms
 
@@ -36,8 +42,6 @@ def heat_capacity(model, frame, temperature: float = 300.0) -> dict:
     ph.generate_displacements(distance=0.01)
     forces = []
     for s in ph.supercells_with_displacements:
-        from ase import Atoms
-
         a = Atoms(s.symbols, cell=s.cell, scaled_positions=s.scaled_positions, pbc=True)
         forces.append(model.single_point(a, "pbe", stress=False)["forces"])
     ph.forces = np.array(forces)
@@ -50,9 +54,6 @@ def heat_capacity(model, frame, temperature: float = 300.0) -> dict:
 
 
 def run(ctx: Context) -> SuiteResult:
-    from unihub.eval import plots
-    from unihub.foundation.data import load_dataset
-
     cap = MAX_ATOMS[ctx.size]
     frames = pick([f for f in load_dataset("alexandria_phonon") if cap is None or len(f) <= cap],
                   ctx.n(SIZES), ctx.seed)
@@ -75,8 +76,6 @@ def run(ctx: Context) -> SuiteResult:
 
 def _phonopy_version() -> str:
     try:
-        from importlib.metadata import version
-
         return version("phonopy")
     except Exception:  # noqa: BLE001 - only a label
         return "?"

@@ -8,10 +8,14 @@ reference. No relaxation: the stored cells are JARVIS's; this measures energies 
 from __future__ import annotations
 
 import numpy as np
+from ase.data import atomic_numbers
 
+from unihub.eval import plots
 from unihub.eval.metrics import mae_entry, rmse
 from unihub.eval.models import attempt
 from unihub.eval.suites import Context, Headline, SuiteResult, Timer, dataset_info, footer, pick
+from unihub.eval.suites.wbm import model_mu, mp_polymorphs
+from unihub.foundation.data import load_dataset
 
 NAME = "vacancies"
 TITLE = "Vacancy formation energies (JARVIS-DFT)"
@@ -22,8 +26,6 @@ POLYMORPHS_PER_ELEMENT = 3
 
 def vacancy_pairs() -> list[tuple]:
     """(bulk, defective) frame pairs of the consistent entries, in file order."""
-    from unihub.foundation.data import load_dataset
-
     bulk, out = {}, []
     for f in load_dataset("jarvis_vacancy"):
         if f.info["role"] == "bulk":
@@ -34,11 +36,6 @@ def vacancy_pairs() -> list[tuple]:
 
 
 def run(ctx: Context) -> SuiteResult:
-    from ase.data import atomic_numbers
-
-    from unihub.eval import plots
-    from unihub.eval.suites.wbm import model_mu, mp_polymorphs
-
     pairs = pick(vacancy_pairs(), ctx.n(SIZES), ctx.seed)
     datasets = [dataset_info(n) for n in DATASETS]
     res = SuiteResult(NAME, TITLE, datasets, len(pairs), [Headline("evac_mae_eV", "E_vac MAE eV")])

@@ -19,15 +19,23 @@ matbench-discovery's own ``stable_metrics``.
 
 from __future__ import annotations
 
+import csv
+import gzip
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from ase.data import chemical_symbols
 
+from unihub.eval import plots
 from unihub.eval.metrics import load_matbench_discovery_metrics, mae, r2, rmse, stable_metrics
 from unihub.eval.models import attempt
 from unihub.eval.suites import Context, Headline, SuiteResult, Timer, dataset_info, footer, pick
+from unihub.foundation.data import load_dataset, load_mp_elemental_energies
+from unihub.foundation.errors import InputError
+from unihub.foundation.files import sha256_file
+from unihub.foundation.mp2020 import mp2020_correction
 
 NAME = "wbm"
 TITLE = "WBM formation energies (DFT-relaxed structures)"
@@ -58,8 +66,6 @@ def model_mu(predict: Callable, polymorphs: dict) -> dict:
 
 def formation(e_total: np.ndarray, frames, mu: dict) -> np.ndarray:
     """Formation energy per atom (eV/atom) from total energies and elemental references."""
-    from ase.data import chemical_symbols
-
     out = []
     for e, f in zip(e_total, frames):
         ref = sum(mu.get(chemical_symbols[z], np.nan) for z in f.numbers)
@@ -69,10 +75,6 @@ def formation(e_total: np.ndarray, frames, mu: dict) -> np.ndarray:
 
 def mp_polymorphs(elements: set[int], per_element: int | None = None) -> dict:
     """{symbol: [Frame]} of MP elemental polymorphs (lowest DFT energy per atom first)."""
-    from ase.data import chemical_symbols
-
-    from unihub.foundation.data import load_dataset
-
     polymorphs = defaultdict(list)
     for f in load_dataset("matpes_element_refs"):
         el = f.group.split("/")[0]
@@ -90,12 +92,6 @@ SUMMARY_COLUMNS = ("material_id", "e_form_per_atom_mp2020_corrected", "e_above_h
 def read_summary(path: str | Path) -> dict:
     """matbench-discovery's WBM summary (csv or csv.gz) as ``{"hull": {material_id: E_hull eV/atom}, "sha256",
     "path", "rows"}``; a file without the official columns is refused, naming what is missing."""
-    import csv
-    import gzip
-
-    from unihub.foundation.errors import InputError
-    from unihub.foundation.files import sha256_file
-
     path = Path(path)
     if not path.is_file():
         raise InputError(f"--wbm-summary {path}: no such file (matbench-discovery's 2023-12-13-wbm-summary.csv.gz, "
@@ -133,7 +129,7 @@ def discovery_metrics(e_form_pred, e_form_dft, e_hull_dft) -> dict[str, float]:
     e_hull_dft = np.asarray(e_hull_dft, float)
     e_hull_pred = e_hull_dft + np.asarray(e_form_pred, float) - np.asarray(e_form_dft, float)
     try:
-        import pandas as pd
+        import pandas as pd  # only with matbench-discovery's metrics, an optional package
 
         theirs = load_matbench_discovery_metrics().stable_metrics(pd.Series(e_hull_dft), pd.Series(e_hull_pred))
         return {k: float(v) for k, v in theirs.items()}
@@ -163,11 +159,6 @@ def _discovery(res: SuiteResult, summary: dict, parity: dict, ids: dict) -> None
 
 
 def run(ctx: Context) -> SuiteResult:
-    from ase.data import chemical_symbols
-
-    from unihub.eval import plots
-    from unihub.foundation.data import load_dataset, load_mp_elemental_energies
-
     wbm = pick(load_dataset("wbm_random_1000"), ctx.n(SIZES), ctx.seed)
     datasets = [dataset_info(n) for n in DATASETS]
     res = SuiteResult(NAME, TITLE, datasets, len(wbm), [
@@ -253,8 +244,6 @@ def run(ctx: Context) -> SuiteResult:
 
 def _correction(frame, errors: dict) -> float:
     """pymatgen's MP2020 correction of a raw-energy prediction (eV); NaN, with the reason, where it refuses."""
-    from unihub.foundation.mp2020 import mp2020_correction
-
     try:
         return mp2020_correction(frame.to_atoms())
     except ValueError as err:
