@@ -23,13 +23,13 @@ __getattr__ = _lazy_exports(__name__, {"load_model": "unihub.zoo", "list_models"
 # students through finetune, without either importing the other (see unihub.foundation.loading). The
 # imports wait for the first call so that ``import unihub`` stays free of torch.
 def _zoo_load_model(name_or_path, **kwargs):
-    from unihub.zoo.load import load_model
+    from unihub.zoo.load import load_model  # on first call: `import unihub` stays free of torch
 
     return load_model(name_or_path, **kwargs)
 
 
 def _read_student(path, **kwargs):
-    from unihub.finetune.mtp.student import load_student
+    from unihub.finetune.mtp.student import load_student  # on first call: `import unihub` stays free of torch
 
     return load_student(path, **kwargs)
 

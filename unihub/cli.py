@@ -6,10 +6,16 @@ Subcommands import their package lazily so ``unihub --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
+import tempfile
+from functools import partial
+from pathlib import Path
 from typing import NoReturn
 
 from unihub.foundation.errors import InputError, MissingInputError, UnihubError
+from unihub.foundation.files import atomic_write, cache_dir, check_output, read_manifest
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,6 +37,7 @@ def positive_int(text: str) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    # imported when the command runs: `unihub --help` and `import unihub.cli` stay free of torch
     from unihub.foundation.training import TrainConfig, train
 
     cfg = TrainConfig.from_yaml(args.config)
@@ -49,6 +56,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    # imported when the command runs: `unihub --help` and `import unihub.cli` stay free of torch
     from unihub.zoo.demo import run_demo
 
     run_demo(args.model, args.output, md_steps=args.md_steps, progress=not args.no_progress)
@@ -56,6 +64,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _publish(args: argparse.Namespace) -> int:
+    # imported when the command runs: `unihub --help` and `import unihub.cli` stay free of torch
     from unihub.zoo import load_model
 
     model = load_model(args.model)
@@ -75,8 +84,7 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
+    # imported when the command runs: `unihub --help` and `import unihub.cli` stay free of torch
     from unihub.zoo.release import release
 
     print(release(args.name, Path(args.run) if args.run else None, args.alias))
@@ -84,6 +92,7 @@ def _release(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    # imported when the command runs: `unihub --help` and `import unihub.cli` stay free of torch
     from unihub.zoo import list_models
 
     for m in list_models():
@@ -92,13 +101,10 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _md(args: argparse.Namespace) -> int:
-    import tempfile
-    from pathlib import Path
-
+    # imported when the command runs: `unihub --help` and `import unihub.cli` stay free of torch
     from ase.io import read, write
 
     from unihub.foundation.data import read_structure
-    from unihub.foundation.files import atomic_write, check_output
     from unihub.foundation.simulate import md
     from unihub.zoo import load_model
 
@@ -124,8 +130,7 @@ def _md(args: argparse.Namespace) -> int:
 
 def _teacher(name: str, threads: int | None):
     """A teacher by name: a peer (its own weights and energy scale) or a hub model with an ``mptrj`` head."""
-    from functools import partial
-
+    # imported when the command runs: `unihub --help` and `import unihub.cli` stay free of torch
     from unihub.finetune.distillation.teachers import Teacher
     from unihub.zoo.peers import INSTALL_HINT, PEERS, peer_available, peer_calculator
 
@@ -136,7 +141,6 @@ def _teacher(name: str, threads: int | None):
         spec = PEERS[name]
         return Teacher(spec.name, spec.model_revision, spec.checkpoint_sha256, spec.energy_scale,
                        partial(peer_calculator, name, num_threads=threads))
-    from unihub.foundation.files import read_manifest
     from unihub.zoo import load_model
 
     model = load_model(name)
@@ -149,16 +153,13 @@ def _teacher(name: str, threads: int | None):
 
 
 def _label(args: argparse.Namespace) -> int:
-    import json
-
-    from unihub.foundation.files import atomic_write, cache_dir
-
     folder = cache_dir() / "data" / "generated" / args.name
     run_file = folder / "run.json"
     if args.card:
         return _label_card(args.name, folder, run_file)
     if not 0 <= args.shard < args.shards:
         raise InputError(f"--shard must be in 0..{args.shards - 1}, got {args.shard}")
+    # imported when the command runs: `unihub --help` and `import unihub.cli` stay free of torch
     import torch
 
     if args.threads:
@@ -192,10 +193,7 @@ def _label(args: argparse.Namespace) -> int:
 
 
 def _label_card(name: str, folder, run_file) -> int:
-    import json
-    import subprocess
-    from pathlib import Path
-
+    # imported when the command runs: `unihub --help` and `import unihub.cli` stay free of torch
     from ase.io import iread
 
     from unihub.finetune.distillation.compounds import benchmark_keys, benchmark_overlap
@@ -225,6 +223,7 @@ def _label_card(name: str, folder, run_file) -> int:
 
 
 def _format_of(path) -> str:
+    # imported when the command runs: `unihub --help` and `import unihub.cli` stay free of torch
     from ase.io.formats import UnknownFileTypeError, filetype, ioformats
 
     try:
@@ -253,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--restart", action="store_true", help="ignore an existing last.ckpt instead of resuming")
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=_train)
+    # each of these imports positive_int from this module: imported once it is complete (a cycle at module top)
     from unihub.finetune.cli import add_parser as add_finetune_parser
 
     add_finetune_parser(sub)
