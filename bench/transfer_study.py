@@ -295,7 +295,9 @@ def main() -> None:
                    '\'{"energy": 1, "forces": 10, "stress": 10}\' (from scratch\'s)')
     p.add_argument("--test-frames", dest="test_frames", type=int, help="score a fixed subset of the test split")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
-    p.add_argument("--no-record", action="store_true", help="print the figures; write no record or plots")
+    p.add_argument("--no-record", action="store_true", help="write no record in bench/results")
+    p.add_argument("--no-plots", action="store_true",
+                   help="leave bench/results/transfer_study/ alone (ablations: the plots show the config's own runs)")
     args = p.parse_args()
     import torch
 
@@ -306,10 +308,10 @@ def main() -> None:
     results = run_study(cfg, log=lambda s: print(s, flush=True))
     figures = summarise(cfg, results)
     print(json.dumps({k: figures[k] for k in ("at_50_frames", "ood_force_rise_percent") if k in figures}, indent=1))
+    for path in [] if args.no_plots else plot_curves(cfg, results):
+        print(path)
     if args.no_record:
         return
-    for path in plot_curves(cfg, results):
-        print(path)
     from record import write_record
 
     print(write_record(f"transfer_study-{cfg['system']}", figures, args.threads, time.perf_counter() - t0))
