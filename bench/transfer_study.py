@@ -82,11 +82,11 @@ def run_path(cfg: dict, name: str, **settings) -> Path:
     return cache_dir() / "bench" / "transfer" / cfg["system"] / f"{name}-{digest}.json"
 
 
-def score(model, frames: Sequence) -> dict:
-    """Force, energy (after a per-model offset; raw too where the model's target is raw MPtrj) and stress errors
-    of an ``EvalModel`` on ``frames``, on its mptrj head if it has one; peers on their own target."""
+def predictions(model, frames: Sequence) -> tuple[list, str | None, str]:
+    """An ``EvalModel``'s single points on ``frames`` (None where it failed), on its mptrj head if it has one,
+    energies on the DFT frames' raw scale where its target is MP2020-corrected; with the head and the target."""
     from unihub.eval.models import attempt
-    from unihub.eval.suites.ood import MP2020, RAW, energy_target, ood_head, score_file
+    from unihub.eval.suites.ood import MP2020, energy_target, ood_head
     from unihub.foundation.mp2020 import mp2020_correction
 
     head = ood_head(model)
@@ -100,7 +100,37 @@ def score(model, frames: Sequence) -> dict:
             c = attempt(mp2020_correction, atoms)
             p["energy"] = p["energy"] - c.value if c.ok else float("nan")
         preds.append(p)
+    return preds, head, target
+
+
+def score(model, frames: Sequence) -> dict:
+    """Force, energy (after a per-model offset; raw too where the model's target is raw MPtrj) and stress errors
+    of an ``EvalModel`` on ``frames``; peers on their own target."""
+    from unihub.eval.suites.ood import MP2020, RAW, score_file
+
+    preds, head, target = predictions(model, frames)
     return {"head": head or "own", "energy_target": target, **score_file(frames, preds, raw=target in (RAW, MP2020))}
+
+
+def formation(model, refs: dict) -> dict:
+    """Formation energies (meV/atom) of the compound reference cells against the single-element ones, model and
+    DFT on the same DFT cells; their MAE and Kendall's tau of the two orderings."""
+    from scipy.stats import kendalltau
+
+    preds, _, _ = predictions(model, list(refs.values()))
+    energies = {"dft": {k: f.energy for k, f in refs.items()},
+                "model": {k: p["energy"] if p else float("nan") for k, p in zip(refs, preds)}}
+    out: dict = {}
+    for who, e in energies.items():
+        mu = {int(f.numbers[0]): e[k] / len(f) for k, f in refs.items() if len(set(f.numbers.tolist())) == 1}
+        out[f"{who}_meV_atom"] = {k: 1000 * (e[k] - sum(mu[int(z)] for z in f.numbers)) / len(f)
+                                  for k, f in refs.items() if len(set(f.numbers.tolist())) > 1
+                                  and set(f.numbers.tolist()) <= set(mu)}
+    keys = sorted(out["dft_meV_atom"])
+    dft, ours = (np.array([out[f"{w}_meV_atom"][k] for k in keys]) for w in ("dft", "model"))
+    out["mae_meV_atom"] = float(np.mean(np.abs(ours - dft)))
+    out["kendall_tau"] = float(kendalltau(dft, ours).statistic)
+    return out
 
 
 def ood_forgetting(model, n: int, seed: int) -> dict:
@@ -166,6 +196,8 @@ def evaluate(cfg: dict, model, data: dict, forgetting: bool, physics: bool) -> d
         out["ood_force_mae_meV_A"] = ood_forgetting(model, cfg["forgetting_frames"], cfg["seed"])
     if physics and data["refs"]:
         out["lattice"] = lattice(model, data["refs"], cfg["lattice"])
+    if physics and data["formation_refs"]:
+        out["formation"] = formation(model, data["formation_refs"])
     return out
 
 
@@ -177,6 +209,8 @@ def training_run(cfg: dict, base, data: dict, n: str, mode: str) -> dict:
                 "lr": None if mode == "scratch" else cfg["lr"], "options": cfg["mode_options"].get(mode)}
     if cfg.get("loss") and mode != "scratch":
         settings["loss"] = cfg["loss"]
+    if cfg.get("formation") and n == "50" and mode != "scratch":
+        settings["formation"] = True
 
     def compute() -> dict:
         from unihub.eval.models import wrap_hub_model
@@ -202,6 +236,10 @@ def run_study(cfg: dict, log: Callable[[str], None] = print) -> dict:
     data = {"train": spread_order(load_dataset(system, split="train"), cfg["seed"]),
             "test": pick(load_dataset(system, split="test"), cfg.get("test_frames"), cfg["seed"]),
             "refs": lattice_refs(load_dataset(system), cfg["lattice"]) if cfg.get("lattice") else {}}
+    # every formula's relaxed cell by the lattice rule: the compounds' formation energies against the elements'
+    formulas = sorted({f.info.get("formula") for f in data["train"] + data["test"]} - {None})
+    data["formation_refs"] = (lattice_refs(load_dataset(system), {**cfg["lattice"], "formulas": formulas})
+                              if cfg.get("formation") else {})
     base = load_model(cfg["base"])
     log(f"{system}: {len(data['train'])} training frames, {len(data['test'])} test frames; "
         f"lattice references {sorted(data['refs'])}")
@@ -213,7 +251,8 @@ def run_study(cfg: dict, log: Callable[[str], None] = print) -> dict:
             t0 = time.perf_counter()
             return {**evaluate(cfg, m, data, is_base, True), "wall_s": time.perf_counter() - t0}
 
-        res = results[f"zero-shot/{m.name}"] = cached(run_path(cfg, f"{m.name}-zero-shot", forgetting=is_base), compute)
+        key = {"forgetting": is_base, **({"formation": True} if cfg.get("formation") else {})}
+        res = results[f"zero-shot/{m.name}"] = cached(run_path(cfg, f"{m.name}-zero-shot", **key), compute)
         log(f"zero-shot {m.name}: F {res['test'].get('force_mae_meV_A', float('nan')):.1f} meV/Å")
     # the 50-frame comparison first, so an interrupted study already answers the headline question
     for n in sorted(cfg["sizes"], key=lambda s: (s != "50", float("inf") if s == "all" else int(s))):
@@ -254,6 +293,9 @@ def summarise(cfg: dict, results: dict) -> dict:
     lat = {key: r["lattice"] for key, r in results.items() if "lattice" in r}
     if lat:
         figures["lattice_vs_dft_percent"] = lat
+    form = {key: r["formation"] for key, r in results.items() if "formation" in r}
+    if form:
+        figures["formation_energy"] = form
     return figures
 
 

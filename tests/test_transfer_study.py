@@ -1,4 +1,5 @@
-"""bench/transfer_study.py's rules: training frames spread over groups, nested by size; the DFT lattice references."""
+"""bench/transfer_study.py's rules: training frames spread over groups, nested by size; the DFT lattice references;
+formation energies and their ordering."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ase.build import bulk
+from ase.calculators.calculator import Calculator, all_changes
 
 from unihub.foundation.data import Frame
 
@@ -50,3 +53,51 @@ def test_lattice_refs_take_the_lowest_relaxed_frame_per_formula(study):
               frame("m5", 4, "O2", energy=-20.0)]
     refs = study.lattice_refs(frames, spec)
     assert list(refs) == ["SrO"] and refs["SrO"].group == "m3"
+
+
+class TableCalculator(Calculator):
+    """Energy from a per-formula table plus a constant per atom of each element; zero forces and stress."""
+
+    implemented_properties = ["energy", "forces", "stress"]
+
+    def __init__(self, table: dict, shift: dict):
+        super().__init__()
+        self.table, self.shift = table, shift
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        e = self.table[self.atoms.get_chemical_formula(mode="reduce")]
+        e += sum(self.shift[s] for s in self.atoms.get_chemical_symbols())
+        self.results = {"energy": e, "forces": np.zeros((len(self.atoms), 3)), "stress": np.zeros(6)}
+
+
+def table_model(table: dict, shift: dict):
+    """The table behind the evaluation's model face (a served model answering ``calculator``)."""
+    from unihub.eval.models import EvalModel
+
+    class Served:
+        def calculator(self, head=None):
+            return TableCalculator(table, shift)
+
+    return EvalModel("table", "student", "0", model=Served())
+
+
+def cell(symbols: str, energy: float, group: str) -> Frame:
+    a = bulk("Cu", "fcc", 3.6, cubic=True)[: len(symbols.split())]
+    a.set_chemical_symbols(symbols.split())
+    return Frame(a.numbers, a.positions, a.cell[:], True, energy=energy, forces=np.zeros((len(a), 3)),
+                 stress=np.zeros((3, 3)), group=group, info={"formula": a.get_chemical_formula(mode="reduce")})
+
+
+def test_formation_energies_against_the_elements_and_their_ordering(study):
+    refs = {"Sr": cell("Sr", -1.0, "m1"), "O2": cell("O O", -10.0, "m2"), "SrO": cell("Sr O", -12.0, "m3"),
+            "SrO2": cell("Sr O O", -16.0, "m4")}
+    dft = {k: f.energy for k, f in refs.items()}
+    # per-element constants cancel in formation energies: the same values and ordering as DFT's
+    shifted = study.formation(table_model(dft, {"Sr": 0.3, "O": -0.2}), refs)
+    assert shifted["dft_meV_atom"] == pytest.approx({"SrO": -3000.0, "SrO2": -5000.0 / 3})
+    assert shifted["model_meV_atom"] == pytest.approx(shifted["dft_meV_atom"])
+    assert shifted["mae_meV_atom"] == pytest.approx(0, abs=1e-9) and shifted["kendall_tau"] == pytest.approx(1)
+    swapped = study.formation(table_model({**dft, "SrO": -9.0, "SrO2": -19.0}, {"Sr": 0.0, "O": 0.0}), refs)
+    assert swapped["model_meV_atom"] == pytest.approx({"SrO": -1500.0, "SrO2": -2666.6667})
+    assert swapped["kendall_tau"] == pytest.approx(-1)
