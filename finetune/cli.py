@@ -58,7 +58,7 @@ def config_from_args(args: argparse.Namespace) -> FinetuneConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    from unihub.finetune import finetune
+    from unihub.finetune import finetune  # training loads when the command runs, not with the parser
 
     model = finetune(args.base, args.data, config_from_args(args), test=args.test, pretraining=args.pretraining,
                      output=args.output, resume=True if args.resume else None, overwrite=args.overwrite)

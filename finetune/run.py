@@ -23,6 +23,7 @@ from unihub.finetune.heads import add_head, apply_e0, closest_head, predict_fram
 from unihub.finetune.module import FinetuneDataModule, FinetuneModule
 from unihub.finetune.replay import align_labels, label_alignment, pretrained_indices, pseudolabel, select_replay
 from unihub.finetune.units import check_labels
+from unihub.foundation.data import PackedMix
 from unihub.foundation.data.frame import Frame
 from unihub.foundation.files import atomic_write, sha256_file
 from unihub.foundation.graph import collate
@@ -30,6 +31,7 @@ from unihub.foundation.loading import as_model
 from unihub.foundation.served import UniversalModel
 from unihub.foundation.training.config import LossConfig, OptimConfig, TrainConfig, TrainerConfig
 from unihub.foundation.training.data import FrameSource, GraphDataset
+from unihub.foundation.training.run import open_source, train
 
 # settings the manifest leaves out: how fast or verbosely the run goes, and the data card (it declares the
 # data's units, which are checked before the run starts)
@@ -45,14 +47,12 @@ def pretraining_source(model, pretraining=None):
     """The frames a model was pretrained on: ``pretraining`` (a pack path, a ``PackedMix``/``FrameSource`` or a
     list of frames) or else the pack its training config names."""
     if pretraining is None:
-        from unihub.foundation.training.run import open_source
 
         cfg = (getattr(model, "extra_config", None) or {}).get("training", {}).get("config")
         if cfg is None:
             raise ValueError("the base model does not record its training data; pass pretraining=<pack folder>")
         return open_source(TrainConfig.from_dict(cfg))
     if isinstance(pretraining, (str, os.PathLike)):
-        from unihub.foundation.data import PackedMix
 
         return PackedMix(pretraining)
     if isinstance(pretraining, (list, tuple)):
@@ -286,7 +286,6 @@ def _report(base, tuned, frozen: set, head: _Head, data: _Data, pt: _Pretraining
 def _fit(cfg: TrainConfig, work, parts: tuple, per_epoch: int, stages: tuple, ewc: tuple, resume: bool):
     """Train ``work`` on (fine-tune, replay, val) frames with (freeze, lr_factors) and (λ, pretraining
     indices, their source) for EWC; returns (the tuned model, the frozen stages)."""
-    from unihub.foundation.training.run import train
     train_frames, replay_frames, val_frames = parts
     splits = ["train"] * (len(train_frames) + len(replay_frames)) + ["val"] * len(val_frames)
     source = FrameSource(train_frames + replay_frames + val_frames, splits)

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import yaml
 
 from unihub.foundation.errors import InputError, MissingInputError
+from unihub.foundation.files import atomic_write
 
 C = TypeVar("C")
 
@@ -173,7 +174,6 @@ class YamlConfig:
             raise InputError(f"a {type(self).__name__} setting cannot be written as YAML ({err.args[-1]!r}): "
                              "give numbers, strings, lists and mappings") from err
         if path is not None:
-            from unihub.foundation.files import atomic_write
 
             atomic_write(path, lambda p: Path(p).write_text(text))
         return text

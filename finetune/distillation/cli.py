@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from dataclasses import replace
 
 from .active import ActiveConfig
@@ -38,10 +39,10 @@ def config_from_args(args: argparse.Namespace) -> DistillConfig:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import logging
 
     # without bars the stage and round lines still go to stderr
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    # torch and the MTP kernel load when the command runs, not with the parser
     from .distill import distill, load_reference
 
     cfg = config_from_args(args)

@@ -19,11 +19,18 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 from ase import Atoms
 from ase.data import atomic_numbers
 
+from unihub.finetune.mtp import FitConfig, MTPModel, fit
+from unihub.finetune.mtp.fit import errors, prepare
+from unihub.finetune.mtp.kernel import default_threads
+from unihub.foundation.data import load_dataset
 from unihub.foundation.errors import InputError
+from unihub.foundation.files import atomic_write, state_digest
 from unihub.foundation.loading import as_model
+from unihub.foundation.simulate import relax
 
 from . import structures as st
 from .active import ActiveConfig, active_learning
@@ -38,7 +45,6 @@ CONFIG_FILE = "distill-config.yaml"  # the run's settings, in the output folder 
 
 def teacher_revision(teacher) -> str:
     """First 12 hex digits of the sha256 of the teacher's parameters and buffers (stable across saves)."""
-    from unihub.foundation.files import state_digest
 
     return state_digest(teacher)
 
@@ -60,7 +66,6 @@ def _check_teacher_elements(teacher, elements: list[str], head: str | None) -> N
 
 def _relax_prototypes(teacher, elements: list[str], head: str | None) -> dict[str, Atoms]:
     """Each prototype cell relaxed (positions and cell) by the teacher, keyed by name."""
-    from unihub.foundation.simulate import relax
 
     out = {}
     for e in elements:
@@ -163,7 +168,6 @@ def pick_r_min(structures: Sequence[Atoms]) -> float:
 def load_reference(spec: str, elements: Sequence[str]) -> tuple[str, list]:
     """DFT frames to judge the student by: ``dataset[:split]`` (e.g. ``mlearn:test``), keeping frames
     made only of ``elements``. Returns a display name and the frames."""
-    from unihub.foundation.data import load_dataset
 
     name, _, split = spec.partition(":")
     zs = {atomic_numbers[e] for e in elements}
@@ -258,7 +262,6 @@ def _start(teacher, cfg: DistillConfig, structures, output, resume: bool) -> _Ru
     """Check the teacher, the output folder, the starting structures and the elements before any work."""
     t_start = time.perf_counter()
     if cfg.threads is not None:
-        import torch
 
         torch.set_num_threads(cfg.threads)
     teacher = as_model(teacher)
@@ -314,7 +317,6 @@ def _sampling_plan(run: _Run) -> None:
     run.floor = energy_floor(run.elements, run.relaxed)
     active = cfg.active if isinstance(cfg.active, ActiveConfig) else ActiveConfig()
     if active.workers is None:  # one student MD run per core distillation may use
-        from unihub.finetune.mtp.kernel import default_threads
 
         active = replace(active, workers=cfg.threads or default_threads())
     run.active = active
@@ -370,7 +372,6 @@ def _sample_and_label(run: _Run) -> _Labels:
 
 def _first_fit(run: _Run, labels: _Labels):
     """The MTP student fitted to the training labels, and ``refit(frames, iters)`` for active learning."""
-    from unihub.finetune.mtp import FitConfig, MTPModel, fit
 
     f, seed, threads = run.cfg.fit, run.cfg.seed, run.cfg.threads
     r_min = f.r_min if f.r_min is not None else pick_r_min(labels.train + labels.held_out)
@@ -425,7 +426,6 @@ def _active_rounds(run: _Run, labels: _Labels, mtp, refit) -> dict:
 def _card(run: _Run, labels: _Labels, mtp, active_rec: dict, reference, output) -> DistilledStudent:
     """Student-vs-teacher (held-out) and student-vs-reference errors, the record and the student, written
     to ``output`` if given."""
-    from unihub.finetune.mtp.fit import errors, prepare
 
     cfg, f, threads = run.cfg, run.cfg.fit, run.cfg.threads
     errs = {"teacher (held-out)": errors(mtp, *prepare(mtp, labels.held_out), threads)}
@@ -463,6 +463,5 @@ def _out_dir(output: str | os.PathLike | None) -> Path | None:
 def _write(student: DistilledStudent, output: Path, folder: Path) -> None:
     student.save(folder)
     if output.suffix == ".mtp":
-        from unihub.foundation.files import atomic_write
 
         atomic_write(output, lambda p: student.mtp.save(p))
