@@ -15,8 +15,9 @@ def _report(args: argparse.Namespace) -> int:
     check_output_dir(args.output)  # before any model is loaded: the report is written last
     suites = "all" if not args.suites else [s for chunk in args.suites for s in chunk.split(",") if s]
     size = "quick" if args.quick else "full" if args.full else "default"
+    options = {"wbm": {"summary": args.wbm_summary}} if args.wbm_summary else None
     rep = unihub.eval.ood_report(args.models, suites=suites, out=args.output, size=size, threads=args.threads,
-                                 seed=args.seed, progress=not args.no_progress)
+                                 seed=args.seed, progress=not args.no_progress, options=options)
     print(f"report: {args.output}/report.html ({rep['wall_seconds']:.0f} s)")
     # a report with nothing in it is a failure, not a result: scripts and CI must see it
     errors = rep.get("suite_errors")
@@ -40,6 +41,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     r.add_argument("--threads", type=positive_int, default=None,
                    help="torch threads for every model (default: torch's)")
     r.add_argument("--seed", type=int, default=0, help="seed of the fixed subsets")
+    r.add_argument("--wbm-summary", dest="wbm_summary", metavar="FILE",
+                   help="matbench-discovery's WBM summary (csv[.gz], see data_cards/wbm_summary.md): adds F1, DAF, "
+                        "precision, recall and hull-distance errors to the wbm suite")
     r.add_argument("--no-progress", action="store_true")
     r.set_defaults(func=_report)
     return r

@@ -160,7 +160,9 @@ def test_cli_parser_builds_the_report_call(monkeypatch, tmp_path):
                          "-o", str(tmp_path)])
     assert args.func(args) == 0
     assert seen["models"] == ["universal-v1", "chgnet"] and seen["suites"] == ["eos", "cost", "wbm"]
-    assert seen["size"] == "quick" and seen["out"] == str(tmp_path)
+    assert seen["size"] == "quick" and seen["out"] == str(tmp_path) and seen["options"] is None
+    args = p.parse_args(["report", "chgnet", "--wbm-summary", "s.csv.gz", "-o", str(tmp_path / "w")])
+    assert args.func(args) == 0 and seen["options"] == {"wbm": {"summary": "s.csv.gz"}}
     with pytest.raises(SystemExit):
         p.parse_args(["report", "m", "--quick", "--full"])
 
