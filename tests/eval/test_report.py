@@ -265,3 +265,15 @@ def test_in_distribution_rows_are_marked_and_never_bolded():
     md = render_markdown(report, {})
     row = next(line for line in md.splitlines() if line.startswith("| ood | F MAE"))
     assert row == "| ood | F MAE | 60 (ID) | 90 |"  # the lower ID value is not bolded; one OOD model: no best
+
+
+def test_reference_data_does_not_make_a_row_in_distribution():
+    """universal-v1 trained on MatPES elemental references, which WBM and vacancies use only for μ: their
+    rows measure compounds and defects it never saw."""
+    from unihub.eval.models import resolve_models
+    from unihub.eval.suites import vacancies, wbm
+
+    (v1,), _ = resolve_models(["universal-v1"])
+    assert v1.in_distribution(["matpes_element_refs"])  # the reference set is its training data ...
+    assert not v1.in_distribution(list(wbm.WBM_ONLY))  # ... and still not what the rows measure
+    assert not v1.in_distribution([vacancies.DATASETS[0]])
