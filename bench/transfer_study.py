@@ -197,7 +197,7 @@ def evaluate(cfg: dict, model, data: dict, forgetting: bool, physics: bool) -> d
     if physics and data["refs"]:
         out["lattice"] = lattice(model, data["refs"], cfg["lattice"])
     if physics and data["formation_refs"]:
-        out["formation"] = formation(model, data["formation_refs"])
+        out["formation_energy"] = formation(model, data["formation_refs"])
     return out
 
 
@@ -293,7 +293,7 @@ def summarise(cfg: dict, results: dict) -> dict:
     lat = {key: r["lattice"] for key, r in results.items() if "lattice" in r}
     if lat:
         figures["lattice_vs_dft_percent"] = lat
-    form = {key: r["formation"] for key, r in results.items() if "formation" in r}
+    form = {key: r["formation_energy"] for key, r in results.items() if "formation_energy" in r}
     if form:
         figures["formation_energy"] = form
     return figures
