@@ -2,13 +2,15 @@
 and all training frames of one system, against the same network trained from scratch for the same number of
 optimiser steps, and against universal-v2, CHGNet and SevenNet-0 zero-shot; force, energy and stress MAE on the
 system's test split, learning-curve plots, forgetting on bench/mattersim_ood at 50 frames, and (where the
-config asks) relaxed lattice parameters against the relaxed DFT cells.
+config asks) relaxed lattice parameters and formation energies against the relaxed DFT cells.
 
     UNIHUB_DATA=../shared/data OMP_NUM_THREADS=1 python bench/transfer_study.py bench/configs/transfer_ymgpo.yaml \
         [--sizes 25 50 100] [--modes naive replay scratch] [--steps 300] [--test-frames 200]
 
 Training frames: the card's train split, taken round-robin over its groups (relaxation runs or materials) in a
 seeded order, so every subset is spread across them and the smaller subsets are nested in the larger.
+Every training run, fine-tuned or from scratch, stops at the same optimiser-step cap (``steps``): neither
+``unihub.finetune.finetune`` nor foundation's ``train`` stops early on a validation loss.
 Energies are compared after a per-model offset (eval/suites/ood.py's ``score_file``); CHGNet's MP2020-corrected
 energies are put back on the raw scale first, as the OOD suite does.
 
