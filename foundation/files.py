@@ -15,6 +15,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from unihub.foundation.errors import InputError, MissingInputError, UnihubError
 
 MANIFEST = "checksums.json"  # a model folder's sha256 of every file
@@ -152,6 +154,11 @@ def state_digest(module) -> str:
     """First 12 hex digits of the sha256 of a torch module's parameters and buffers (stable across saves:
     names in a registry can be re-pointed, weights cannot); a non-torch object hashes its ``repr``."""
     h = hashlib.sha256()
+    if hasattr(module, "digest_items"):  # a model whose weights are not torch state (an MTP student)
+        for name, value in module.digest_items().items():
+            h.update(name.encode())
+            h.update(np.ascontiguousarray(value).tobytes() if isinstance(value, np.ndarray) else repr(value).encode())
+        return h.hexdigest()[:12]
     if not hasattr(module, "state_dict"):
         h.update(repr(module).encode())
         return h.hexdigest()[:12]

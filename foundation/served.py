@@ -93,6 +93,10 @@ class StudentModel(nn.Module, HubMixin):
         super().__init__()
         self.mtp, self.name, self.card, self._source = mtp, name, card or {}, source
 
+    def digest_items(self) -> dict:
+        """What pins this student (its MTP parameters): an MTP has no torch state for ``state_digest`` to hash."""
+        return {k: v for k, v in sorted(vars(self.mtp.params).items())}
+
     @property
     def elements(self) -> list[str]:
         return list(self.mtp.elements)
