@@ -15,8 +15,6 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
 from unihub.foundation.errors import InputError, MissingInputError, UnihubError
 
 MANIFEST = "checksums.json"  # a model folder's sha256 of every file
@@ -157,7 +155,8 @@ def state_digest(module) -> str:
     if hasattr(module, "digest_items"):  # a model whose weights are not torch state (an MTP student)
         for name, value in module.digest_items().items():
             h.update(name.encode())
-            h.update(np.ascontiguousarray(value).tobytes() if isinstance(value, np.ndarray) else repr(value).encode())
+            # arrays by their bytes (C order), without importing numpy here: the peers' module imports this one
+            h.update(value.tobytes() if hasattr(value, "tobytes") else repr(value).encode())
         return h.hexdigest()[:12]
     if not hasattr(module, "state_dict"):
         h.update(repr(module).encode())
