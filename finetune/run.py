@@ -23,7 +23,8 @@ from unihub.finetune.heads import add_head, apply_e0, closest_head, predict_fram
 from unihub.finetune.module import FinetuneDataModule, FinetuneModule
 from unihub.finetune.replay import align_labels, label_alignment, pretrained_indices, pseudolabel, select_replay
 from unihub.finetune.units import check_labels
-from unihub.foundation.data import PackedMix
+from unihub.foundation.data import PackedMix, load_card
+from unihub.foundation.data.datadir import MissingDataError, resolve_file
 from unihub.foundation.data.frame import Frame
 from unihub.foundation.files import atomic_write, sha256_file
 from unihub.foundation.graph import collate
@@ -43,17 +44,35 @@ def _base(model):
     return as_model(model)
 
 
+def _made_here(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` less the generated datasets (teacher labels) not made on this machine, with a warning: no URL
+    serves them, so replay draws from the public datasets alone until their card's command has been run."""
+    missing = []
+    for name in cfg.data.datasets or []:
+        card = load_card(name)
+        if card.role == "generated":
+            try:
+                for f in card.files:
+                    resolve_file(card, f, progress=False)
+            except MissingDataError:
+                missing.append(name)
+    if missing:
+        warnings.warn(f"the pretraining data leaves out {', '.join(missing)}: generated here by teachers and not made "
+                      "on this machine (its data card names the command); replay and forgetting use the other "
+                      f"{len(cfg.data.datasets) - len(missing)} datasets", stacklevel=3)
+        cfg.data.datasets = [d for d in cfg.data.datasets if d not in missing]
+    return cfg
+
+
 def pretraining_source(model, pretraining=None):
     """The frames a model was pretrained on: ``pretraining`` (a pack path, a ``PackedMix``/``FrameSource`` or a
     list of frames) or else the pack its training config names."""
     if pretraining is None:
-
         cfg = (getattr(model, "extra_config", None) or {}).get("training", {}).get("config")
         if cfg is None:
             raise ValueError("the base model does not record its training data; pass pretraining=<pack folder>")
-        return open_source(TrainConfig.from_dict(cfg))
+        return open_source(_made_here(TrainConfig.from_dict(cfg)))
     if isinstance(pretraining, (str, os.PathLike)):
-
         return PackedMix(pretraining)
     if isinstance(pretraining, (list, tuple)):
         return FrameSource(pretraining, [f.split or "train" for f in pretraining])

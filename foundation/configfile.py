@@ -174,6 +174,5 @@ class YamlConfig:
             raise InputError(f"a {type(self).__name__} setting cannot be written as YAML ({err.args[-1]!r}): "
                              "give numbers, strings, lists and mappings") from err
         if path is not None:
-
             atomic_write(path, lambda p: Path(p).write_text(text))
         return text

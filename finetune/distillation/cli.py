@@ -39,7 +39,6 @@ def config_from_args(args: argparse.Namespace) -> DistillConfig:
 
 
 def _run(args: argparse.Namespace) -> int:
-
     # without bars the stage and round lines still go to stderr
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     # torch and the MTP kernel load when the command runs, not with the parser

@@ -262,7 +262,6 @@ def _start(teacher, cfg: DistillConfig, structures, output, resume: bool) -> _Ru
     """Check the teacher, the output folder, the starting structures and the elements before any work."""
     t_start = time.perf_counter()
     if cfg.threads is not None:
-
         torch.set_num_threads(cfg.threads)
     teacher = as_model(teacher)
     rng = np.random.default_rng(cfg.seed)
@@ -463,5 +462,4 @@ def _out_dir(output: str | os.PathLike | None) -> Path | None:
 def _write(student: DistilledStudent, output: Path, folder: Path) -> None:
     student.save(folder)
     if output.suffix == ".mtp":
-
         atomic_write(output, lambda p: student.mtp.save(p))

@@ -153,3 +153,24 @@ def test_replay_above_the_pretraining_rate_warns(base, ft_frames, pretrain):
     with pytest.warns(UserWarning, match="above the base's pretraining peak 0.0005"):
         finetune(hot, ft_frames, replay=4, replay_filter="none", pretraining=pretrain, epochs=1, lr=1e-3,
                  check_units=False)
+
+
+def test_generated_data_not_made_here_is_left_out_with_a_warning(tmp_path, monkeypatch):
+    """universal-v2 trained on teacher labels made by `unihub label`; on a machine without them, replay draws
+    from the public datasets and says so (no URL serves generated data)."""
+    import warnings
+
+    from unihub.finetune.run import _made_here
+    from unihub.foundation.data import load_card
+    from unihub.foundation.training.config import TrainConfig
+    from unihub.zoo import load_model
+
+    cfg = TrainConfig.from_dict(load_model("universal-v2").extra_config["training"]["config"])
+    assert load_card("teacher_compounds").role == "generated" and "teacher_compounds" in cfg.data.datasets
+    monkeypatch.setenv("UNIHUB_CACHE", str(tmp_path))  # a machine where nothing was generated
+    n = len(cfg.data.datasets)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        kept = _made_here(cfg)
+    assert "teacher_compounds" not in kept.data.datasets and len(kept.data.datasets) == n - 1
+    assert any("leaves out teacher_compounds" in str(w.message) for w in seen)
