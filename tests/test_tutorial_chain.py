@@ -96,7 +96,10 @@ def test_tutorial_chain_at_toy_size(tmp_path):
 
     from unihub import load_model
 
-    mine, student = load_model(str(tmp_path / "mine")), load_model(str(tmp_path / "mine.mtp"))
+    # the student's folder (x.mtp -> x/) must not land on the fine-tuned teacher's
+    assert (tmp_path / "mine-ft" / "model.safetensors").exists() and not (tmp_path / "mine-ft" / "student.mtp").exists()
+    mine, student = load_model(str(tmp_path / "mine-ft")), load_model(str(tmp_path / "mine-mtp.mtp"))
+    assert type(mine) is not type(student)
     cell = read(tmp_path / "test.extxyz", 0)
     for model in (mine, student):
         pred = model.predict([cell])[0]
