@@ -272,6 +272,12 @@ def _start(teacher, cfg: DistillConfig, structures, output, resume: bool) -> _Ru
         # starting afresh would overwrite the teacher labels an earlier (perhaps killed) run paid for
         raise InputError(f"{out_dir} holds the teacher labels of an earlier distillation ({STATE}); pass --resume "
                          "(resume=True) to continue from them, or name another -o to start afresh")
+    if out_dir is not None and not (out_dir / STATE).exists():
+        # -o x.mtp also writes the folder x/: never over a model or other files that are not a distillation's
+        taken = [p for p in (out_dir, Path(output)) if p.exists() and (p.is_file() or any(p.iterdir()))]
+        if taken:
+            raise InputError(f"-o {output}: {taken[0]} already exists and is not an earlier distillation of this "
+                             f"output (a distillation writes {out_dir}/ and {out_dir}.mtp); name another -o")
     user = _user_structures(structures)
     elements = st.check_elements(cfg.elements if cfg.elements is not None else st.elements_of(user or []))
     if user and set(st.elements_of(user)) - set(elements):

@@ -94,6 +94,19 @@ def test_cli_runs_distill(tiny_universal, tmp_path, capsys):
     assert s.elements == ["Si"] and card_fields(s.card)["teacher"] == "tiny"
 
 
+def test_distill_never_writes_over_a_model_folder(tiny_universal, tmp_path):
+    """-o mine.mtp writes mine/: when mine/ is a model (here the teacher itself), nothing is touched."""
+    from unihub.foundation.errors import InputError
+    from unihub.foundation.files import sha256_file
+
+    folder = tiny_universal.save(tmp_path / "mine")
+    before = {p.name: sha256_file(p) for p in folder.iterdir()}
+    with pytest.raises(InputError, match=r"mine already exists and is not an earlier distillation.*another -o"):
+        distill(str(folder), elements=["Si"], output=tmp_path / "mine.mtp", budget=10)
+    assert {p.name: sha256_file(p) for p in folder.iterdir()} == before
+    assert not (tmp_path / "mine.mtp").exists()
+
+
 def test_user_structures_replace_the_generated_ones(emt_teacher, tmp_path):
     from ase.io import write
 
