@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from unihub.foundation.configfile import YamlConfig, flat, with_overrides
+from unihub.foundation.configfile import YamlConfig
 
 
 @dataclass
@@ -94,10 +94,3 @@ class FinetuneConfig(YamlConfig):
                "replay_filter": "replay.filter", "pseudolabel_replay": "replay.pseudolabel",
                "ewc": "ewc.weight", "ewc_frames": "ewc.frames"}
 
-    def with_overrides(self, **overrides) -> FinetuneConfig:
-        """A copy with settings replaced, by field name or flat keyword name (unknown names refused)."""
-        return with_overrides(self, overrides, self.ALIASES)
-
-    def flat(self) -> dict[str, Any]:
-        """The settings by their flat keyword names (``replay``, ``replay_ratio``, ``ewc_frames``, ...)."""
-        return flat(self, self.ALIASES)

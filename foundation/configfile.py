@@ -149,6 +149,15 @@ class YamlConfig:
 
     _WHAT = "config"  # how a missing file's refusal names it
     _HINT = "see --help"  # where to find the file's form
+    ALIASES: typing.ClassVar[dict[str, str]] = {}  # flat keyword name -> "section.field" of a nested setting
+
+    def with_overrides(self, **overrides):
+        """A copy with settings replaced, by field name or flat keyword name (unknown names refused)."""
+        return with_overrides(self, overrides, self.ALIASES)
+
+    def flat(self) -> dict[str, Any]:
+        """The settings by their flat keyword names (``ALIASES``) and top-level field names."""
+        return flat(self, self.ALIASES)
 
     @classmethod
     def from_dict(cls, d: dict | None):

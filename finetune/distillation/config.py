@@ -33,9 +33,8 @@ Example (``DistillConfig(elements=["Si"], active=ActiveConfig(max_rounds=4)).to_
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from unihub.foundation.configfile import YamlConfig, flat, with_overrides
+from unihub.foundation.configfile import YamlConfig
 
 from .active import ActiveConfig
 
@@ -86,10 +85,3 @@ class DistillConfig(YamlConfig):
                "radial_basis_size": "fit.radial_basis_size", "fit_iters": "fit.iters",
                "force_relative": "fit.force_relative", "force_weight": "fit.force_weight"}
 
-    def with_overrides(self, **overrides) -> DistillConfig:
-        """A copy with settings replaced, by field name or flat keyword name (unknown names refused)."""
-        return with_overrides(self, overrides, self.ALIASES)
-
-    def flat(self) -> dict[str, Any]:
-        """The settings by their flat keyword names (``level``, ``md_steps``, ``fit_iters``, ...)."""
-        return flat(self, self.ALIASES)
