@@ -1,4 +1,4 @@
-"""The tutorial's commands (docs/tutorial.md), run as written with toy sizes substituted, so the page cannot rot."""
+"""The tutorial's commands (finetune/TUTORIAL.md), run as written with toy sizes substituted, so the page cannot rot."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-TUTORIAL = Path(__file__).parents[1] / "docs" / "tutorial.md"
+TUTORIAL = Path(__file__).parents[1] / "finetune" / "TUTORIAL.md"
 # (as written, toy size): every pair must match the page, so an edit there cannot silently run full size here
 TOY = [
     ("[::14]", "[::120]"),
