@@ -77,6 +77,9 @@ class FinetuneConfig(YamlConfig):
     lr: float = 1e-3
     batch_size: int = 4
     ema_decay: float = 0.99
+    # whole groups (relaxation runs) holding this fraction of the training frames validate (0: none held out)
+    valid_fraction: float = 0.0
+    patience: int | None = None  # stop after this many epochs without a better validation loss; keep the best
     loss: dict[str, float] | None = None  # loss weights over the base's pretraining ones
     seed: int = 0
     eval_pretraining: int = 0  # frames per pretraining validation set for the forgetting numbers (0: skip)

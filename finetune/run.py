@@ -26,6 +26,8 @@ from unihub.finetune.units import check_labels
 from unihub.foundation.data import PackedMix, load_card
 from unihub.foundation.data.datadir import MissingDataError, resolve_file
 from unihub.foundation.data.frame import Frame
+from unihub.foundation.data.splits import hold_out_groups
+from unihub.foundation.errors import InputError
 from unihub.foundation.files import atomic_write, sha256_file
 from unihub.foundation.graph import collate
 from unihub.foundation.loading import as_model
@@ -171,6 +173,9 @@ def finetune(model, data, config: FinetuneConfig | dict | None = None, *, test=N
       insists on resuming, ``overwrite=True`` discards the folder's run; another run in the folder is
       refused (``finetune.rundir.prepare``).
     check_units: refuse labels that are not eV, eV/Å, eV/Å³ (``finetune.units.check_labels``).
+    valid_fraction / patience: whole groups (relaxation runs) holding this fraction of the training frames
+      validate; training stops after ``patience`` epochs without a better validation loss and keeps the best
+      weights (``TrainerConfig.early_stopping_patience``).
     """
     if isinstance(config, dict):
         config = FinetuneConfig.from_dict(config)
@@ -208,6 +213,11 @@ def _prepare_data(base, data, test, cfg: FinetuneConfig) -> _Data:
     val = [f for f in frames if f.split == "val"]
     if not train:
         raise ValueError("every fine-tune frame is marked val/test; nothing is left to train on")
+    if cfg.valid_fraction and not val:
+        train, val = hold_out_groups(train, cfg.valid_fraction, cfg.seed)
+    if cfg.patience is not None and not val:
+        raise InputError("early stopping (patience) watches the validation loss: set valid_fraction, or mark "
+                         "frames of the data with the 'val' split")
     return _Data(frames, extra, origin, data_sha, train, val, held)
 
 
@@ -286,7 +296,9 @@ def _report(base, tuned, frozen: set, head: _Head, data: _Data, pt: _Pretraining
               "replay_per_epoch": pt.per_epoch if pt.replay else 0, "replay_select": r.select,
               "replay_filter": r.filter, "pseudolabel_replay": r.pseudolabel, "ewc": cfg.ewc.weight,
               "e0": cfg.e0 if isinstance(cfg.e0, str) else "given",
-              "e0_values": {str(z): v for z, v in head.e0_set.items()}, "train_frames": len(data.train)}
+              "e0_values": {str(z): v for z, v in head.e0_set.items()}, "train_frames": len(data.train),
+              "val_frames": len(data.val), "patience": cfg.patience,
+              "best": (tuned.extra_config or {}).get("training", {}).get("best")}
     eval_set, label = ((data.held, "test") if data.held else
                        ((data.val, "val") if data.val else (data.train, "train")))
     report = _errors_report(base, tuned, eval_set, label, len(data.held), (head.init, head.name),
@@ -335,7 +347,8 @@ def _train_config(base, work, run_dir, replaying: bool, n_train: int, ft: Finetu
         model=copy.deepcopy(work.config), loss=LossConfig(**{**base_train.get("loss", {}), **(ft.loss or {})}),
         optim=OptimConfig(lr=ft.lr, warmup_steps=10, ema_decay=ft.ema_decay, min_lr_factor=0.05),
         trainer=TrainerConfig(max_epochs=ft.epochs, max_steps=ft.max_steps or -1, threads=ft.threads,
-                              progress=ft.progress, log_every_n_steps=max(1, min(10, n_train // ft.batch_size))),
+                              progress=ft.progress, log_every_n_steps=max(1, min(10, n_train // ft.batch_size)),
+                              early_stopping_patience=ft.patience),
         output=str(run_dir), seed=ft.seed)
     cfg.data.batch_size = ft.batch_size
     return cfg

@@ -51,3 +51,25 @@ def assign_split(dataset: str, group: str, source_split: str | None = None,
 def assign_splits(frames: Sequence[Frame], spec: Mapping | None = None) -> list[str]:
     """The split of every frame (see ``assign_split``)."""
     return [assign_split(f.dataset, f.group, f.split, spec) for f in frames]
+
+
+def hold_out_groups(frames: Sequence[Frame], fraction: float, seed: int = 0) -> tuple[list[Frame], list[Frame]]:
+    """(kept, held out): whole groups, in an order fixed by ``seed`` and each group's name, are held out until
+    they hold at least ``fraction`` of the frames (at least one group, never all of them)."""
+    if not 0 < fraction < 1:
+        raise InputError(f"the held-out fraction must lie between 0 and 1, got {fraction!r}")
+    groups = sorted({(f.dataset, f.group) for f in frames}, key=lambda g: group_unit(f"{seed}\0{g[0]}", g[1]))
+    if len(groups) < 2:
+        raise InputError(f"cannot hold out a fraction of {len(frames)} frames of one group without splitting it: "
+                         "give the frames distinct groups (info['group'], e.g. one per relaxation run)")
+    sizes = {g: 0 for g in groups}
+    for f in frames:
+        sizes[(f.dataset, f.group)] += 1
+    held, count = set(), 0
+    for g in groups[:-1]:
+        if count >= fraction * len(frames):
+            break
+        held.add(g)
+        count += sizes[g]
+    out = [f for f in frames if (f.dataset, f.group) in held]
+    return [f for f in frames if (f.dataset, f.group) not in held], out

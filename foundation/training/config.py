@@ -61,6 +61,9 @@ class TrainerConfig:
     precision: str = "32-true"
     log_every_n_steps: int = 10
     checkpoint_every_n_steps: int | None = None
+    # stop once the validation loss (of the EMA weights) has not improved for this many validations, and
+    # export the best weights rather than the last (None: run to max_epochs/max_steps, export the last)
+    early_stopping_patience: int | None = None
     progress: bool = True
     # torch threads per process; 1 is much faster when cores are shared with loader workers or other
     # jobs (OpenMP barriers stall on descheduled threads: measured 0.6 s vs 4.0 s per step on 2 busy cores)

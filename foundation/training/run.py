@@ -10,7 +10,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from ase.data import chemical_symbols
-from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
 from unihub.foundation.data import read_frames
@@ -101,6 +101,34 @@ def _save_alignment(path: Path, source, ref) -> dict:
         table[key] = {chemical_symbols[z]: round(float(v), 6) for z, v in enumerate(ref.shift[k]) if v}
     atomic_write(path, lambda p: Path(p).write_text(json.dumps(table, indent=1)))
     return table
+
+
+BEST = "best"  # the best-validation checkpoint's folder, apart from checkpoints/ where a resume looks
+
+
+def _early_stopping(t, source, out: Path) -> list:
+    """Early stopping on the validation loss and a checkpoint of the best weights (none without a patience)."""
+    if t.early_stopping_patience is None:
+        return []
+    if t.early_stopping_patience < 1:
+        raise InputError(f"trainer.early_stopping_patience must be >= 1 validations, got {t.early_stopping_patience}")
+    if not len(source.indices("val")):
+        raise InputError("early stopping watches the validation loss, and the data has no validation frames: give "
+                         "some frames the 'val' split (fine-tuning: valid_fraction) or unset early_stopping_patience")
+    return [EarlyStopping(monitor="val/loss", patience=t.early_stopping_patience, mode="min", check_finite=True),
+            ModelCheckpoint(dirpath=out / BEST, filename="best", monitor="val/loss", mode="min", save_top_k=1,
+                            auto_insert_metric_name=False)]
+
+
+def _restore_best(module: PotentialModule, callbacks: list) -> dict:
+    """Load the best-validation EMA weights into ``module`` (from the early-stopping checkpoint); what was loaded."""
+    best = next((c for c in callbacks if isinstance(c, ModelCheckpoint) and c.monitor == "val/loss"), None)
+    if best is None or not best.best_model_path:
+        return {}
+    ckpt = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
+    module.ema.load_state_dict({k[4:]: v for k, v in ckpt["state_dict"].items() if k.startswith("ema.")})
+    return {"epoch": int(ckpt["epoch"]), "global_step": int(ckpt["global_step"]),
+            "val_loss": float(best.best_model_score)}
 
 
 def latest_checkpoint(directory: Path) -> Path | None:
@@ -220,6 +248,7 @@ def train(cfg: TrainConfig, source=None, resume: bool = True, *, module: Potenti
                         every_n_epochs=1, auto_insert_metric_name=False),
         LearningRateMonitor(logging_interval="step"),
         *callbacks,
+        *_early_stopping(t, source, out),
     ]
     if t.checkpoint_every_n_steps:
         callbacks.append(ModelCheckpoint(dirpath=out / "checkpoints", filename="step{step:07d}", save_last=True,
@@ -234,11 +263,12 @@ def train(cfg: TrainConfig, source=None, resume: bool = True, *, module: Potenti
         logger=[CSVLogger(out, name="logs", version=0), TensorBoardLogger(out, name="tb", version=0)],
     )
     trainer.fit(module, dm, ckpt_path=ckpt_path)
+    best = _restore_best(module, callbacks)
     model_dir = out / "model"
     if trainer.is_global_zero:
         alignment = _save_alignment(out / "energy_alignment.json", source, ref) if ref is not None else {}
-        save_potential(module.ema, model_dir, extra={"training": {"config": cfg.to_dict(),
-                                                                   "global_step": trainer.global_step,
-                                                                   "epochs": trainer.current_epoch},
-                                                      "energy_alignment": alignment})
+        training = {"config": cfg.to_dict(), "global_step": trainer.global_step, "epochs": trainer.current_epoch}
+        if best:
+            training["best"] = best  # the exported weights: the best validation, not the last step
+        save_potential(module.ema, model_dir, extra={"training": training, "energy_alignment": alignment})
     return model_dir

@@ -105,5 +105,5 @@ def test_manifest_settings_keep_their_flat_names():
         "head", "new_head_name", "init_head", "freeze", "lr_factors", "replay", "replay_ratio", "replay_select",
         "replay_filter", "pseudolabel_replay", "pretraining", "ewc", "ewc_frames", "e0", "epochs", "max_steps",
         "lr", "batch_size", "ema_decay", "loss", "check_units", "eval_pretraining", "fidelity", "read_options",
-        "seed"}
+        "seed", "valid_fraction", "patience"}
     assert settings["replay_ratio"] == 0.5 and settings["pretraining"] == "pack" and settings["read_options"] == {}
