@@ -20,6 +20,7 @@ from ase import Atoms
 from ase.data import chemical_symbols
 from ase.io import iread
 
+from unihub.foundation.eos import birch_murnaghan
 from unihub.foundation.files import sha256_file
 
 from .teachers import FilterRule, Teacher, label_to_file, state_path
@@ -41,15 +42,19 @@ def fingerprint(structures: Iterable[Atoms], count: int = 16) -> str:
 
 
 def volume_factor(atoms: Atoms, teacher: Teacher, scan: Sequence[float] = SCAN) -> float:
-    """The linear scale factor of the cell at the teacher's E(V) minimum (a parabola through the lowest
-    three points of the scan; the scan is widened once when its minimum sits at an end)."""
+    """The linear scale factor of the cell at the teacher's E(V) minimum: the Birch-Murnaghan fit
+    (:func:`unihub.foundation.eos.birch_murnaghan`) through the scan, which is widened once when its lowest
+    point sits at an end. Where the fit finds no minimum between that point's neighbours, the lowest point."""
     scan = sorted(scan)
     for _ in range(2):
         energies = [teacher.predict([_scaled(atoms, s)])[0].energy for s in scan]
         k = int(np.argmin(energies))
         if 0 < k < len(scan) - 1:
-            a, b, _ = np.polyfit(scan[k - 1:k + 2], energies[k - 1:k + 2], 2)
-            return float(np.clip(-b / (2 * a), scan[k - 1], scan[k + 1])) if a > 0 else float(scan[k])
+            try:  # volumes in units of the input cell's: V = s³
+                s0 = birch_murnaghan(np.power(scan, 3), energies)["V0"] ** (1 / 3)
+            except ValueError:  # no convex minimum in the fitted curve
+                return float(scan[k])
+            return s0 if scan[k - 1] < s0 < scan[k + 1] else float(scan[k])
         step = scan[1] - scan[0]
         scan = [scan[k] + step * (i - len(scan) // 2) for i in range(len(scan))]
         scan = [s for s in scan if s > 0.5]

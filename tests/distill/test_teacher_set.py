@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from ase.build import bulk
+from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT
 from ase.io import read
 
@@ -45,6 +46,23 @@ def test_volume_factor_finds_the_teachers_minimum():
     assert abs(4.0 * f - a_scan[int(np.argmin(energies))]) < 0.02
     far = volume_factor(bulk("Cu", "fcc", a=4.6, cubic=True), emt())  # minimum outside the first scan: widened
     assert abs(4.6 * far - 4.0 * f) < 0.03
+
+
+@pytest.mark.parametrize("energies, lowest", [([3, 2, 1, 1.1, -0.5, 5], 1.10), ([0, -1, -0.9, -0.95, -0.9, 0], 0.95)])
+def test_volume_factor_falls_back_to_the_lowest_point(energies, lowest):
+    """A scan the Birch-Murnaghan fit cannot follow (its minimum lands beyond the lowest point's neighbours)."""
+    cell = bulk("Cu", "fcc", a=3.6, cubic=True)
+
+    class Table(Calculator):
+        implemented_properties = ["energy", "forces", "stress"]
+
+        def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+            super().calculate(atoms, properties, system_changes)
+            s = (self.atoms.get_volume() / cell.get_volume()) ** (1 / 3)
+            self.results = {"energy": energies[int(round((s - 0.9) / 0.05))], "forces": np.zeros((len(cell), 3)),
+                            "stress": np.zeros(6)}
+
+    assert volume_factor(cell, Teacher("table", "ase", "", "raw", Table)) == lowest
 
 
 def test_copies_take_their_parents_factor_and_shards_partition():
