@@ -29,26 +29,11 @@ from unihub.finetune.mtp import MTPModel
 from unihub.finetune.mtp.maxvol import maxvol
 from unihub.foundation.simulate import md
 
+from .config import ActiveConfig
 from .sampling import SAMPLING_MD, ensemble_of, label, ladder_of
 from .structures import min_distance
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ActiveConfig:
-    threshold: float = 2.0  # grade above which a snapshot is labelled (MLIP's select threshold)
-    stop_grade: float = 10.0  # a run ends above this grade: the student is far outside its data
-    steps: int = 1000  # steps per MD run; the stopping rule needs one clean run this long at the top rung
-    every: int = 10  # grade a snapshot every this many steps
-    max_new: int = 40  # teacher labels per round
-    per_run: int = 8  # at most this many labels from one MD run, so one bad run does not fill a round
-    max_rounds: int = 8
-    fit_iters: int = 150  # BFGS iterations of each refit (warm-started)
-    min_distance: float = 1.0  # Å; a run ends when two atoms come closer
-    tol: float = 0.02  # MaxVol tolerance of the active set (grade of training rows <= 1 + tol)
-    timestep: float = 1.0  # fs
-    workers: int | None = None  # parallel student MD runs, one process and thread each (None: distill's cores, else 1)
 
 
 @dataclass
