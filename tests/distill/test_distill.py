@@ -78,16 +78,12 @@ def test_distill_refuses_unknown_and_unseen_elements(emt_teacher, tiny_universal
 
 
 def test_cli_runs_distill(tiny_universal, tmp_path, capsys):
-    import argparse
-
-    from unihub.finetune.distillation.cli import add_parser
+    from unihub.cli import build_parser
 
     teacher_dir = tiny_universal.save(tmp_path / "teacher")
-    p = argparse.ArgumentParser()
-    add_parser(p.add_subparsers(dest="command"))
-    args = p.parse_args(["distill", str(teacher_dir), "--elements", "Si", "--level", "4", "-T", "300", "900",
-                         "--md-steps", "10", "--fit-iters", "5", "--rounds", "0", "--budget", "60", "--threads", "1",
-                         "--no-progress", "-o", str(tmp_path / "si.mtp")])
+    args = build_parser().parse_args(["distill", str(teacher_dir), "--elements", "Si", "--level", "4", "-T", "300",
+                                      "900", "--md-steps", "10", "--fit-iters", "5", "--rounds", "0", "--budget", "60",
+                                      "--threads", "1", "--no-progress", "-o", str(tmp_path / "si.mtp")])
     assert args.func(args) == 0
     assert "student vs teacher (held-out)" in capsys.readouterr().out
     s = load_model(tmp_path / "si")

@@ -4,16 +4,14 @@ import argparse
 
 import pytest
 
+from unihub.cli import build_parser, distill_config_from_args
 from unihub.finetune.distillation import ActiveConfig
-from unihub.finetune.distillation.cli import add_parser, config_from_args
 from unihub.finetune.distillation.config import DistillConfig
 from unihub.foundation.errors import InputError
 
 
 def _args(*argv: str) -> argparse.Namespace:
-    p = argparse.ArgumentParser()
-    add_parser(p.add_subparsers(dest="command"))
-    return p.parse_args(["distill", "teacher", "-o", "x.mtp", *argv])
+    return build_parser().parse_args(["distill", "teacher", "-o", "x.mtp", *argv])
 
 
 def test_yaml_round_trip(tmp_path):
@@ -47,22 +45,22 @@ def test_unknown_keys_and_names_are_refused(tmp_path):
 
 
 def test_cli_flags_map_onto_the_config():
-    assert config_from_args(_args()) == DistillConfig()
-    cfg = config_from_args(_args("--elements", "W,Be", "--level", "10", "-T", "300", "900", "--md-steps", "40",
-                                 "--rounds", "3", "--threshold", "1.5", "--relative-forces", "0.5",
-                                 "--threads", "2", "--no-progress"))
+    assert distill_config_from_args(_args()) == DistillConfig()
+    cfg = distill_config_from_args(_args("--elements", "W,Be", "--level", "10", "-T", "300", "900",
+                                         "--md-steps", "40", "--rounds", "3", "--threshold", "1.5",
+                                         "--relative-forces", "0.5", "--threads", "2", "--no-progress"))
     assert (cfg.elements, cfg.fit.level, cfg.sampling.temperatures, cfg.sampling.md_steps) == (["W", "Be"], 10,
                                                                                               [300, 900], 40)
     assert cfg.active == ActiveConfig(max_rounds=3, threshold=1.5)
     assert (cfg.fit.force_relative, cfg.threads, cfg.progress) == (0.5, 2, False)
-    assert config_from_args(_args("--rounds", "0")).active is False
+    assert distill_config_from_args(_args("--rounds", "0")).active is False
 
 
 def test_cli_flags_override_the_config_file(tmp_path):
     path = tmp_path / "d.yaml"
     DistillConfig(elements=["Cu"], budget=200, active=ActiveConfig(steps=60, max_rounds=2)).with_overrides(
         level=6, md_steps=40).to_yaml(path)
-    cfg = config_from_args(_args("--config", str(path), "--level", "8", "--threshold", "1.2"))
+    cfg = distill_config_from_args(_args("--config", str(path), "--level", "8", "--threshold", "1.2"))
     assert (cfg.fit.level, cfg.active.threshold) == (8, 1.2)  # the flags
     assert (cfg.elements, cfg.budget, cfg.sampling.md_steps) == (["Cu"], 200, 40)  # the file
     assert (cfg.active.steps, cfg.active.max_rounds) == (60, 2)  # the file's active section under the flag

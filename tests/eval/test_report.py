@@ -147,15 +147,12 @@ def test_unknown_suite_is_refused_before_loading_models(tmp_path):
 
 
 def test_cli_parser_builds_the_report_call(monkeypatch, tmp_path):
-    import argparse
-
-    from unihub.eval import cli
+    from unihub.cli import build_parser
 
     seen = {}
     monkeypatch.setattr("unihub.eval.ood_report",
                         lambda models, **kw: seen.update(models=models, **kw) or {"wall_seconds": 1})
-    p = argparse.ArgumentParser()
-    cli.add_parser(p.add_subparsers(dest="command"))
+    p = build_parser()
     args = p.parse_args(["report", "universal-v1", "chgnet", "--suites", "eos,cost", "wbm", "--quick",
                          "-o", str(tmp_path)])
     assert args.func(args) == 0

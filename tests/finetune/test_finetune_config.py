@@ -5,15 +5,13 @@ import argparse
 
 import pytest
 
-from unihub.finetune.cli import add_parser, config_from_args
+from unihub.cli import build_parser, finetune_config_from_args
 from unihub.finetune.config import FinetuneConfig
 from unihub.foundation.errors import InputError
 
 
 def _args(*argv: str) -> argparse.Namespace:
-    p = argparse.ArgumentParser()
-    add_parser(p.add_subparsers(dest="command"))
-    return p.parse_args(["finetune", "base", "data.extxyz", "-o", "out", *argv])
+    return build_parser().parse_args(["finetune", "base", "data.extxyz", "-o", "out", *argv])
 
 
 def _changed() -> FinetuneConfig:
@@ -72,12 +70,13 @@ def test_overrides_set_sections_by_flat_name_or_whole():
 
 
 def test_cli_flags_map_onto_the_config():
-    plain = config_from_args(_args())
+    plain = finetune_config_from_args(_args())
     assert plain == FinetuneConfig(progress=True)  # no flags: the defaults, with progress bars
-    cfg = config_from_args(_args("--replay", "8", "--replay-ratio", "0.5", "--pseudolabel-replay", "--ewc", "0.2",
-                                 "--lr-factors", "readout=2", "--freeze", "embeddings", "--e0", "keep",
-                                 "--epochs", "3", "--lr", "5e-3", "--no-check-units", "--format", "extxyz",
-                                 "--read-option", "energy_key=REF_energy", "--threads", "2", "--no-progress"))
+    cfg = finetune_config_from_args(_args("--replay", "8", "--replay-ratio", "0.5", "--pseudolabel-replay",
+                                          "--ewc", "0.2", "--lr-factors", "readout=2", "--freeze", "embeddings",
+                                          "--e0", "keep", "--epochs", "3", "--lr", "5e-3", "--no-check-units",
+                                          "--format", "extxyz", "--read-option", "energy_key=REF_energy",
+                                          "--threads", "2", "--no-progress"))
     assert (cfg.replay.frames, cfg.replay.ratio, cfg.replay.pseudolabel, cfg.ewc.weight) == (8, 0.5, True, 0.2)
     assert (cfg.freeze.stages, cfg.freeze.lr_factors, cfg.e0) == ("embeddings", {"readout": 2.0}, "keep")
     assert (cfg.epochs, cfg.lr, cfg.check_units, cfg.threads, cfg.progress) == (3, 5e-3, False, 2, False)
@@ -87,13 +86,14 @@ def test_cli_flags_map_onto_the_config():
 def test_cli_flags_override_the_config_file(tmp_path):
     path = tmp_path / "ft.yaml"
     _changed().with_overrides(epochs=7, progress=False).to_yaml(path)
-    cfg = config_from_args(_args("--config", str(path), "--epochs", "2", "--replay", "4",
-                                 "--read-option", "forces_key=REF_forces"))
+    cfg = finetune_config_from_args(_args("--config", str(path), "--epochs", "2", "--replay", "4",
+                                          "--read-option", "forces_key=REF_forces"))
     assert (cfg.epochs, cfg.replay.frames) == (2, 4)  # the flags
     assert cfg.replay.ratio == 0.5 and cfg.lr == 2e-4 and cfg.freeze.lr_factors == {"readout": 2.0}  # the file
     assert cfg.read_options == {"energy_key": "REF_energy", "forces_key": "REF_forces"}
     assert cfg.progress is False  # the file's, as no flag was given
-    assert config_from_args(_args("--config", str(path))) == _changed().with_overrides(epochs=7, progress=False)
+    again = finetune_config_from_args(_args("--config", str(path)))
+    assert again == _changed().with_overrides(epochs=7, progress=False)
 
 
 def test_manifest_settings_keep_their_flat_names():

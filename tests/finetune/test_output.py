@@ -1,6 +1,5 @@
 """The result is a zoo model whose card names base, data (sha256), method and errors; the CLI drives it."""
 
-import argparse
 import json
 
 from ase.io import write
@@ -47,15 +46,14 @@ def test_forgetting_table_relative_rise(tmp_path):
 
 
 def test_cli_parses_and_runs(base, ft_frames, tmp_path):
-    from unihub.finetune.cli import add_parser
+    from unihub.cli import build_parser
 
     base_dir = base.save(tmp_path / "base")
     data = tmp_path / "d.extxyz"
     write(data, [f.to_atoms() for f in ft_frames], format="extxyz")
-    p = argparse.ArgumentParser()
-    add_parser(p.add_subparsers(dest="command"))
-    args = p.parse_args(["finetune", str(base_dir), str(data), "-o", str(tmp_path / "out"), "--freeze", "embeddings",
-                         "--lr-factors", "readout=2", "--epochs", "1", "--e0", '{"Cu": -3.0}', "--no-progress"])
+    args = build_parser().parse_args(["finetune", str(base_dir), str(data), "-o", str(tmp_path / "out"),
+                                      "--freeze", "embeddings", "--lr-factors", "readout=2", "--epochs", "1",
+                                      "--e0", '{"Cu": -3.0}', "--no-progress"])
     assert args.lr_factors == {"readout": 2.0} and args.e0 == {"Cu": -3.0}
     assert args.func(args) == 0
     assert load_model(tmp_path / "out").extra_config["finetune"]["method"]["freeze"] == ["elements", "fidelity"]

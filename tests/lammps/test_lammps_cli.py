@@ -1,23 +1,11 @@
 """The plugin build (cached, atomic) and the CLI hooks: `unihub lammps build`, `unihub md --engine lammps`."""
 
-import argparse
-
 from ase.io import read, write
 from lmp_testlib import alloy, requires_lammps
 
+from unihub.cli import build_parser
+
 pytestmark = requires_lammps
-
-
-def _parser() -> argparse.ArgumentParser:
-    """The CLI's parser with the LAMMPS hooks, whether or not unihub/cli.py already adds them."""
-    from unihub.cli import build_parser
-    from unihub.finetune.mtp.lammps.cli import add_lammps_parser
-
-    p = build_parser()
-    sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
-    if "lammps" not in sub.choices:
-        add_lammps_parser(sub, md_parser=sub.choices["md"])
-    return p
 
 
 def test_build_is_cached_and_cli_prints_the_path(plugin, capsys):
@@ -26,7 +14,7 @@ def test_build_is_cached_and_cli_prints_the_path(plugin, capsys):
     stamp = plugin.stat().st_mtime_ns
     assert build_plugin() == plugin and plugin.stat().st_mtime_ns == stamp  # no rebuild
     assert not list(plugin.parent.glob("*.tmp"))
-    args = _parser().parse_args(["lammps", "build"])
+    args = build_parser().parse_args(["lammps", "build"])
     assert args.func(args) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1] == str(plugin)
 
@@ -36,7 +24,7 @@ def test_md_engine_lammps(sigec, tmp_path, capsys):
     structure = tmp_path / "in.extxyz"
     write(structure, alloy(seed=10, repeat=2, rattle=0.02, elements=("Si", "Ge", "C")))
     traj = tmp_path / "out.extxyz"
-    args = _parser().parse_args(["md", str(structure), "--model", str(path), "--engine", "lammps", "--steps", "20",
+    args = build_parser().parse_args(["md", str(structure), "--model", str(path), "--engine", "lammps", "--steps", "20",
                                  "--ensemble", "nve", "--temperature", "100", "--thermo", "10",
                                  "--trajectory", str(traj)])
     assert args.func(args) == 0
