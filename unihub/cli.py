@@ -81,6 +81,29 @@ def _add_train(sub) -> None:
     t.set_defaults(func=_train)
 
 
+
+# ---- unihub pack -------------------------------------------------------------------------------------------------
+
+def _pack(args: argparse.Namespace) -> int:
+    # imported when the command runs: `unihub --help` and `import unihub.cli` stay free of numpy
+    from unihub.foundation.data import list_cards, load_card
+    from unihub.foundation.data.pack import pack_mix
+
+    names = args.datasets or [n for n in list_cards(args.role) if load_card(n).reader]
+    print(pack_mix(names, args.out, args.data_dir, force=args.force))
+    return 0
+
+
+def _add_pack(sub) -> None:
+    pk = sub.add_parser("pack", help="pack datasets into memory-mappable arrays (a train config's data.pack)")
+    pk.add_argument("out", type=Path, help="folder for the pack")
+    pk.add_argument("--datasets", nargs="+", help="data-card names (default: every card of --role with a reader)")
+    pk.add_argument("--role", default="train", choices=("train", "bench"))
+    pk.add_argument("--data-dir", dest="data_dir",
+                    help="folder of the data files (default: $UNIHUB_DATA, else <cache>/data)")
+    pk.add_argument("--force", action="store_true", help="repack even when OUT holds a pack of the same cards")
+    pk.set_defaults(func=_pack)
+
 # ---- unihub finetune ---------------------------------------------------------------------------------------------
 
 def _lr_factors(text: str) -> dict[str, float]:
@@ -658,8 +681,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``unihub`` parser with every subcommand; each parsed command's handler is ``args.func``."""
     p = _Parser(prog="unihub", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
-    for add in (_add_train, _add_finetune, _add_demo, _add_publish, _add_release, _add_list, _add_md, _add_lammps,
-                _add_distill, _add_label, _add_report):
+    for add in (_add_train, _add_pack, _add_finetune, _add_demo, _add_publish, _add_release, _add_list, _add_md,
+                _add_lammps, _add_distill, _add_label, _add_report):
         add(sub)
     return p
 

@@ -10,7 +10,6 @@ thousand eV need more than float32's 7 digits to resolve meV.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -25,7 +24,7 @@ from tqdm.auto import tqdm
 
 from unihub.foundation.errors import InputError, MissingInputError
 
-from .cards import FIDELITIES, list_cards, load_card
+from .cards import FIDELITIES, load_card
 from .datasets import iter_dataset
 from .frame import Frame
 from .splits import SPLITS, assign_split
@@ -257,19 +256,3 @@ class PackedMix:
             split=SPLITS[int(d["split"])],
         )
 
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Pack datasets: ``python -m unihub.foundation.data OUT [--role train | --datasets a b ...] [--force]``."""
-    p = argparse.ArgumentParser(description=main.__doc__)
-    p.add_argument("out", type=Path)
-    p.add_argument("--datasets", nargs="+")
-    p.add_argument("--role", default="train", choices=("train", "bench"))
-    p.add_argument("--data-dir")
-    p.add_argument("--force", action="store_true")
-    args = p.parse_args(argv)
-    names = args.datasets or [n for n in list_cards(args.role) if load_card(n).reader]
-    pack_mix(names, args.out, args.data_dir, force=args.force)
-
-
-if __name__ == "__main__":
-    main()
