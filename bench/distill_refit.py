@@ -102,7 +102,7 @@ def refit(cfg: dict, spec: dict, folder: Path, out: Path, args) -> dict:
             res["variants"][key] = {"level": level, "cutoff": rc, "seconds": time.perf_counter() - t0, "held_out": held,
                                     "dft": dft, "over_teacher": dft["force_mae_meV_A"] / teacher["force_mae_meV_A"]}
             print(f"level {level}, cutoff {rc:g} Å, relative forces {f0}, force weight {fw:g}, {iters} iterations: "
-                  f"held-out F MAE {held['force_mae']:.1f}, vs DFT "
+                  f"held-out F MAE {held['force_mae_meV_A']:.1f}, vs DFT "
                   f"{dft['force_mae_meV_A']:.1f} ({dft['force_mae_meV_A'] / teacher['force_mae_meV_A']:.2f}x teacher), "
                   f"{time.perf_counter() - t0:.0f} s", flush=True)
         if args.speed:
@@ -124,10 +124,10 @@ def record_figures(res: dict) -> dict:
     figures = {"labels": res["labels"], "teacher": dict(res["teacher"]),
                "teacher_us_per_atom_step": res.get("teacher_us_per_atom_step"), "variants": {}}
     for key, v in res["variants"].items():
-        row = {"fit_seconds": v["seconds"], "held_out_force_mae_meV_A": v["held_out"]["force_mae"],
-               "held_out_energy_mae_meV_atom": v["held_out"]["energy_mae"],
+        row = {"fit_seconds": v["seconds"], "held_out_force_mae_meV_A": v["held_out"]["force_mae_meV_A"],
+               "held_out_energy_mae_meV_atom_raw": v["held_out"]["energy_mae_meV_atom_raw"],
                "dft_force_mae_meV_A": v["dft"]["force_mae_meV_A"],
-               "dft_energy_mae_meV_atom": v["dft"]["energy_mae_meV_atom"],
+               "dft_energy_mae_meV_atom_raw": v["dft"]["energy_mae_meV_atom_raw"],
                "force_mae_over_teacher": v["over_teacher"]}
         row.update({f"{k}_us_per_atom_step": r["us_per_atom_step"] for k, r in v.items() if k.startswith("lammps_")})
         figures["variants"][key] = row

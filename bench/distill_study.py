@@ -275,7 +275,7 @@ def dft_errors(teacher, student, cfg: dict, threads: int) -> dict:
     fr = fit(direct, train, test, FitConfig(max_iter=iters, threads=threads, progress=False))
     res["direct_dft_fit"] = {"train_frames": len(train), "iters": iters, "r_min": direct_r_min,
                              "seconds": time.perf_counter() - t0}
-    e["mtp_on_dft"] = {"energy_mae_meV_atom": fr.valid["energy_mae"], "force_mae_meV_A": fr.valid["force_mae"]}
+    e["mtp_on_dft"] = fr.valid
     res["student_over_teacher_force_mae"] = e["student"]["force_mae_meV_A"] / e["teacher"]["force_mae_meV_A"]
     by = {w: e[w].pop("force_mae_meV_A_by_group") for w in ("teacher", "student")}
     res["errors_vs_dft"], res["force_mae_meV_A_by_group"] = e, by

@@ -41,7 +41,7 @@ def fit_potential(path: Path, level: int = 16) -> None:
     from unihub.finetune.mtp.lammps.reference import sw_fitted_si
 
     train = sw_fitted_si(path, level, n_frames=24)
-    print(f"fitted level-{level} Si MTP to SW: force MAE {train['force_mae']:.0f} meV/Å", flush=True)
+    print(f"fitted level-{level} Si MTP to SW: force MAE {train['force_mae_meV_A']:.0f} meV/Å", flush=True)
 
 
 def cell_of(phase: tuple[str, str, float], target: int):

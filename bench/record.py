@@ -124,7 +124,7 @@ def mlearn_frames(element: str) -> tuple[list, list]:
 
 
 def frame_errors_by_group(model, frames) -> dict:
-    """Energy MAE (meV/atom, raw) and force MAE (meV/Å) of a hub model on labelled frames, the force MAE
+    """:func:`unihub.foundation.metrics.frame_errors` of a hub model on labelled frames, with the force MAE
     also per group of the source (the part of ``Frame.group`` before the first '/')."""
     from unihub.foundation.metrics import frame_errors
 
@@ -132,8 +132,7 @@ def frame_errors_by_group(model, frames) -> dict:
     groups: dict[str, list] = {}
     for f, p in zip(frames, preds):
         groups.setdefault(f.group.split("/")[0] or "-", []).append((f, p))
-    err = frame_errors(frames, preds)
-    return {"energy_mae_meV_atom": err["energy_mae_meV_atom_raw"], "force_mae_meV_A": err["force_mae_meV_A"],
+    return {**frame_errors(frames, preds),
             "force_mae_meV_A_by_group": {g: frame_errors(*zip(*fp))["force_mae_meV_A"]
                                          for g, fp in sorted(groups.items())
                                          if any(f.forces is not None for f, _ in fp)}}

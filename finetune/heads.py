@@ -10,6 +10,7 @@ import torch
 from ase.data import atomic_numbers
 
 from unihub.foundation.data.frame import Frame
+from unihub.foundation.metrics import frame_errors
 
 
 def predict_frames(model, frames: Sequence[Frame], head: str | int, forces: bool = True) -> list[dict]:
@@ -57,27 +58,16 @@ def apply_e0(model, head: str | int, e0: str | dict, frames: Sequence[Frame]) ->
     return changes
 
 
-def head_errors(model, frames: Sequence[Frame], head: str | int) -> dict[str, float]:
-    """Force MAE (eV/Å) and energy MAE after an E0 refit (eV/atom) of one head on labelled frames."""
-    preds = predict_frames(model, frames, head, forces=True)
-    f_err = [np.abs(p["forces"] - f.forces).mean() for f, p in zip(frames, preds) if f.forces is not None]
-    labelled = [(f, p) for f, p in zip(frames, preds) if f.energy is not None]
-    e_mae = float("nan")
-    if labelled:
-        shift = residual_e0(model, [f for f, _ in labelled], head, preds=[p for _, p in labelled])
-        e_mae = float(np.mean([abs(f.energy - p["energy"] - sum(shift[int(z)] for z in f.numbers)) / len(f)
-                               for f, p in labelled]))
-    return {"forces": float(np.mean(f_err)) if f_err else float("nan"), "energy": e_mae}
-
-
 def closest_head(model, frames: Sequence[Frame], max_frames: int = 32) -> str:
-    """The head whose predictions fit ``frames`` best: lowest force MAE, ties broken by energy MAE
-    (energies compared after refitting E0, so a constant per-element offset does not count)."""
+    """The head whose predictions fit ``frames`` best by :func:`unihub.foundation.metrics.frame_errors`:
+    lowest force MAE, ties broken by the aligned energy MAE (energies after the best per-element offset, the
+    E0 refit a new head gets, so a constant per-element offset does not count)."""
     sample = list(frames)[:max_frames]
     scores = {}
     for name in model.config.fidelities:
-        err = head_errors(model, sample, name)
-        scores[name] = (np.nan_to_num(err["forces"], nan=np.inf), np.nan_to_num(err["energy"], nan=np.inf))
+        # offsets fitted however few frames pin them, as apply_e0 refits a new head's E0 on these same frames
+        err = frame_errors(sample, predict_frames(model, sample, name), min_per_offset=0)
+        scores[name] = (err.get("force_mae_meV_A", np.inf), err.get("energy_mae_meV_atom_aligned", np.inf))
     return min(scores, key=scores.get)
 
 

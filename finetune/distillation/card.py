@@ -15,7 +15,11 @@ from unihub.foundation.files import atomic_write
 from unihub.foundation.served import StudentModel
 
 RECORD = "distillation.json"
-UNITS = {"energy_mae": "meV/atom", "force_mae": "meV/Å", "stress_mae": "GPa"}
+# the keys of unihub.foundation.metrics.array_errors the card shows, units in their names
+METRICS = ("energy_mae_meV_atom_raw", "energy_mae_meV_atom_aligned", "force_mae_meV_A", "stress_mae_GPa")
+# names on cards written before the shared keys, read back as the keys of the same definition; their
+# stress_mae (six Voigt components) has no counterpart and keeps its name
+LEGACY = {"energy_mae": "energy_mae_meV_atom_raw", "force_mae": "force_mae_meV_A"}
 
 
 class DistilledStudent(StudentModel):
@@ -44,12 +48,12 @@ def student_card(name: str, rec: dict) -> dict:
             f"mtp-level:{rec['level']}", f"cutoff:{rec['cutoff']:g}", *(f"element:{e}" for e in rec["elements"])]
     evals = []
     for dataset, errs in rec.get("errors", {}).items():
-        for metric, unit in UNITS.items():
+        for metric in METRICS:
             if metric in errs:
-                evals.append({"dataset": dataset, "metric": f"{metric} ({unit})", "value": errs[metric]})
+                evals.append({"dataset": dataset, "metric": metric, "value": errs[metric]})
     counts = _table([[k, v] for k, v in sorted(rec["counts"].items())], ["source", "configurations"])
-    errors = _table([[d, *(f"{e.get(m, float('nan')):.3g}" for m in UNITS)] for d, e in rec.get("errors", {}).items()],
-                    ["student vs", *(f"{m} ({u})" for m, u in UNITS.items())])
+    errors = _table([[d, *(f"{e.get(m, float('nan')):.3g}" for m in METRICS)]
+                     for d, e in rec.get("errors", {}).items()], ["student vs", *METRICS])
     rounds = rec.get("active", {}).get("rounds", [])
     al = _table([[r["round"], r["md_steps"], f"{r['max_grade']:.2f}", r["added"], r["train_size"]] for r in rounds],
                 ["round", "MD steps", "max grade", "labelled", "train size"]) if rounds else "(none)"
@@ -81,5 +85,6 @@ def card_fields(card: dict) -> dict:
         for res in entry.get("results", []):
             errs = out["errors"].setdefault(res["dataset"]["name"], {})
             for m in res.get("metrics", []):
-                errs[m["name"].split(" ")[0]] = m["value"]
+                name = m["name"].split(" ")[0]
+                errs[LEGACY.get(name, name)] = m["value"]
     return out

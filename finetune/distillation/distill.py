@@ -391,7 +391,7 @@ def _first_fit(run: _Run, labels: _Labels):
         return fit(mtp, frames, None, replace(fit_cfg, max_iter=iters)).train
 
     first = refit(labels.train, f.iters)
-    run.say(f"distill: first fit F MAE {first['force_mae']:.1f} meV/Å on {len(labels.train)} configurations; "
+    run.say(f"distill: first fit F MAE {first['force_mae_meV_A']:.1f} meV/Å on {len(labels.train)} configurations; "
             f"{run.elapsed()}")
     return mtp, refit
 
@@ -453,7 +453,7 @@ def _card(run: _Run, labels: _Labels, mtp, active_rec: dict, reference, output) 
     student = DistilledStudent(mtp, cfg.name or f"{'-'.join(run.elements)}-mtp{f.level}", record)
     if output is not None:
         _write(student, Path(output), run.out_dir)
-    run.say(f"distill: student vs teacher F MAE {errs['teacher (held-out)']['force_mae']:.1f} meV/Å; "
+    run.say(f"distill: student vs teacher F MAE {errs['teacher (held-out)']['force_mae_meV_A']:.1f} meV/Å; "
             f"{record['seconds']:.0f} s in all")
     return student
 

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from unihub.foundation.data.frame import Frame
 from unihub.foundation.data.units import EV_A3_TO_GPA
+from unihub.foundation.metrics import array_errors
 
 from .calculator import type_map
 from .model import MTPModel
@@ -198,23 +199,15 @@ def force_weights(forces: np.ndarray, relative: float | None = None) -> np.ndarr
     return np.where(have, (relative / (norm + relative)) ** 2, 0.0)
 
 
-def errors(model: MTPModel, ds: PackedDataset, y: Labels, threads: int | None = None) -> dict:
-    """MAE and RMSE: energy meV/atom, forces meV/Å (components), stress GPa (6 Voigt comps)."""
+def errors(model: MTPModel, ds: PackedDataset, y: Labels, threads: int | None = None) -> dict[str, float]:
+    """:func:`unihub.foundation.metrics.array_errors` of the model on packed labels (energies raw and aligned,
+    forces over components, stress over all nine components), with ``frames``."""
     e, f, w = model.kernel().efs_dataset(ds, threads)
-    dE = (e - y.energy) / y.n_atoms * 1e3
-    fm = np.isfinite(y.forces).all(axis=1)
-    dF = (f - y.forces)[fm] * 1e3
-    out = {"energy_mae": float(np.mean(np.abs(dE))), "energy_rmse": float(np.sqrt(np.mean(dE ** 2))),
-           "force_mae": float(np.mean(np.abs(dF))) if dF.size else float("nan"),
-           "force_rmse": float(np.sqrt(np.mean(dF ** 2))) if dF.size else float("nan")}
-    sm = np.isfinite(y.stress).all(axis=(1, 2)) & np.isfinite(ds.volumes)
-    if sm.any():
-        s = 0.5 * (w + w.transpose(0, 2, 1))[sm] / ds.volumes[sm, None, None]
-        d = (s - y.stress[sm]) * EV_A3_TO_GPA
-        v = d[:, [0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
-        out["stress_mae"] = float(np.mean(np.abs(v)))
-        out["stress_rmse"] = float(np.sqrt(np.mean(v ** 2)))
-    return out
+    counts = np.zeros((ds.n_structures, int(ds.types.max(initial=-1)) + 1))
+    np.add.at(counts, (np.repeat(np.arange(ds.n_structures), y.n_atoms), ds.types), 1)
+    # the kernel's virial over the volume; NaN where not periodic in 3D, which array_errors leaves out
+    stress = 0.5 * (w + w.transpose(0, 2, 1)) / ds.volumes[:, None, None]
+    return {"frames": ds.n_structures, **array_errors(e, y.energy, counts, f, y.forces, stress, y.stress)}
 
 
 def fit(model: MTPModel, train: Sequence, valid: Sequence | None = None, config: FitConfig | None = None,

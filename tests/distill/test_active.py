@@ -45,7 +45,7 @@ def test_extrapolating_configurations_are_labelled_and_added(cold_student, emt_t
         np.testing.assert_allclose(a.get_forces(), b.get_forces(), atol=1e-10)
     lines = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert [x["round"] for x in lines] == [r.round for r in res.rounds]
-    assert lines[0]["fit"]["force_mae"] > 0  # the refit ran and reported its errors
+    assert lines[0]["fit"]["force_mae_meV_A"] > 0  # the refit ran and reported its errors
     # what was added is no longer extrapolation for the refitted student's active set
     aset = active_set(mtp, train, tol=cfg.tol)
     assert mtp.grade(res.added, aset).max() <= 1 + 2 * cfg.tol

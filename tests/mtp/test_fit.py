@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 from mtp_testlib import alloy, random_model
 
-from unihub.finetune.mtp.fit import FitConfig, Objective, fit, prepare
+from unihub.finetune.mtp.fit import FitConfig, Objective, errors, fit, prepare
 from unihub.finetune.mtp.model import MTPModel
 from unihub.foundation.data.frame import Frame
+from unihub.foundation.metrics import frame_errors
 
 
 def labelled(teacher, n, seed=0):
@@ -77,8 +78,8 @@ def test_a_heavier_force_weight_trades_energy_error_for_force_error():
     for fw in (0.001, 1.0):
         model = random_model(6, ["Si", "Ge"], seed=3)
         errs[fw] = fit(model, frames, None, FitConfig(max_iter=0, force_weight=fw, progress=False)).train
-    assert errs[1.0]["force_rmse"] < errs[0.001]["force_rmse"]
-    assert errs[1.0]["energy_rmse"] > errs[0.001]["energy_rmse"]
+    assert errs[1.0]["force_rmse_meV_A"] < errs[0.001]["force_rmse_meV_A"]
+    assert errs[1.0]["energy_rmse_meV_atom_raw"] > errs[0.001]["energy_rmse_meV_atom_raw"]
     for bad in (-0.1, float("nan")):
         with pytest.raises(ValueError, match="force_weight must be a finite weight"):
             fit(random_model(6, ["Si", "Ge"], seed=3), frames, None, FitConfig(max_iter=0, force_weight=bad))
@@ -97,4 +98,18 @@ def test_fit_learns_a_teacher_and_is_deterministic():
     assert r1.history == r2.history
     assert r1.history[-1] < 0.2 * r1.history[0]
     f_scale = 1e3 * np.abs(np.concatenate([f.forces for f in valid])).mean()  # meV/Å
-    assert r1.valid["force_mae"] < 0.2 * f_scale
+    assert r1.valid["force_mae_meV_A"] < 0.2 * f_scale
+
+
+def test_errors_on_packed_labels_are_the_frame_errors_of_the_predictions():
+    frames = labelled(random_model(6, ["Si", "Ge"], seed=5), 7)
+    frames[0].stress = frames[0].stress + 0.01  # every quantity off, and some labels missing
+    frames[1].forces, frames[2].stress = None, None
+    for f in frames[3:]:
+        f.energy += 0.05 * len(f)
+    model = random_model(6, ["Si", "Ge"], seed=3)
+    packed = errors(model, *prepare(model, frames))
+    by_frame = frame_errors(frames, model.predict([f.to_atoms() for f in frames]))
+    assert set(packed) == set(by_frame) >= {"energy_rmse_meV_atom_aligned", "force_rmse_meV_A", "stress_mae_GPa"}
+    for key, value in by_frame.items():
+        assert packed[key] == pytest.approx(value, rel=1e-8), key
