@@ -17,11 +17,11 @@ import numpy as np
 from ase.data import chemical_symbols
 
 from unihub.eval import plots
-from unihub.eval.metrics import EV_A3_TO_GPA, mae, rmse
+from unihub.eval.metrics import mae, rmse
 from unihub.eval.models import EvalModel, attempt
 from unihub.eval.suites import Context, Headline, SuiteResult, Timer, dataset_info, footer
 from unihub.foundation.data import list_cards, load_dataset
-from unihub.foundation.metrics import aligned_energy_residuals, frame_errors
+from unihub.foundation.metrics import aligned_energy_residuals, array_errors, frame_errors
 from unihub.foundation.training.config import TrainConfig
 from unihub.foundation.training.run import open_source
 
@@ -123,7 +123,7 @@ def run(ctx: Context) -> SuiteResult:
     e_parity, f_parity, f_by_element = {}, {}, {}
     for m in ctx.models:
         ctx.log(f"heldout: {m.name}")
-        e_res, e_ref, f_err, f_err_pbe, s_err = [], [], [], [], []
+        e_res, e_ref, scored = [], [], []
         by_z: dict[int, list] = defaultdict(list)
         f_pairs: list = []
         per_ds = {}
@@ -152,18 +152,13 @@ def run(ctx: Context) -> SuiteResult:
                         row["e_pred_eV"] = p["energy"]
                         if "energy_own_zero" in p and f.energy is not None:
                             row["e_own_zero_eV"] = p["energy_own_zero"]
+                        scored.append((f, p))
+                        one = frame_errors([f], [p])
+                        row.update({key: one[key] for key in ("force_mae_meV_A", "stress_mae_GPa") if key in one})
                         if f.forces is not None and "forces" in p:
-                            d = p["forces"] - f.forces
-                            f_err.append(np.abs(d).ravel())
-                            if f.fidelity == "pbe":
-                                f_err_pbe.append(np.abs(d).ravel())
                             f_pairs.append((f.forces.ravel(), p["forces"].ravel()))
-                            for z, dz in zip(f.numbers, np.abs(d).mean(axis=1)):
-                                by_z[int(z)].append(dz)
-                            row["force_mae_meV_A"] = 1000 * float(np.abs(d).mean())
-                        if f.stress is not None and p.get("stress") is not None:
-                            s_err.append(np.abs(np.asarray(p["stress"]).reshape(3, 3) - f.stress).ravel())
-                            row["stress_mae_GPa"] = EV_A3_TO_GPA * float(s_err[-1].mean())
+                            for z in np.unique(f.numbers):
+                                by_z[int(z)].append((p["forces"][f.numbers == z], f.forces[f.numbers == z]))
                     res.record(m, f"{ds}:{k}", err, **row)
         s = {"frames": sum(v["frames"] for v in per_ds.values()), "per_dataset": per_ds}
         own = [r for r in res.records if r["model"] == m.name and r.get("e_own_zero_eV") is not None]
@@ -174,17 +169,21 @@ def run(ctx: Context) -> SuiteResult:
             r = np.concatenate(e_res) * 1000
             s["energy_mae_meV_atom_aligned"], s["energy_rmse_meV_atom_aligned"] = mae(r, 0), rmse(r, 0)
             e_parity[m.name] = (np.concatenate(e_ref), np.concatenate(e_ref) + np.concatenate(e_res))
-        if f_err:
-            f = np.concatenate(f_err) * 1000
-            s["force_mae_meV_A"], s["force_rmse_meV_A"] = float(f.mean()), float(np.sqrt((f**2).mean()))
+        # forces and stress pooled over every dataset (energies above: each dataset has its own offsets)
+        pooled = frame_errors(*zip(*scored)) if scored else {}
+        s.update({k: v for k, v in pooled.items() if k.startswith(("force_", "stress_"))})
+        pbe = [(f, p) for f, p in scored if f.fidelity == "pbe"]
+        pbe_err = frame_errors(*zip(*pbe)) if pbe else {}
+        if "force_mae_meV_A" in pbe_err:
+            s["force_mae_pbe_meV_A"] = pbe_err["force_mae_meV_A"]
+        if f_pairs:
             ref, pred = (np.concatenate(x) for x in zip(*f_pairs))
             f_parity[m.name] = (ref, pred)
-            f_by_element[m.name] = {chemical_symbols[z]: 1000 * float(np.mean(v)) for z, v in by_z.items()}
-        if f_err_pbe:
-            s["force_mae_pbe_meV_A"] = 1000 * float(np.concatenate(f_err_pbe).mean())
-        if s_err:
-            st = np.concatenate(s_err) * EV_A3_TO_GPA
-            s["stress_mae_GPa"], s["stress_rmse_GPa"] = float(st.mean()), float(np.sqrt((st**2).mean()))
+            f_by_element[m.name] = {}
+            for z, rows in by_z.items():
+                pred_z, ref_z = (np.concatenate(x) for x in zip(*rows))
+                err_z = array_errors(forces=pred_z, forces_ref=ref_z)
+                f_by_element[m.name][chemical_symbols[z]] = err_z.get("force_mae_meV_A", float("nan"))
         res.summary[m.name] = s
     foot = footer(datasets, ctx.models)
     if e_parity:

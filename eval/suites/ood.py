@@ -20,10 +20,10 @@ import numpy as np
 from ase.data import chemical_symbols
 
 from unihub.eval import plots
-from unihub.eval.metrics import EV_A3_TO_GPA
 from unihub.eval.models import EvalModel, attempt
 from unihub.eval.suites import Context, Headline, SuiteResult, Timer, dataset_info, footer, pick
 from unihub.foundation.data import iter_dataset
+from unihub.foundation.metrics import array_errors, frame_errors
 from unihub.foundation.mp2020 import mp2020_correction
 
 NAME = "ood"
@@ -83,16 +83,11 @@ def score_file(frames, preds, raw: bool = False) -> dict:
         out["energy_rmse_meV_atom"] = float(np.sqrt(np.mean((r - offset) ** 2)))
         if raw:
             out["energy_raw_mae_meV_atom"] = float(np.mean(np.abs(r)))
-    ff = [np.abs(p["forces"] - f.forces).ravel() for f, p in ok if f.forces is not None and "forces" in p]
-    out["force_frames"] = len(ff)
-    if ff:
-        d = np.concatenate(ff) * 1000
-        out["force_mae_meV_A"], out["force_rmse_meV_A"] = float(d.mean()), float(np.sqrt((d**2).mean()))
-    fs = [np.abs(np.asarray(p["stress"]).reshape(3, 3) - f.stress).ravel()
-          for f, p in ok if f.stress is not None and p.get("stress") is not None]
-    out["stress_frames"] = len(fs)
-    if fs:
-        out["stress_mae_GPa"] = EV_A3_TO_GPA * float(np.concatenate(fs).mean())
+    out["force_frames"] = sum(f.forces is not None and "forces" in p for f, p in ok)
+    out["stress_frames"] = sum(f.stress is not None and p.get("stress") is not None for f, p in ok)
+    if ok:  # forces and stress by the shared definition; energies by this suite's offset above
+        err = frame_errors(*zip(*ok))
+        out.update({k: v for k, v in err.items() if k.startswith(("force_", "stress_"))})
     return out
 
 
@@ -147,13 +142,11 @@ def run(ctx: Context) -> SuiteResult:
                             row["energy_error"] = c.error
                             refused += not c.ok
                         row["e_pred_eV"] = p["energy"]
-                        if f.forces is not None:
-                            d = np.abs(p["forces"] - f.forces)
-                            row["force_mae_meV_A"] = 1000 * float(d.mean())
-                            for z, dz in zip(f.numbers, d.mean(axis=1)):
-                                by_z[int(z)].append(dz)
-                        if f.stress is not None and p.get("stress") is not None:
-                            row["stress_mae_GPa"] = EV_A3_TO_GPA * float(np.abs(p["stress"] - f.stress).mean())
+                        one = frame_errors([f], [p])
+                        row.update({key: one[key] for key in ("force_mae_meV_A", "stress_mae_GPa") if key in one})
+                        if f.forces is not None and "forces" in p:
+                            for z in np.unique(f.numbers):
+                                by_z[int(z)].append((p["forces"][f.numbers == z], f.forces[f.numbers == z]))
                     res.record(m, f.group, a.error, **row)
                 per_file[stem] = score_file(frames, preds, raw=target in (RAW, RAW_FROM_MP2020))
                 pairs = [(f.forces.ravel(), p["forces"].ravel()) for f, p in zip(frames, preds)
@@ -174,7 +167,11 @@ def run(ctx: Context) -> SuiteResult:
                     s[f"{FILES[stem]}_{key}"] = d[key]
                     s[f"{FILES[stem]}_{key}_n"] = d[f"{key.split('_')[0]}_frames"]
         if by_z:
-            by_element[m.name] = {chemical_symbols[z]: 1000 * float(np.mean(v)) for z, v in sorted(by_z.items())}
+            by_element[m.name] = {}
+            for z, rows in sorted(by_z.items()):
+                pred_z, ref_z = (np.concatenate(x) for x in zip(*rows))
+                err_z = array_errors(forces=pred_z, forces_ref=ref_z)
+                by_element[m.name][chemical_symbols[z]] = err_z.get("force_mae_meV_A", float("nan"))
             s["force_mae_by_element_meV_A"] = by_element[m.name]
         res.summary[m.name] = s
     foot = footer(datasets, ctx.models)
