@@ -473,10 +473,10 @@ def _distill(args: argparse.Namespace) -> int:
     student = distill(args.teacher, cfg, structures=args.structures, reference=reference, output=args.output,
                       resume=args.resume)
     for ref, e in student.record["errors"].items():
-        print(f"student vs {ref}: E {e['energy_mae_meV_atom_raw']:.2f} meV/atom"
-              + (f" ({e['energy_mae_meV_atom_aligned']:.2f} aligned)" if "energy_mae_meV_atom_aligned" in e else "")
-              + f"  F {e['force_mae_meV_A']:.1f} meV/Å"
-              + (f"  S {e['stress_mae_GPa']:.3f} GPa" if "stress_mae_GPa" in e else ""))
+        print(f"student vs {ref}: E {e['energy_mae_meV_atom_raw']:.2f} meV/atom  F {e['force_mae_meV_A']:.1f} meV/Å"
+              + (f"  S {e['stress_mae_GPa']:.3f} GPa" if "stress_mae_GPa" in e else "")
+              + (f"  E aligned {e['energy_mae_meV_atom_aligned']:.2f} meV/atom"
+                 if "energy_mae_meV_atom_aligned" in e else ""))
     print(args.output)
     return 0
 
