@@ -119,12 +119,13 @@ WARM = (0.1, 0.3)
 
 def _md_starts(elements: list[str], relaxed: dict[str, Atoms], user: list[Atoms] | None, max_atoms: int,
                seed: int, max_compounds: int = 8) -> list[Atoms]:
-    """Where MD starts: the user's structures, else each element's ground state (``_ground_state``) and
-    the same cell with a vacancy, its surfaces, one stacking fault and, for several elements, a surface
-    with an adatom of each other element (``warm_starts``), and ordered compounds (at most ``max_compounds``,
-    drawn at random) and a random bcc alloy: mixed environments must be visited hot, not only at rest."""
+    """Where MD starts: the user's structures (one per relaxation run, ``one_per_group``), else each
+    element's ground state (``_ground_state``) and the same cell with a vacancy, its surfaces, one stacking
+    fault and, for several elements, a surface with an adatom of each other element (``warm_starts``), and
+    ordered compounds (at most ``max_compounds``, drawn at random) and a random bcc alloy: mixed environments
+    must be visited hot, not only at rest."""
     if user:
-        return [st.supercell(a, max_atoms) for a in user]
+        return [st.supercell(a, max_atoms) for a in st.one_per_group(user)]
     rng = np.random.default_rng(seed)
     starts = []
     for e in elements:

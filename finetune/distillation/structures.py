@@ -362,6 +362,16 @@ def read_structures(path: str | os.PathLike) -> list[Atoms]:
     return [_tag(a, "user", f"{os.path.basename(str(path))}[{i}]") for i, a in enumerate(atoms)]
 
 
+def one_per_group(structures: Sequence[Atoms]) -> list[Atoms]:
+    """The last structure of each ``info["group"]`` (a relaxation run: its most relaxed frame), in order of
+    first appearance; structures without a group each stand alone. Frames of one run differ by small
+    relaxation steps, so MD from each of them would sample the same ground many times over."""
+    last: dict[object, Atoms] = {}
+    for i, a in enumerate(structures):
+        last[("group", a.info["group"]) if a.info.get("group") not in (None, "") else ("item", i)] = a
+    return list(last.values())
+
+
 def elements_of(structures: Iterable[Atoms]) -> list[str]:
     """Element symbols present in ``structures``, in order of atomic number."""
     zs = sorted({int(z) for a in structures for z in a.numbers})
