@@ -216,8 +216,8 @@ def _prepare_data(base, data, test, cfg: FinetuneConfig) -> _Data:
     if cfg.valid_fraction and not val:
         train, val = hold_out_groups(train, cfg.valid_fraction, cfg.seed)
     if cfg.patience is not None and not val:
-        raise InputError("early stopping (patience) watches the validation loss: set valid_fraction, or mark "
-                         "frames of the data with the 'val' split")
+        raise InputError("early stopping (patience) watches the validation loss: set valid_fraction "
+                         "(--valid-fraction), or mark frames of the data with the 'val' split")
     return _Data(frames, extra, origin, data_sha, train, val, held)
 
 

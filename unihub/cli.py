@@ -46,6 +46,17 @@ def positive_int(text: str) -> int:
 
 # ---- unihub train ------------------------------------------------------------------------------------------------
 
+def open_fraction(text: str) -> float:
+    """An argparse type: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1, got {value:g}")
+    return value
+
+
 def _train(args: argparse.Namespace) -> int:
     # imported when the command runs: `unihub --help` and `import unihub.cli` stay free of torch
     from unihub.foundation.training import TrainConfig, train
@@ -135,7 +146,8 @@ def _e0(text: str):
 # flags that set the FinetuneConfig setting of the same (flat keyword) name
 _FINETUNE_FLAGS = ("head", "new_head_name", "fidelity", "freeze", "lr_factors", "replay", "replay_ratio",
                    "replay_select", "replay_filter", "pseudolabel_replay", "ewc", "e0", "epochs", "max_steps", "lr",
-                   "batch_size", "data_card", "eval_pretraining", "seed", "threads", "check_units")
+                   "batch_size", "data_card", "eval_pretraining", "seed", "threads", "check_units", "valid_fraction",
+                   "patience")
 
 
 def finetune_config_from_args(args: argparse.Namespace) -> FinetuneConfig:
@@ -201,8 +213,15 @@ def _add_finetune(sub) -> None:
     p.add_argument("--pretraining", help="pack folder of the pretraining mix (default: the base model's)")
     p.add_argument("--ewc", type=float, help="EWC penalty weight λ (default 0: off)")
     p.add_argument("--e0", type=_e0, help=f"estimate | keep | JSON {{element: eV}} (default: {default.e0})")
-    p.add_argument("--epochs", type=positive_int, help=f"default: {default.epochs}")
+    p.add_argument("--epochs", type=positive_int,
+                   help=f"default: {default.epochs}; training ends at --epochs or --max-steps, whichever comes first")
     p.add_argument("--max-steps", dest="max_steps", type=positive_int)
+    p.add_argument("--valid-fraction", dest="valid_fraction", type=open_fraction,
+                   help="hold out whole groups (relaxation runs) holding this fraction of DATA's training frames to "
+                        "validate on (default: 0, none; frames marked with the 'val' split validate in any case)")
+    p.add_argument("--patience", type=positive_int,
+                   help="stop after this many epochs without a lower validation loss and keep the best weights "
+                        "(needs validation frames; default: run all epochs, keep the last)")
     p.add_argument("--lr", type=float, help=f"default: {default.lr:g}")
     p.add_argument("--batch-size", dest="batch_size", type=positive_int, help=f"default: {default.batch_size}")
     p.add_argument("--test", help="held-out frames for the before/after errors")

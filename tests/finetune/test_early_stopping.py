@@ -55,3 +55,19 @@ def test_training_stops_on_a_stalled_validation_loss_and_keeps_the_best(base, ft
 def test_patience_without_validation_frames_is_refused(base, ft_frames, tmp_path):
     with pytest.raises(InputError, match="validation"):
         finetune(base, ft_frames, epochs=2, patience=2, output=tmp_path / "ft", check_units=False)
+
+
+def test_cli_flags_set_validation_and_patience(base, ft_frames, tmp_path):
+    from ase.io import write
+
+    from unihub.cli import build_parser
+    from unihub.zoo import load_model
+
+    data = tmp_path / "d.extxyz"
+    write(data, [f.to_atoms() for f in ft_frames], format="extxyz")
+    args = build_parser().parse_args(["finetune", str(base.save(tmp_path / "base")), str(data), "-o",
+                                      str(tmp_path / "out"), "--valid-fraction", "0.2", "--patience", "2",
+                                      "--epochs", "3", "--no-check-units", "--no-progress"])
+    assert args.func(args) == 0
+    method = load_model(tmp_path / "out").extra_config["finetune"]["method"]
+    assert method["val_frames"] >= 0.2 * len(ft_frames) and method["patience"] == 2 and method["best"]["epoch"] <= 2
