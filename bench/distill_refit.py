@@ -23,9 +23,7 @@ import json
 import time
 from pathlib import Path
 
-from distill_study import lammps_student_cost
-from lammps_speed import cell_of
-from record import frame_errors_by_group, load_config, write_record
+from record import cell_of, frame_errors_by_group, lammps_student_cost, load_config, write_record
 
 from unihub.finetune.mtp import FitConfig, MTPModel, fit
 

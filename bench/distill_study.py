@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 from ase.build import bulk
-from record import CONFIGS, frame_errors_by_group, load_config, write_record
+from record import CONFIGS, cell_of, frame_errors_by_group, lammps_student_cost, load_config, write_record
 
 SYSTEMS = sorted(p.stem.removeprefix("distill_") for p in CONFIGS.glob("distill_*.yaml"))
 
@@ -143,7 +143,6 @@ def speed(teacher, student, phase, threads: int) -> dict:
     """Seconds per MD-like step (energy, forces, stress after a small move; median) of each model on the
     same cells (~64 and ~512 atoms of ``phase``), same threads, same run."""
     import torch
-    from lammps_speed import cell_of
 
     from unihub.foundation.timing import time_calculator
 
@@ -156,22 +155,6 @@ def speed(teacher, student, phase, threads: int) -> dict:
         row["teacher_over_student"] = row["teacher_s_per_step"] / row["student_s_per_step"]
         out[f"{len(atoms)}_atoms"] = row
     return out
-
-
-def lammps_student_cost(mtp_path: Path, phase: tuple, ranks: int = 1, steps: int = 100) -> dict:
-    """The student where it runs in production: LAMMPS (pair_style unihub/mtp, ``ranks`` MPI ranks), NVE at
-    300 K of ~4096 atoms of ``phase`` (``bench/lammps_speed.py``'s input): wall µs per atom-step, and per core."""
-    import tempfile
-
-    from lammps_speed import CUBIC_SITES, run_lammps
-
-    sites = CUBIC_SITES[phase[1]]
-    n_atoms = sites * round((4096 / sites) ** (1 / 3)) ** 3
-    with tempfile.TemporaryDirectory(prefix="unihub-distill-lammps-") as d:
-        r = run_lammps(Path(d), ranks, mtp_path.resolve(), n_atoms, steps, phase)
-    return {"ranks": ranks, "atoms": r["atoms"], "steps": r["steps"],
-            "us_per_atom_step": r["seconds"] / (r["atoms"] * r["steps"]) * 1e6,
-            "us_per_atom_step_core": r["us_per_atom_step_core"]}
 
 
 def timings(teacher, student, phase: tuple, mtp_path: Path, threads: int) -> dict:

@@ -22,14 +22,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from record import load_config, mlearn_frames, write_record
+from record import load_config, mlearn_frames, train_from_scratch, write_record
 
 OUT = Path(__file__).parent / "results" / "finetune_study"
 def scores(frames, preds) -> dict:
@@ -57,27 +55,6 @@ def chgnet(frames) -> dict | None:
         a.calc = calc
         preds.append({"energy": a.get_potential_energy(), "forces": a.get_forces()})
     return scores(frames, preds)
-
-
-def scratch(base, frames, steps: int, seed: int):
-    """The base architecture trained from random weights on ``frames`` with foundation's ``train``."""
-    import copy
-
-    from unihub.foundation.training.config import OptimConfig, TrainConfig, TrainerConfig
-    from unihub.foundation.training.data import FrameSource
-    from unihub.foundation.training.run import train
-    from unihub.zoo.models import UniversalModel
-
-    tmp = Path(tempfile.mkdtemp(prefix="unihub-scratch-"))
-    try:
-        # the pretraining learning rate: a random network needs larger steps than a pretrained one
-        cfg = TrainConfig(model=copy.deepcopy(base.config), optim=OptimConfig(lr=3e-3, warmup_steps=10),
-                          trainer=TrainerConfig(max_epochs=100000, max_steps=steps, threads=1, progress=False),
-                          output=str(tmp), seed=seed)
-        cfg.data.batch_size = 4
-        return UniversalModel.load_dir(train(cfg, source=FrameSource(frames, ["train"] * len(frames))))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def base_from_checkpoint(ckpt: str, config: str = "foundation/configs/universal-v1-stage3.yaml"):
@@ -153,7 +130,7 @@ def run_study(cfg: dict, out: Path, tag: str) -> None:
         k = len(train_all) if n == "all" else min(int(n), len(train_all))
         subset = [train_all[i] for i in np.sort(order[:k])]
         if method == "scratch":
-            model = scratch(base, subset, cfg["steps"], cfg["seed"])
+            model = train_from_scratch(base, subset, cfg["steps"], cfg["seed"])
         else:
             model = finetune(base, subset, head="pbe", epochs=100000, max_steps=cfg["steps"], lr=cfg["lr"],
                              batch_size=4, seed=cfg["seed"], **cfg["variants"][method])

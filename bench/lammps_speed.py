@@ -3,37 +3,30 @@
     python bench/lammps_speed.py [--sizes 32000 1000000] [--ranks 1 2] [--steps 50 3] [--potential si16.mtp]
 
 The potential is a level-16 Si MTP (linear fit to LAMMPS' Stillinger-Weber Si on rattled 64-atom
-cells, so MD stays physical) unless ``--potential`` names one. Cells are diamond Si (a = 5.43 Å)
-built by LAMMPS' ``create_atoms``, started at 300 K, NVE, neighbour skin 1 Å. Every run is a fresh
+cells, so MD stays physical) unless ``--potential`` names one. Cells are diamond Si (a = 5.43 Å,
+exactly ``--sizes`` atoms), started at 300 K, NVE, neighbour skin 1 Å. Every run is a fresh
 ``mpiexec -n R lmp``; its time is LAMMPS' "Loop time" (MD steps, without setup). Peak memory is the
 max RSS of each rank's process. In the same run the Python-side kernel (``MTPModel.calculator()``,
 1 thread, neighbour list reused under small displacements) is timed on the smallest cell, so the
 per-atom-step costs are side by side. ``--native-sw`` also runs LAMMPS' own Stillinger-Weber Si on the same
 cells and ranks, the cost of a classical potential in the same harness. The 1-minute load average is printed
-with every timing.
+with every timing. The runs are ``unihub.finetune.mtp.lammps.run_md``'s, the MD behind ``unihub md --engine
+lammps``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
+
+from record import cell_of, process_seconds, write_record
 
 from unihub.foundation.timing import load_text, time_calculator
 
 A_SI = 5.43
 SI = ("Si", "diamond", A_SI)
-CUBIC_SITES = {"diamond": 8, "fcc": 4, "bcc": 2}  # atoms per conventional cubic cell (LAMMPS' lattice)
-# runs one rank's lmp and reports its peak RSS: the processes mpiexec starts are this wrapper
-_RANK_WRAPPER = ("import resource, subprocess, sys\n"
-                 "rc = subprocess.run(sys.argv[1:], close_fds=False).returncode\n"
-                 "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-                 "print(f'UNIHUB_PEAK_KB {peak}', file=sys.stderr, flush=True)\n"
-                 "sys.exit(rc)\n")
 
 
 def fit_potential(path: Path, level: int = 16) -> None:
@@ -42,17 +35,6 @@ def fit_potential(path: Path, level: int = 16) -> None:
 
     train = sw_fitted_si(path, level, n_frames=24)
     print(f"fitted level-{level} Si MTP to SW: force MAE {train['force_mae_meV_A']:.0f} meV/Å", flush=True)
-
-
-def cell_of(phase: tuple[str, str, float], target: int):
-    """A rattled cubic supercell of ``phase`` (element, lattice, a) with about ``target`` atoms."""
-    from ase.build import bulk
-
-    el, kind, a0 = phase
-    reps = max(1, round((target / CUBIC_SITES[kind]) ** (1 / 3)))
-    atoms = bulk(el, kind, a=a0, cubic=True) * (reps, reps, reps)
-    atoms.rattle(0.01, seed=0)
-    return atoms
 
 
 def box_repeats(n_atoms: int, sites: int = 8) -> tuple[int, int, int]:
@@ -71,63 +53,35 @@ def box_repeats(n_atoms: int, sites: int = 8) -> tuple[int, int, int]:
     return best[1]
 
 
-def pair_lines(potential: Path | str, element: str) -> list[str]:
-    """LAMMPS lines for the student's pair style, or for LAMMPS' own Stillinger-Weber Si if ``potential`` is "sw"."""
-    from unihub.finetune.mtp.lammps import build_plugin
-    from unihub.finetune.mtp.lammps.runtime import find_install
+def si_cell(n_atoms: int):
+    """Exactly ``n_atoms`` of diamond Si, cubic cells stacked as close to a cube as ``n_atoms`` allows."""
+    from ase.build import bulk
 
-    if str(potential) == "sw":
-        sw = find_install().package / "share" / "lammps" / "potentials" / "Si.sw"
-        return ["pair_style sw", f'pair_coeff * * "{sw}" {element}']
-    return [f'plugin load "{build_plugin()}"', "pair_style unihub/mtp", f'pair_coeff * * "{potential}" {element}']
+    return bulk("Si", "diamond", a=A_SI, cubic=True).repeat(box_repeats(n_atoms))
 
 
-def lammps_input(path: Path, potential: Path | str, n_atoms: int, steps: int,
-                 phase: tuple[str, str, float] = SI) -> None:
-    """NVE at 300 K of ``n_atoms`` of one element in a cubic ``phase`` (element, lattice, a in Å)."""
-    from ase.data import atomic_masses, atomic_numbers
+def run_lammps(ranks: int, potential: Path | str, n_atoms: int, steps: int) -> dict:
+    """NVE at 300 K of ``n_atoms`` diamond Si on ``ranks`` MPI ranks with the MTP at ``potential`` (or LAMMPS'
+    own Stillinger-Weber Si if it is "sw"): LAMMPS' loop time, throughput and each rank's peak memory."""
+    from unihub.finetune.mtp.lammps import run_md
+    from unihub.finetune.mtp.lammps.reference import sw_si_pair_commands
 
-    el, kind, a = phase
-    nx, ny, nz = box_repeats(n_atoms, CUBIC_SITES[kind])
-    path.write_text("\n".join([
-        "units metal", "atom_style atomic", "boundary p p p",
-        f"lattice {kind} {a}", f"region box block 0 {nx} 0 {ny} 0 {nz}", "create_box 1 box",
-        "create_atoms 1 box", f"mass 1 {atomic_masses[atomic_numbers[el]]:.4f}", *pair_lines(potential, el),
-        "neighbor 1.0 bin", "neigh_modify every 1 delay 0 check yes",
-        "velocity all create 300 4928459 mom yes rot no loop geom", "fix 1 all nve", "timestep 0.001",
-        "thermo 10", f"run {steps}"]) + "\n")
-
-
-def run_lammps(workdir: Path, ranks: int, potential: Path | str, n_atoms: int, steps: int,
-               phase: tuple[str, str, float] = SI) -> dict:
-    from unihub.finetune.mtp.lammps.runtime import find_install
-
-    inst = find_install()
-    inp = workdir / f"in.{n_atoms}.{ranks}"
-    log = workdir / f"log.{n_atoms}.{ranks}"
-    lammps_input(inp, potential, n_atoms, steps, phase)
-    cmd = [str(inst.mpiexec), "-n", str(ranks), sys.executable, "-c", _RANK_WRAPPER, str(inst.executable),
-           "-in", str(inp), "-log", str(log), "-screen", "none", "-nocite"]
+    other = {"pair_commands": sw_si_pair_commands(), "elements": ["Si"]} if str(potential) == "sw" else {}
     before = load_text()
-    res = subprocess.run(cmd, env=inst.env(), capture_output=True, text=True)
-    if res.returncode != 0:
-        raise RuntimeError(f"LAMMPS failed:\n{log.read_text()[-2000:] if log.exists() else ''}\n{res.stderr[-2000:]}")
-    text = log.read_text()
-    m = re.search(r"Loop time of ([0-9.eE+-]+) on (\d+) procs for (\d+) steps with (\d+) atoms", text)
-    seconds, n_steps, atoms = float(m.group(1)), int(m.group(3)), int(m.group(4))
-    peaks = [int(k) / 1024 for k in re.findall(r"UNIHUB_PEAK_KB (\d+)", res.stderr)]
-    return {"ranks": ranks, "atoms": atoms, "steps": n_steps, "seconds": seconds,
-            "atom_steps_per_s": atoms * n_steps / seconds, "us_per_atom_step_core": seconds * ranks / (atoms * n_steps)
-            * 1e6, "peak_MiB_per_rank": peaks, "load": f"{before} -> {load_text()}"}
+    res = run_md(None if other else potential, si_cell(n_atoms), steps, 300.0, ensemble="nve", ranks=ranks,
+                 peak_memory=True, **other)
+    loop = res.loop
+    return {"ranks": ranks, "atoms": loop.atoms, "steps": loop.steps, "seconds": loop.seconds,
+            "atom_steps_per_s": loop.atoms * loop.steps / loop.seconds,
+            "us_per_atom_step_core": loop.us_per_atom_step_core, "peak_MiB_per_rank": res.peak_mib_per_rank,
+            "load": f"{before} -> {load_text()}"}
 
 
 def python_kernel_cost(potential: Path, n_atoms: int, steps: int) -> dict:
     """µs per atom-step of MTPModel.calculator() (1 thread, neighbour list reused), as bench/mtp_speed.py."""
-    from ase.build import bulk
-
     from unihub.finetune.mtp.model import MTPModel
 
-    atoms = bulk("Si", "diamond", a=A_SI, cubic=True).repeat(box_repeats(n_atoms))
+    atoms = si_cell(n_atoms)
     atoms.rattle(0.02, seed=1)
     calc = MTPModel.load(potential).calculator(skin=1.0, threads=1)
     timing = time_calculator(calc, atoms, steps)
@@ -176,7 +130,7 @@ def main() -> None:
         for n in args.sizes:
             base = None
             for r in args.ranks:
-                res = run_lammps(work, r, potential, n, steps[n])
+                res = run_lammps(r, potential, n, steps[n])
                 base = base or res
                 eff = res["atom_steps_per_s"] / (base["atom_steps_per_s"] * r / base["ranks"])
                 peaks = res["peak_MiB_per_rank"]
@@ -189,7 +143,7 @@ def main() -> None:
                     print(f"{'':8} {'':5} {'':5} teacher / student per atom-step: "
                           f"{teacher_us / (res['us_per_atom_step_core'] / r):.1f}", flush=True)
                 if args.native_sw:  # a classical potential's cost in the same harness: the floor MD costs
-                    sw = run_lammps(work, r, "sw", n, steps[n])
+                    sw = run_lammps(r, "sw", n, steps[n])
                     print(f"{'':8} {'':5} {'':5} {sw['atom_steps_per_s']:13.4g} {sw['us_per_atom_step_core']:18.2f}"
                           f"  LAMMPS' Stillinger-Weber; MTP / SW cost {res['seconds'] / sw['seconds']:.1f}  "
                           f"{sw['load']}", flush=True)
@@ -203,8 +157,6 @@ def main() -> None:
               f"{py['neighbour_builds']} list build(s))  {py['load']}")
         if n_py in lmp_cost:
             print(f"LAMMPS 1 rank / Python kernel per-atom-step cost: {lmp_cost[n_py] / py['us_per_atom_step']:.2f}")
-    from record import process_seconds, write_record
-
     # the 1-rank cost of every size, and the last run (the largest size on the last --ranks entry) in full
     figures = {"lammps_1_rank_us_per_atom_step": {f"{n}_atoms": v for n, v in lmp_cost.items()},
                f"lammps_{res['ranks']}_ranks_{res['atoms']}_atoms": {

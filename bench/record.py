@@ -1,5 +1,6 @@
 """What every benchmark shares: its one JSON record under ``bench/results/``, its YAML configuration,
-and the mlearn frames several studies train on.
+the mlearn frames several studies train on, the cells and LAMMPS run that time a student, and the
+from-scratch baseline of the fine-tuning studies.
 
 A record holds the git SHA, the command line, the machine, the threads, the 1-minute load, the UTC
 date, the wall time and the figures; ``bench/render_results.py`` renders ``bench/RESULTS.md`` from them.
@@ -8,12 +9,15 @@ Scripts run as ``python bench/NAME.py``, so ``from record import write_record`` 
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
 import platform
+import shutil
 import subprocess
 import sys
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 CONFIGS = HERE / "configs"
+CUBIC_SITES = {"diamond": 8, "fcc": 4, "bcc": 2}  # atoms per conventional cubic cell
 
 
 def json_safe(value: Any) -> Any:
@@ -110,6 +115,47 @@ def load_config(path: str | os.PathLike | None, default: str) -> dict:
             raise SystemExit(f"{path}: unknown setting(s) {', '.join(unknown)}; the settings are those of {base}")
         cfg.update(extra)
     return cfg
+
+
+def cell_of(phase: tuple[str, str, float], target: int):
+    """A rattled cubic supercell of ``phase`` (element, lattice, a in Å) with about ``target`` atoms."""
+    from ase.build import bulk
+
+    el, kind, a0 = phase
+    reps = max(1, round((target / CUBIC_SITES[kind]) ** (1 / 3)))
+    atoms = bulk(el, kind, a=a0, cubic=True) * (reps, reps, reps)
+    atoms.rattle(0.01, seed=0)
+    return atoms
+
+
+def lammps_student_cost(mtp_path: str | os.PathLike, phase: tuple, ranks: int = 1, steps: int = 100) -> dict:
+    """The student where it runs in production: LAMMPS (pair_style unihub/mtp, ``ranks`` MPI ranks), NVE at
+    300 K of ~4096 atoms of ``phase``: wall µs per atom-step, and per core."""
+    from unihub.finetune.mtp.lammps import run_md
+
+    loop = run_md(mtp_path, cell_of(phase, 4096), steps, 300.0, ensemble="nve", ranks=ranks, thermo=steps).loop
+    return {"ranks": ranks, "atoms": loop.atoms, "steps": loop.steps, "us_per_atom_step": loop.us_per_atom_step,
+            "us_per_atom_step_core": loop.us_per_atom_step_core}
+
+
+def train_from_scratch(base, frames: list, steps: int, seed: int):
+    """The base's architecture trained from random weights on ``frames`` with foundation's ``train``: the
+    baseline that fine-tuning is measured against, at the same optimiser-step budget."""
+    from unihub.foundation.training.config import OptimConfig, TrainConfig, TrainerConfig
+    from unihub.foundation.training.data import FrameSource
+    from unihub.foundation.training.run import train
+    from unihub.zoo.models import UniversalModel
+
+    tmp = Path(tempfile.mkdtemp(prefix="unihub-scratch-"))
+    try:
+        # the pretraining learning rate: a random network needs larger steps than a pretrained one
+        cfg = TrainConfig(model=copy.deepcopy(base.config), optim=OptimConfig(lr=3e-3, warmup_steps=10),
+                          trainer=TrainerConfig(max_epochs=100000, max_steps=steps, threads=1, progress=False),
+                          output=str(tmp), seed=seed)
+        cfg.data.batch_size = 4
+        return UniversalModel.load_dir(train(cfg, source=FrameSource(frames, ["train"] * len(frames))))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def mlearn_frames(element: str) -> tuple[list, list]:

@@ -181,9 +181,9 @@ def lattice(model, refs: dict, spec: dict) -> dict:
 def train_one(cfg: dict, base, frames: Sequence, mode: str):
     """The base fine-tuned with ``mode``'s options, or its architecture from random weights (``scratch``)."""
     if mode == "scratch":
-        from finetune_study import scratch  # the from-scratch recipe of the mlearn study, step budget alike
+        from record import train_from_scratch  # the from-scratch recipe of the mlearn study, step budget alike
 
-        return scratch(base, list(frames), cfg["steps"], cfg["seed"])
+        return train_from_scratch(base, list(frames), cfg["steps"], cfg["seed"])
     from unihub.finetune import finetune
 
     return finetune(base, list(frames), head=cfg["head"], epochs=100000, max_steps=cfg["steps"], lr=cfg["lr"],

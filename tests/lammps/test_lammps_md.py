@@ -77,3 +77,22 @@ def test_run_md_refuses_foreign_elements(sigec):
     _, path = sigec
     with pytest.raises(ValueError, match=r"\['Cu'\] are not in"):
         run_md(path, bulk("Cu", "fcc", a=3.6), 10)
+
+
+def test_loop_time_peak_memory_and_another_pair_style(si16):
+    """The timing a benchmark reads: LAMMPS' loop time, each rank's peak RSS; LAMMPS' own SW Si in the same run_md."""
+    from unihub.finetune.mtp.lammps import run_md
+    from unihub.finetune.mtp.lammps.reference import sw_si_pair_commands
+
+    _, path = si16
+    atoms = _si(2)
+    res = run_md(path, atoms, 10, ensemble="nve", ranks=2, peak_memory=True)
+    loop = res.loop
+    assert (loop.ranks, loop.steps, loop.atoms) == (2, 10, len(atoms)) and loop.seconds > 0
+    assert loop.us_per_atom_step_core == pytest.approx(2 * 1e6 * loop.seconds / (10 * len(atoms)))
+    assert len(res.peak_mib_per_rank) == 2 and min(res.peak_mib_per_rank) > 1
+    sw = run_md(None, atoms, 10, ensemble="nve", pair_commands=sw_si_pair_commands(), elements=["Si"])
+    assert sw.loop.steps == 10 and sw.peak_mib_per_rank == []  # one rank in process: no memory asked for
+    assert abs(sw.thermo["pe"][0] / len(atoms) + 4.33) < 0.05  # SW Si's cohesive energy, not the student's
+    with pytest.raises(ValueError, match="needs elements"):
+        run_md(None, atoms, 10, pair_commands=sw_si_pair_commands())

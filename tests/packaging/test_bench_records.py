@@ -20,14 +20,6 @@ BENCH = REPO / "bench"
 SHARED = {"record.py", "render_results.py"}  # the record's own code, not benchmarks
 # scripts that do not write a record yet, each with why; an entry that writes one fails the test
 NO_RECORD_YET: dict[str, str] = {}
-# imports of one bench script by another, each with its way out; an entry that no longer imports fails the test
-CROSS_IMPORTS = {
-    ("distill_study.py", "lammps_speed"): "the LAMMPS runner (run_lammps, cell_of) moves to the library with the "
-                                          "timing harness",
-    ("distill_refit.py", "lammps_speed"): "as distill_study",
-    ("distill_refit.py", "distill_study"): "lammps_student_cost moves with the LAMMPS runner",
-    ("transfer_study.py", "finetune_study"): "the from-scratch training recipe (scratch) belongs in the library",
-}
 
 
 @pytest.fixture(scope="module")
@@ -111,9 +103,8 @@ def test_bench_scripts_share_code_only_through_record():
                     isinstance(node.value, ast.Name) and node.value.id == "sys":
                 path_hacks.append(f"{p.name}:{node.lineno}")
     assert not path_hacks, f"bench scripts editing sys.path (share through bench/record.py instead): {path_hacks}"
-    new, gone = sorted(found - set(CROSS_IMPORTS)), sorted(set(CROSS_IMPORTS) - found)
-    assert not new, f"bench scripts importing each other (share through bench/record.py or the library): {new}"
-    assert not gone, f"these imports are gone: remove them from CROSS_IMPORTS: {gone}"
+    assert not found, f"bench scripts importing each other (share through bench/record.py or the library): " \
+                      f"{sorted(found)}"
 
 
 def test_configs_parse_and_misspelt_settings_are_refused(tmp_path, bench_modules):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import subprocess
+import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,33 +17,60 @@ from ase.calculators.lammps import Prism
 from ase.io import read, write
 
 from ..model import MTPModel
-from .build import build_plugin
+from .evaluate import mtp_pair_commands
 from .runtime import find_install, open_lammps
 
 THERMO_COLUMNS = ("step", "time", "temp", "pe", "ke", "etotal", "press", "vol")
 _ENSEMBLES = ("nve", "nvt", "npt")
+# the program mpiexec starts when peak memory is measured: it runs one rank's lmp and prints that child's peak RSS
+_RANK_WRAPPER = ("import resource, subprocess, sys\n"
+                 "rc = subprocess.run(sys.argv[1:], close_fds=False).returncode\n"
+                 "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+                 "print(f'UNIHUB_PEAK_KB {peak}', file=sys.stderr, flush=True)\n"
+                 "sys.exit(rc)\n")
+
+
+@dataclass(frozen=True)
+class LoopTime:
+    """LAMMPS' "Loop time" of a run: wall seconds of its MD steps (setup excluded) on ``ranks`` MPI ranks."""
+
+    seconds: float
+    ranks: int
+    steps: int
+    atoms: int
+
+    @property
+    def us_per_atom_step(self) -> float:
+        """Wall microseconds per atom-step (NaN for a run of no steps)."""
+        return 1e6 * self.seconds / (self.atoms * self.steps) if self.steps and self.atoms else math.nan
+
+    @property
+    def us_per_atom_step_core(self) -> float:
+        """Microseconds per atom-step and core: the cost, which parallel efficiency below 1 raises."""
+        return self.us_per_atom_step * self.ranks
 
 
 @dataclass
 class MDResult:
     """Thermo columns (LAMMPS metal units: ps, K, eV, bar, Å³), dumped frames in the caller's
-    frame (positions Å, velocities Å/fs as ASE, forces eV/Å on ``frame.calc``), and the files."""
+    frame (positions Å, velocities Å/fs as ASE, forces eV/Å on ``frame.calc``), the files, the run's
+    loop time and, when asked for, each rank's peak resident memory (MiB)."""
 
     thermo: dict[str, np.ndarray]
     frames: list = field(default_factory=list)
     workdir: Path | None = None
     drift_ev_per_atom_ps: float | None = None
+    loop: LoopTime | None = None
+    peak_mib_per_rank: list[float] = field(default_factory=list)
 
 
-def _write_input(path: Path, *, data: Path, dump_file: Path, plugin: Path, student: Path, elements: list[str],
-                 pbc, steps: int, temperature: float, timestep_ps: float, ensemble: str, thermo: int, dump: int,
-                 seed: int, newton: bool, pressure_bar: float, tdamp_ps: float, pdamp_ps: float, skin: float) -> None:
+def _write_input(path: Path, *, data: Path, dump_file: Path, pair_commands: Sequence[str], pbc, steps: int,
+                 temperature: float, timestep_ps: float, ensemble: str, thermo: int, dump: int, seed: int,
+                 newton: bool, pressure_bar: float, tdamp_ps: float, pdamp_ps: float, skin: float) -> None:
     boundary = " ".join("p" if p else "m" for p in pbc)
     lines = [
         "units metal", "atom_style atomic", f"boundary {boundary}", f"newton {'on' if newton else 'off'}",
-        f'read_data "{data}"',
-        f'plugin load "{plugin}"', "pair_style unihub/mtp", f'pair_coeff * * "{student}" {" ".join(elements)}',
-        f"neighbor {skin} bin", "neigh_modify every 1 delay 0 check yes",
+        f'read_data "{data}"', *pair_commands, f"neighbor {skin} bin", "neigh_modify every 1 delay 0 check yes",
         f"timestep {timestep_ps!r}",
     ]
     if temperature > 0:
@@ -78,6 +109,15 @@ def read_thermo(log: str | os.PathLike) -> dict[str, np.ndarray]:
     return {name: table[:, k] for k, name in enumerate(THERMO_COLUMNS)}
 
 
+def read_loop_time(log: str | os.PathLike) -> LoopTime | None:
+    """The last "Loop time" line of a LAMMPS log (None if no run finished)."""
+    found = re.findall(r"Loop time of (\S+) on (\d+) procs for (\d+) steps with (\d+) atoms", Path(log).read_text())
+    if not found:
+        return None
+    seconds, ranks, steps, atoms = found[-1]
+    return LoopTime(float(seconds), int(ranks), int(steps), int(atoms))
+
+
 def _nve_drift(th: dict[str, np.ndarray], n_atoms: int) -> float | None:
     if len(th["time"]) < 3:
         return None
@@ -85,27 +125,31 @@ def _nve_drift(th: dict[str, np.ndarray], n_atoms: int) -> float | None:
     return float(slope / n_atoms)
 
 
-def _run(workdir: Path, ranks: int, log: Path) -> None:
+def _run(workdir: Path, ranks: int, log: Path, peak_memory: bool) -> list[float]:
+    """Run ``workdir/in.lammps``; with ``peak_memory``, return each rank's peak RSS (MiB)."""
     args = ["-in", str(workdir / "in.lammps"), "-log", str(log), "-screen", "none", "-nocite"]
-    if ranks == 1:
+    if ranks == 1 and not peak_memory:
         lmp = open_lammps(args[2:])
         try:
             lmp.file(args[1])
         finally:
             lmp.close()
-        return
+        return []
     inst = find_install()
-    cmd = [str(inst.mpiexec), "-n", str(ranks), str(inst.executable), *args]
+    wrapper = [sys.executable, "-c", _RANK_WRAPPER] if peak_memory else []
+    cmd = [str(inst.mpiexec), "-n", str(ranks), *wrapper, str(inst.executable), *args]
     res = subprocess.run(cmd, cwd=workdir, env=inst.env(), capture_output=True, text=True)
     if res.returncode != 0:
         tail = log.read_text()[-3000:] if log.exists() else ""
         raise RuntimeError(f"LAMMPS on {ranks} ranks failed (exit {res.returncode}):\n{tail}\n{res.stderr[-2000:]}")
+    return [int(kb) / 1024 for kb in re.findall(r"UNIHUB_PEAK_KB (\d+)", res.stderr)]
 
 
-def run_md(student_path: str | os.PathLike, atoms, steps: int, temperature: float = 300.0, timestep: float = 1.0,
-           ensemble: str = "nvt", ranks: int = 1, thermo: int = 10, dump: int = 0, *, elements=None,
-           seed: int = 12345, newton: bool = True, pressure_gpa: float = 0.0, tdamp_fs: float = 100.0,
-           pdamp_fs: float = 1000.0, skin: float = 1.0, workdir: str | os.PathLike | None = None) -> MDResult:
+def run_md(student_path: str | os.PathLike | None, atoms, steps: int, temperature: float = 300.0,
+           timestep: float = 1.0, ensemble: str = "nvt", ranks: int = 1, thermo: int = 10, dump: int = 0, *,
+           elements=None, pair_commands: Sequence[str] | None = None, seed: int = 12345, newton: bool = True,
+           pressure_gpa: float = 0.0, tdamp_fs: float = 100.0, pdamp_fs: float = 1000.0, skin: float = 1.0,
+           workdir: str | os.PathLike | None = None, peak_memory: bool = False) -> MDResult:
     """Run ``steps`` of MD of ``atoms`` with the MTP in ``student_path`` inside LAMMPS.
 
     ``timestep`` in fs; ``ensemble`` is ``nve`` (velocity Verlet), ``nvt`` (Nose-Hoover) or ``npt``
@@ -114,6 +158,12 @@ def run_md(student_path: str | os.PathLike, atoms, steps: int, temperature: floa
     ``thermo``/``dump`` are output intervals in steps (``dump=0``: no trajectory). ``elements``
     names the file's species when the file does not. ``workdir`` keeps the input, data, log and
     dump files (default: a temporary folder, removed afterwards).
+
+    ``pair_commands`` runs another LAMMPS potential instead of a student (e.g. ``pair_style sw``, the
+    cost of a classical one in the same harness): ``student_path`` is then None and ``elements`` names
+    LAMMPS types 1, 2, ... ``peak_memory`` runs every rank, a single one too, as its own process under
+    mpiexec and records each one's peak RSS in ``MDResult.peak_mib_per_rank``. ``MDResult.loop`` is
+    LAMMPS' timing of the MD steps.
     """
     if ensemble not in _ENSEMBLES:
         raise ValueError(f"ensemble must be one of {_ENSEMBLES}, got {ensemble!r}")
@@ -121,14 +171,21 @@ def run_md(student_path: str | os.PathLike, atoms, steps: int, temperature: floa
         raise ValueError("steps and dump must be >= 0, ranks and thermo >= 1")
     if abs(atoms.cell.volume) < 1e-9:
         raise ValueError("run_md needs a cell with non-zero volume (set atoms.cell; non-periodic axes may be any size)")
-    student_path = Path(student_path).resolve()
-    model = MTPModel.load(student_path, elements=elements)
-    if not model.elements:
-        raise ValueError(f"{student_path} does not name its elements: pass elements=[...] in the file's species order")
-    unknown = sorted(set(atoms.get_chemical_symbols()) - set(model.elements))
+    if pair_commands is None:
+        student_path = Path(student_path).resolve()
+        elements = MTPModel.load(student_path, elements=elements).elements
+        if not elements:
+            raise ValueError(f"{student_path} does not name its elements: pass elements=[...] in the file's "
+                             "species order")
+        pair_commands, source = mtp_pair_commands(student_path, elements), student_path.name
+    elif not elements:
+        raise ValueError("pair_commands needs elements=[...]: the species of LAMMPS types 1, 2, ...")
+    else:
+        source = "elements"
+    elements = list(elements)
+    unknown = sorted(set(atoms.get_chemical_symbols()) - set(elements))
     if unknown:
-        raise ValueError(f"elements {unknown} are not in {student_path.name} (it has {model.elements})")
-    plugin = build_plugin()
+        raise ValueError(f"elements {unknown} are not in {source} (it has {elements})")
 
     tmp = None if workdir is not None else tempfile.TemporaryDirectory(prefix="unihub-lammps-")
     wd = Path(workdir if workdir is not None else tmp.name).resolve()
@@ -137,24 +194,23 @@ def run_md(student_path: str | os.PathLike, atoms, steps: int, temperature: floa
         prism = Prism(np.asarray(atoms.cell), pbc=atoms.pbc)
         # LAMMPS types follow the file's species order, so the by-name and by-position mappings agree
         with open(wd / "data.lammps", "w") as fd:
-            write(fd, atoms, format="lammps-data", specorder=model.elements, masses=True, prismobj=prism,
-                  units="metal")
-        _write_input(wd / "in.lammps", data=wd / "data.lammps", dump_file=wd / "traj.dump", plugin=plugin,
-                     student=student_path, elements=model.elements, pbc=atoms.pbc, steps=steps, temperature=temperature,
+            write(fd, atoms, format="lammps-data", specorder=elements, masses=True, prismobj=prism, units="metal")
+        _write_input(wd / "in.lammps", data=wd / "data.lammps", dump_file=wd / "traj.dump",
+                     pair_commands=pair_commands, pbc=atoms.pbc, steps=steps, temperature=temperature,
                      timestep_ps=timestep * 1e-3, ensemble=ensemble, thermo=thermo, dump=dump, seed=seed,
                      newton=newton, pressure_bar=pressure_gpa * 1e4, tdamp_ps=tdamp_fs * 1e-3,
                      pdamp_ps=pdamp_fs * 1e-3, skin=skin)
         log = wd / "log.lammps"
-        _run(wd, ranks, log)
+        peaks = _run(wd, ranks, log, peak_memory)
         th = read_thermo(log)
         frames = []
         if dump:
-            frames = read(wd / "traj.dump", format="lammps-dump-text", index=":", specorder=model.elements,
+            frames = read(wd / "traj.dump", format="lammps-dump-text", index=":", specorder=elements,
                           prismobj=prism, units="metal")
             for fr in frames:
                 fr.pbc = atoms.pbc
         drift = _nve_drift(th, len(atoms)) if ensemble == "nve" else None
-        return MDResult(th, frames, wd if tmp is None else None, drift)
+        return MDResult(th, frames, wd if tmp is None else None, drift, read_loop_time(log), peaks)
     finally:
         if tmp is not None:
             tmp.cleanup()
