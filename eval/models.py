@@ -113,9 +113,9 @@ def _symbols(numbers: Iterable[int]) -> list[str]:
 def wrap_hub_model(model, name: str | None = None) -> EvalModel:
     """An :class:`EvalModel` around a loaded hub model (universal, fine-tuned or MTP student)."""
     if isinstance(model, StudentModel):
-        zs = frozenset(atomic_numbers[s] for s in model.elements)
+        zs = frozenset(atomic_numbers[s] for s in model.mtp.elements)
         return EvalModel(name or model.name or "student", "student", state_digest(model), model=model,
-                         elements=zs, info={"cutoff_A": model.cutoff})
+                         elements=zs, info={"cutoff_A": model.mtp.cutoff})
     heads = tuple(model.config.fidelities)
     return EvalModel(name or getattr(model, "name", "") or "model", "universal", state_digest(model),
                      model=model, heads=heads, info={"heads": list(heads)})

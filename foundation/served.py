@@ -87,7 +87,8 @@ class UniversalModel(UniversalPotential, HubMixin):
 
 
 class StudentModel(nn.Module, HubMixin):
-    """A Moment Tensor Potential (``mtp``: ``unihub.finetune.mtp.MTPModel``) with the same face as every hub model."""
+    """A Moment Tensor Potential (``mtp``: ``unihub.finetune.mtp.MTPModel``) with the same face as every hub model;
+    what only an MTP has (``mtp.elements``, ``mtp.cutoff``) is read from ``mtp``."""
 
     def __init__(self, mtp, name: str = "", card: dict | None = None, source: Path | None = None) -> None:
         super().__init__()
@@ -96,14 +97,6 @@ class StudentModel(nn.Module, HubMixin):
     def digest_items(self) -> dict:
         """What pins this student (its MTP parameters): an MTP has no torch state for ``state_digest`` to hash."""
         return {k: v for k, v in sorted(vars(self.mtp.params).items())}
-
-    @property
-    def elements(self) -> list[str]:
-        return list(self.mtp.elements)
-
-    @property
-    def cutoff(self) -> float:
-        return float(self.mtp.cutoff)
 
     def calculator(self, head: str | None = None, **kwargs):
         """ASE calculator; ``head`` is accepted for a uniform interface (a student has one)."""
@@ -114,6 +107,6 @@ class StudentModel(nn.Module, HubMixin):
 
     def _write_files(self, directory: Path) -> list[str]:
         atomic_write(directory / STUDENT_FILE, lambda p: self.mtp.save(p))
-        cfg = {"model_type": "mtp", "file": STUDENT_FILE, "elements": self.elements, "name": self.name}
+        cfg = {"model_type": "mtp", "file": STUDENT_FILE, "elements": self.mtp.elements, "name": self.name}
         atomic_write(directory / "config.json", lambda p: Path(p).write_text(json.dumps(cfg, indent=2)))
         return [STUDENT_FILE, "config.json"]

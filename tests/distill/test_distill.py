@@ -88,7 +88,7 @@ def test_cli_runs_distill(tiny_universal, tmp_path, capsys):
     assert args.func(args) == 0
     assert "student vs teacher (held-out)" in capsys.readouterr().out
     s = load_model(tmp_path / "si")
-    assert s.elements == ["Si"] and card_fields(s.card)["teacher"] == "tiny"
+    assert s.mtp.elements == ["Si"] and card_fields(s.card)["teacher"] == "tiny"
 
 
 def test_distill_never_writes_over_a_model_folder(tiny_universal, tmp_path):

@@ -151,4 +151,4 @@ def test_killed_distill_is_refused_then_resumed_to_the_uninterrupted_result(teac
     res = ok(unihub("distill", *args, "-o", str(out), "--resume"))
     assert "resumed" in res.stdout + res.stderr
     assert out.read_bytes() == (tmp_path / "ref.mtp").read_bytes()
-    assert load_model(tmp_path / "si").elements == ["Si"]
+    assert load_model(tmp_path / "si").mtp.elements == ["Si"]

@@ -25,7 +25,7 @@ def test_student_file_and_folder_round_trip(tmp_path):
     np.testing.assert_allclose(atoms.get_forces(), ref["forces"], atol=1e-10)
     folder = s.save(tmp_path / "student", card={"title": "Si-Ge student", "tags": ["unihub", "mtp"]})
     back = load_model(folder)
-    assert back.elements == ["Si", "Ge"] and back.card["title"] == "Si-Ge student"
+    assert back.mtp.elements == ["Si", "Ge"] and back.card["title"] == "Si-Ge student"
     assert back.predict([atoms])[0]["energy"] == ref["energy"]
     # the revision pins the coefficients: the same student after a round trip, another one after a change
     from unihub.foundation.files import state_digest
@@ -49,6 +49,6 @@ def test_standard_mtp_file_loads_with_elements(tmp_path):
     with pytest.raises(ValueError, match="elements"):
         load_model(tmp_path / "plain.mtp").predict([bulk("Si", "diamond", 5.43)])
     s = load_model(tmp_path / "plain.mtp", elements=["Si", "Ge"])
-    assert s.elements == ["Si", "Ge"] and s.verified is False
+    assert s.mtp.elements == ["Si", "Ge"] and s.verified is False
     with pytest.raises(ValueError, match="names elements"):
         load_model(tmp_path / "tagged.mtp", elements=["Ge", "Si"])

@@ -173,6 +173,12 @@ struct Work {
   }
 };
 
+// The first n entries of a scratch buffer set to zero, for a pass that accumulates into them.
+inline double* zeroed(std::vector<double>& buf, size_t n) {
+  std::fill(buf.begin(), buf.begin() + n, 0.0);
+  return buf.data();
+}
+
 // Radial basis phi_b(d) (Chebyshev times the cutoff factor) and derivatives, for one distance
 // (V = double) or a lane group of four (V = v4a); always inlined, so a vector never crosses a call.
 template <class V>
@@ -342,8 +348,7 @@ inline double site(const Model& m, Work& w, int ti, int nn, const int* tj, const
     val[r.out] += acc;
   }
   double e = m.species[ti];
-  double* adj = w.adj.data();
-  std::fill(w.adj.begin(), w.adj.end(), 0.0);
+  double* adj = zeroed(w.adj, w.adj.size());
   for (int q = 0; q < m.n_scalar; ++q) {
     e += m.moment[q] * val[m.mapping[q]];
     adj[m.mapping[q]] += m.moment[q];
@@ -361,10 +366,8 @@ inline double site(const Model& m, Work& w, int ti, int nn, const int* tj, const
     }
   }
   // H = dE/d mono, G = dE/d f, per neighbour
-  double* H = w.sH.data();
-  double* G = w.sG.data();
-  std::fill(H, H + (size_t)m.n_mono * NP, 0.0);
-  std::fill(G, G + (size_t)m.nf * NP, 0.0);
+  double* H = zeroed(w.sH, (size_t)m.n_mono * NP);
+  double* G = zeroed(w.sG, (size_t)m.nf * NP);
   for (const Model::Block& b : m.blocks) {
     const double* a = adj + b.start;
     for (int j = 0; j < np; j += kLanes) {  // one lane group at a time, dE/df kept in a register
@@ -380,8 +383,7 @@ inline double site(const Model& m, Work& w, int ti, int nn, const int* tj, const
     }
   }
   // back through the monomial chain (children before parents): dE/du, u treated as free
-  double* gu = w.sgu.data();
-  std::fill(gu, gu + (size_t)3 * NP, 0.0);
+  double* gu = zeroed(w.sgu, (size_t)3 * NP);
   for (int q = m.n_mono - 1; q >= 1; --q) {
     const double* h = H + (size_t)q * NP;
     double* hp = H + (size_t)m.mpar[q] * NP;
@@ -564,10 +566,8 @@ inline void site_param_grad(const Model& m, Work& w, int ti, int nn, const int* 
     dot[r.out] += acc;
   }
   // reverse sweep: lam = dPhi/dval, eta = dPhi/ddot
-  double* lam = w.lam.data();
-  double* eta = w.eta.data();
-  std::fill(w.lam.begin(), w.lam.end(), 0.0);
-  std::fill(w.eta.begin(), w.eta.end(), 0.0);
+  double* lam = zeroed(w.lam, w.lam.size());
+  double* eta = zeroed(w.eta, w.eta.size());
   g_species[ti] += a;
   for (int q = 0; q < m.n_scalar; ++q) {
     const int k = m.mapping[q];
@@ -589,10 +589,8 @@ inline void site_param_grad(const Model& m, Work& w, int ti, int nn, const int* 
     }
   }
   // per neighbour: A = dPhi/df, B = dPhi/d(f' u.t)
-  double* A = w.sG.data();
-  double* Bv = w.sGB.data();
-  std::fill(A, A + (size_t)m.nf * NP, 0.0);
-  std::fill(Bv, Bv + (size_t)m.nf * NP, 0.0);
+  double* A = zeroed(w.sG, (size_t)m.nf * NP);
+  double* Bv = zeroed(w.sGB, (size_t)m.nf * NP);
   for (const Model::Block& b : m.blocks) {
     const double* la = lam + b.start;
     const double* et = eta + b.start;
