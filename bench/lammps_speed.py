@@ -20,10 +20,14 @@ import argparse
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from record import cell_of, process_seconds, write_record
 
 from unihub.foundation.timing import load_text, time_calculator
+
+if TYPE_CHECKING:  # for annotations only
+    from ase import Atoms
 
 A_SI = 5.43
 SI = ("Si", "diamond", A_SI)
@@ -53,7 +57,7 @@ def box_repeats(n_atoms: int, sites: int = 8) -> tuple[int, int, int]:
     return best[1]
 
 
-def si_cell(n_atoms: int):
+def si_cell(n_atoms: int) -> Atoms:
     """Exactly ``n_atoms`` of diamond Si, cubic cells stacked as close to a cube as ``n_atoms`` allows."""
     from ase.build import bulk
 

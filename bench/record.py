@@ -20,7 +20,12 @@ import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for annotations only: importing record.py stays free of ase and torch
+    from ase import Atoms
+
+    from unihub.foundation.served import UniversalModel
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -117,7 +122,7 @@ def load_config(path: str | os.PathLike | None, default: str) -> dict:
     return cfg
 
 
-def cell_of(phase: tuple[str, str, float], target: int):
+def cell_of(phase: tuple[str, str, float], target: int) -> Atoms:
     """A rattled cubic supercell of ``phase`` (element, lattice, a in Å) with about ``target`` atoms."""
     from ase.build import bulk
 
@@ -138,7 +143,7 @@ def lammps_student_cost(mtp_path: str | os.PathLike, phase: tuple, ranks: int = 
             "us_per_atom_step_core": loop.us_per_atom_step_core}
 
 
-def train_from_scratch(base, frames: list, steps: int, seed: int):
+def train_from_scratch(base: UniversalModel, frames: list, steps: int, seed: int) -> UniversalModel:
     """The base's architecture trained from random weights on ``frames`` with foundation's ``train``: the
     baseline that fine-tuning is measured against, at the same optimiser-step budget."""
     from unihub.foundation.training.config import OptimConfig, TrainConfig, TrainerConfig
