@@ -37,7 +37,16 @@ from .active import ActiveConfig, active_learning
 from .card import DistilledStudent
 from .config import DistillConfig
 from .labels import STATE, load_labels, save_labels
-from .sampling import EnergyFloor, label, ladder_of, own_ladder, rattled, teacher_md, temperature_ladder
+from .sampling import (
+    EnergyFloor,
+    label,
+    ladder_of,
+    own_ladder,
+    rattled,
+    reduced_formula,
+    teacher_md,
+    temperature_ladder,
+)
 
 log = logging.getLogger(__name__)
 CONFIG_FILE = "distill-config.yaml"  # the run's settings, in the output folder next to the labels
@@ -104,12 +113,26 @@ def _ground_or_guess(element: str, relaxed: dict[str, Atoms]) -> Atoms:
     return next((p for p in protos if p.info["name"] == f"{element}-{known}"), protos[0])
 
 
-def energy_floor(elements: list[str], relaxed: dict[str, Atoms]) -> EnergyFloor | None:
-    """The floor under which teacher labels are holes: ground-state teacher energies per element."""
+def energy_floor(elements: list[str], relaxed: dict[str, Atoms],
+                 anchors: dict[str, float] | None = None) -> EnergyFloor | None:
+    """The floor under which teacher labels are holes: ground-state teacher energies per element (all of them
+    or none) and ``anchors``, the lowest teacher energy per atom of each reduced composition the user gave."""
     ground = {e: _ground_state(e, relaxed) for e in elements}
-    if any(g is None or "energy_per_atom" not in g.info for g in ground.values()):
+    known = {e: g.info["energy_per_atom"] for e, g in ground.items() if g is not None and "energy_per_atom" in g.info}
+    if len(known) < len(elements):
+        known = {}
+    if not known and not anchors:
         return None
-    return EnergyFloor({e: g.info["energy_per_atom"] for e, g in ground.items()})
+    return EnergyFloor(known, anchors=anchors)
+
+
+def user_anchors(teacher, user: list[Atoms] | None, head: str | None) -> dict[str, float]:
+    """The lowest teacher energy per atom of each reduced composition among the user's structures."""
+    out: dict[str, float] = {}
+    for a, r in zip(user or [], teacher.predict(list(user), head=head) if user else []):
+        key = reduced_formula(a)
+        out[key] = min(out.get(key, np.inf), float(r["energy"]) / len(a))
+    return out
 
 
 # Fractions of the melting point at which surfaces, faults and adatoms are run: the defects a test
@@ -320,7 +343,7 @@ def _sampling_plan(run: _Run) -> None:
         for a in run.starts:
             a.info.setdefault("temperatures", own_ladder(a))
     run.ladders = {a.info.get("name", str(i)): ladder_of(a, run.temperatures) for i, a in enumerate(run.starts)}
-    run.floor = energy_floor(run.elements, run.relaxed)
+    run.floor = energy_floor(run.elements, run.relaxed, user_anchors(teacher, run.user, head))
     active = cfg.active if isinstance(cfg.active, ActiveConfig) else ActiveConfig()
     if active.workers is None:  # one student MD run per core distillation may use
 
@@ -448,6 +471,7 @@ def _card(run: _Run, labels: _Labels, mtp, active_rec: dict, reference, output) 
         "counts": dict(Counter(a.info.get("source", "?") for a in labels.train + labels.held_out)),
         "train_size": len(labels.train), "held_out": len(labels.held_out), "errors": errs, "active": active_rec,
         "energy_floor": {"ground_eV_per_atom": run.floor.ground if run.floor else None,
+                         "anchors_eV_per_atom": run.floor.anchors if run.floor else None,
                          "dropped_initial": labels.holes},
         "seconds": time.perf_counter() - run.t_start,
     }

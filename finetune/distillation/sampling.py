@@ -48,20 +48,37 @@ def label(teacher, structures: Sequence[Atoms], head: str | None = None, max_ato
     return out
 
 
+def reduced_formula(atoms: Atoms) -> str:
+    """The reduced formula in Hill order (``O4PY`` for any YPO4 cell): one key per composition."""
+    return atoms.symbols.formula.reduce()[0].format("hill")
+
+
 class EnergyFloor:
-    """No configuration lies below the ground state: a teacher energy per atom under the composition-weighted
-    teacher energies of the elements' ground states (minus ``tol``) is a hole in the teacher, not physics.
+    """No configuration lies far below a known ground: a teacher energy per atom under the lower of two limits
+    is a hole in the teacher, not physics.
 
-    ``tol``: 0.1 eV/atom for one element (nothing is below its ground state); 1.0 eV/atom for
-    compounds, whose formation energies may be negative."""
+    - the composition-weighted teacher energies of the elements' ground states (``ground``) minus ``tol``:
+      0.1 eV/atom for one element (nothing is below its ground state), 1.0 eV/atom for compounds, whose
+      formation energies may be negative;
+    - the lowest teacher energy per atom of a known structure of the same reduced composition (``anchors``,
+      e.g. the user's relaxed cells) minus ``tol_anchor``: an oxide lies eV/atom below its elements, and
+      its own relaxed cell proves how low it goes.
+    A composition with neither limit has no floor."""
 
-    def __init__(self, ground: dict[str, float], tol_element: float = 0.1, tol_compound: float = 1.0) -> None:
+    def __init__(self, ground: dict[str, float], tol_element: float = 0.1, tol_compound: float = 1.0,
+                 anchors: dict[str, float] | None = None, tol_anchor: float = 0.5) -> None:
         self.ground, self.tol_element, self.tol_compound = dict(ground), tol_element, tol_compound
+        self.anchors, self.tol_anchor = dict(anchors or {}), tol_anchor
 
     def limit(self, atoms: Atoms) -> float:
         syms = atoms.get_chemical_symbols()
-        tol = self.tol_element if len(set(syms)) == 1 else self.tol_compound
-        return float(np.mean([self.ground[x] for x in syms])) - tol
+        limits = []
+        if all(x in self.ground for x in syms):
+            tol = self.tol_element if len(set(syms)) == 1 else self.tol_compound
+            limits.append(float(np.mean([self.ground[x] for x in syms])) - tol)
+        if reduced_formula(atoms) in self.anchors:
+            limits.append(self.anchors[reduced_formula(atoms)] - self.tol_anchor)
+        return min(limits) if limits else -np.inf
 
     def below(self, atoms: Atoms, energy: float | None = None) -> bool:
         e = atoms.get_potential_energy() if energy is None else energy
@@ -155,10 +172,17 @@ def melting_point(elements: Sequence[str]) -> float:
     return max(_melting_point(e) for e in elements)
 
 
+# elements whose solids are molecular (O2, N2, P4, S8, halogens, noble gases): their melting points say
+# nothing of the ionic or covalent compounds they form
+MOLECULAR = frozenset("H He N O F Ne P S Cl Ar Br Kr I Xe Rn".split())
+
+
 def composition_melting_point(atoms: Atoms) -> float:
-    """Composition-weighted mean of the elemental melting points of ``atoms`` (K): a rough solidus for
-    a compound, so a Be-rich cell is not heated to the melting point of W."""
-    return float(np.mean([_melting_point(e) for e in atoms.get_chemical_symbols()]))
+    """Composition-weighted mean of the elemental melting points (K) of the atoms of non-molecular elements
+    (``MOLECULAR``; all atoms if every one is): a rough solidus for a compound, so a Be-rich cell is not
+    heated to the melting point of W, nor an oxide kept below the melting point of oxygen."""
+    syms = atoms.get_chemical_symbols()
+    return float(np.mean([_melting_point(e) for e in ([x for x in syms if x not in MOLECULAR] or syms)]))
 
 
 FRACTIONS = (0.2, 0.5, 0.8, 1.0, 1.25)
