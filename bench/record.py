@@ -143,22 +143,28 @@ def lammps_student_cost(mtp_path: str | os.PathLike, phase: tuple, ranks: int = 
             "us_per_atom_step_core": loop.us_per_atom_step_core}
 
 
-def train_from_scratch(base: UniversalModel, frames: list, steps: int, seed: int) -> UniversalModel:
+def train_from_scratch(base, frames: list, steps: int, seed: int, valid_fraction: float = 0.0,
+                       patience: int | None = None) -> UniversalModel:
     """The base's architecture trained from random weights on ``frames`` with foundation's ``train``: the
-    baseline that fine-tuning is measured against, at the same optimiser-step budget."""
+    baseline that fine-tuning is measured against, at the same optimiser-step cap and, with ``patience``, the
+    same early-stopping rule as ``finetune`` (whole groups holding ``valid_fraction`` of the frames validate)."""
+    from unihub.foundation.data.splits import hold_out_groups
     from unihub.foundation.training.config import OptimConfig, TrainConfig, TrainerConfig
     from unihub.foundation.training.data import FrameSource
     from unihub.foundation.training.run import train
     from unihub.zoo.models import UniversalModel
 
+    train_frames, val = hold_out_groups(frames, valid_fraction, seed) if valid_fraction else (list(frames), [])
     tmp = Path(tempfile.mkdtemp(prefix="unihub-scratch-"))
     try:
         # the pretraining learning rate: a random network needs larger steps than a pretrained one
         cfg = TrainConfig(model=copy.deepcopy(base.config), optim=OptimConfig(lr=3e-3, warmup_steps=10),
-                          trainer=TrainerConfig(max_epochs=100000, max_steps=steps, threads=1, progress=False),
+                          trainer=TrainerConfig(max_epochs=100000, max_steps=steps, threads=1, progress=False,
+                                                early_stopping_patience=patience),
                           output=str(tmp), seed=seed)
         cfg.data.batch_size = 4
-        return UniversalModel.load_dir(train(cfg, source=FrameSource(frames, ["train"] * len(frames))))
+        source = FrameSource(train_frames + val, ["train"] * len(train_frames) + ["val"] * len(val))
+        return UniversalModel.load_dir(train(cfg, source=source))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

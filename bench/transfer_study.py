@@ -9,8 +9,9 @@ config asks) relaxed lattice parameters and formation energies against the relax
 
 Training frames: the card's train split, taken round-robin over its groups (relaxation runs or materials) in a
 seeded order, so every subset is spread across them and the smaller subsets are nested in the larger.
-Every training run, fine-tuned or from scratch, stops at the same optimiser-step cap (``steps``): neither
-``unihub.finetune.finetune`` nor foundation's ``train`` stops early on a validation loss.
+Every training run, fine-tuned or from scratch, follows one rule: whole groups holding ``valid_fraction`` of its
+training frames validate, it stops after ``patience`` epochs without a lower validation loss (keeping the best
+weights), and at the latest at the optimiser-step cap ``steps``.
 Energies are compared after a per-model offset (eval/suites/ood.py's ``score_file``); CHGNet's MP2020-corrected
 energies are put back on the raw scale first, as the OOD suite does.
 
@@ -183,11 +184,13 @@ def train_one(cfg: dict, base, frames: Sequence, mode: str):
     if mode == "scratch":
         from record import train_from_scratch  # the from-scratch recipe of the mlearn study, step budget alike
 
-        return train_from_scratch(base, list(frames), cfg["steps"], cfg["seed"])
+        return train_from_scratch(base, list(frames), cfg["steps"], cfg["seed"], cfg["valid_fraction"],
+                                  cfg["patience"])
     from unihub.finetune import finetune
 
     return finetune(base, list(frames), head=cfg["head"], epochs=100000, max_steps=cfg["steps"], lr=cfg["lr"],
                     batch_size=cfg["batch_size"], seed=cfg["seed"], loss=cfg.get("loss"),
+                    valid_fraction=cfg["valid_fraction"], patience=cfg["patience"],
                     **cfg["mode_options"].get(mode, {}))
 
 
@@ -208,6 +211,7 @@ def training_run(cfg: dict, base, data: dict, n: str, mode: str) -> dict:
     train = data["train"]
     k = len(train) if n == "all" else min(int(n), len(train))
     settings = {"n": k, "mode": mode, "steps": cfg["steps"], "batch_size": cfg["batch_size"],
+                "valid_fraction": cfg["valid_fraction"], "patience": cfg["patience"],
                 "lr": None if mode == "scratch" else cfg["lr"], "options": cfg["mode_options"].get(mode)}
     if cfg.get("loss") and mode != "scratch":
         settings["loss"] = cfg["loss"]
@@ -220,9 +224,11 @@ def training_run(cfg: dict, base, data: dict, n: str, mode: str) -> dict:
         t0 = time.perf_counter()
         model = train_one(cfg, base, train[:k], mode)
         wall = time.perf_counter() - t0
+        extra = getattr(model, "extra_config", None) or {}
+        best = extra.get("finetune", {}).get("method", {}).get("best") or extra.get("training", {}).get("best")
         physics = n == "50" and mode != "scratch"  # the variants compared at the 50 frames
         return {**evaluate(cfg, wrap_hub_model(model, f"{mode}-{n}"), data, physics, physics), "train_frames": k,
-                "train_groups": len({f.group for f in train[:k]}), "train_wall_s": wall, **settings}
+                "train_groups": len({f.group for f in train[:k]}), "train_wall_s": wall, "best": best, **settings}
 
     return cached(run_path(cfg, f"{n}-{mode}", **settings), compute)
 
@@ -276,7 +282,8 @@ def summarise(cfg: dict, results: dict) -> dict:
     base_key = f"zero-shot/{cfg['base']}"
     figures: dict = {"system": cfg["system"], "settings": {k: cfg[k] for k in ("base", "head", "steps", "lr", "loss",
                                                                                 "batch_size", "seed", "sizes",
-                                                                                "modes", "test_frames")},
+                                                                                "modes", "test_frames",
+                                                                                "valid_fraction", "patience")},
                      "errors": {key: {**compact(r["test"]), **({"train_frames": r["train_frames"]}
                                                                 if "train_frames" in r else {})}
                                 for key, r in results.items()}}
@@ -321,7 +328,9 @@ def plot_curves(cfg: dict, results: dict, out: Path = PLOTS) -> list[Path]:
         if not series:
             continue
         footer = (f"{cfg['system']} test split ({cfg.get('test_frames') or 'all'} frames); base {cfg['base']}; "
-                  f"{cfg['steps']} optimiser steps of {cfg['batch_size']} frames per training run; seed {cfg['seed']}")
+                  f"every run stops {cfg['patience']} epochs after its best validation loss ({cfg['valid_fraction']:g} "
+                  f"of its frames, whole groups), at most {cfg['steps']} steps of {cfg['batch_size']} frames; "
+                  f"seed {cfg['seed']}")
         path = out / f"{cfg['system']}-{quantity}.png"
         path.write_bytes(plots.curves(series, "training frames", label, f"{cfg['system']}: {label}", footer))
         paths.append(path)
