@@ -9,8 +9,8 @@ timed on a cell they hold.
 Errors: ``unihub.foundation.metrics.frame_errors`` of both models on the card's test split (the teacher through the
 head it was fine-tuned on). The NVT and timing structure is the system's DFT cell with the lowest melting estimate
 (``composition_melting_point``, the one distillation heats by), the relaxed frame of its lowest-energy run; the NVT
-is ``eval.suites.md_stability.stability`` with the student, and a close contact is a pair nearer than
-``close_fraction`` of the shortest distance in the DFT frames. LAMMPS timings are its own loop times
+runs in LAMMPS, as the student runs in production, and a close contact is a pair nearer than ``close_fraction``
+of the shortest distance in the DFT frames, in frames dumped every 100 steps. LAMMPS timings are its own loop times
 (``finetune.mtp.lammps.run_md``); the GNNs go through ``foundation.timing`` (energy, forces and stress per call).
 The record goes to bench/results/transfer_chain-<system>-<date>-<sha>.json.
 """
@@ -69,22 +69,30 @@ def errors(teacher, student, frames: list) -> dict:
     return out
 
 
-def nvt(student, start, melting_k: float, cfg: dict, d_min_dft: float) -> dict:
-    """The student's NVT at ``nvt_fraction`` of ``melting_k``: stayed physical, closest pair against the DFT's."""
-    from unihub.eval.suites.md_stability import stability
-    from unihub.foundation.simulate import MDExplosionError
+def nvt(student_path: Path, start, melting_k: float, cfg: dict, d_min_dft: float) -> dict:
+    """The student's NVT in LAMMPS at ``nvt_fraction`` of ``melting_k``: the closest pair in frames dumped every
+    100 steps against the DFT's shortest distance, and the temperature it held."""
+    from unihub.finetune.distillation.structures import min_distance
+    from unihub.finetune.mtp.lammps import run_md
 
     atoms = repeat_to(start, cfg["nvt_atoms"])
     temperature = cfg["nvt_fraction"] * melting_k
+    steps = int(round(cfg["nvt_ps"] * 1000))
+    base = {"atoms": len(atoms), "steps": steps, "ps": cfg["nvt_ps"], "temperature_K": temperature,
+            "melting_estimate_K": melting_k, "shortest_dft_A": d_min_dft,
+            "close_contact_A": cfg["close_fraction"] * d_min_dft}
     try:
-        res = stability(student, atoms, int(round(cfg["nvt_ps"] * 1000)), 0, temperature=temperature, head=None,
-                        progress=True)
-    except MDExplosionError as e:  # the run left physics before its end: that is the finding
-        res = {"physical": False, "why": str(e), "min_pair_A": float("nan")}
-    res.update(atoms=len(atoms), temperature_K=temperature, melting_estimate_K=melting_k, ps=cfg["nvt_ps"],
-               shortest_dft_A=d_min_dft, close_contact_A=cfg["close_fraction"] * d_min_dft)
-    res["close_contacts"] = not res["physical"] or bool(res["min_pair_A"] < res["close_contact_A"])
-    return res
+        res = run_md(student_path, atoms, steps, temperature, ensemble="nvt", ranks=1, thermo=100, dump=100)
+    except Exception as e:  # LAMMPS ends a run that blew up (lost atoms, non-finite forces) with an error
+        return {**base, "error": str(e).strip().splitlines()[0], "close_contacts": True, "min_pair_A": float("nan"),
+                "mean_T_K": float("nan")}
+    d_min = min(min_distance(a) for a in res.frames)
+    temps = res.thermo["temp"][len(res.thermo["temp"]) // 5:]
+    finite = bool(np.isfinite(res.thermo["pe"]).all())
+    out = {**base, "mean_T_K": float(np.mean(temps)), "frames": len(res.frames), "min_pair_A": d_min,
+           "finite": finite}
+    out["close_contacts"] = not finite or d_min < out["close_contact_A"]
+    return out
 
 
 def speed(cfg: dict, student_path: Path, gnns: list, start, threads: int) -> dict:
@@ -148,10 +156,11 @@ def main() -> None:
         print(f"test split ({len(test)} frames): force MAE teacher {e['teacher']['force_mae_meV_A']:.1f}, student "
               f"{e['student']['force_mae_meV_A']:.1f} meV/Å ({e['student_over_teacher_force']:.2f}x)")
     if "nvt" in stages:
-        figures["nvt"] = nvt(student, start, melting_k, cfg, shortest_distance(train + test))
+        figures["nvt"] = nvt(args.student, start, melting_k, cfg, shortest_distance(train + test))
         n = figures["nvt"]
-        print(f"NVT {n['ps']} ps at {n['temperature_K']:.0f} K on {n['atoms']} atoms: physical {n['physical']}, "
-              f"closest pair {n['min_pair_A']:.2f} Å (close contact below {n['close_contact_A']:.2f} Å)")
+        print(f"NVT {n['ps']} ps at {n['temperature_K']:.0f} K on {n['atoms']} atoms (mean {n['mean_T_K']:.0f} K): "
+              f"closest pair {n['min_pair_A']:.2f} Å, close contact below {n['close_contact_A']:.2f} Å: "
+              f"{'yes' if n['close_contacts'] else 'none'}" + (f" ({n['error']})" if "error" in n else ""))
     if "speed" in stages:
         gnns = [wrap_hub_model(teacher, "teacher"), *resolve_models(cfg["peers"])[0]]
         figures["speed"] = speed(cfg, args.student, gnns, start, args.threads)
