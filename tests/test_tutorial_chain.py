@@ -17,7 +17,7 @@ TUTORIAL = Path(__file__).parents[1] / "finetune" / "TUTORIAL.md"
 TOY = [
     ("[::14]", "[::120]"),
     ("--replay 2000", "--replay 8"),
-    ("--max-steps 2000", "--max-steps 4"),
+    ("--epochs 30", "--epochs 30 --max-steps 4"),
     ("--level 16", "--level 4 --budget 12 --md-steps 20 --fit-iters 20 --rounds 1 --al-steps 20 --refit-iters 10 "
                    "-T 300"),
     ("(40, 40, 40)", "(2, 2, 2)"),
