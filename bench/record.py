@@ -143,18 +143,17 @@ def lammps_student_cost(mtp_path: str | os.PathLike, phase: tuple, ranks: int = 
             "us_per_atom_step_core": loop.us_per_atom_step_core}
 
 
-def train_from_scratch(base, frames: list, steps: int, seed: int, valid_fraction: float = 0.0,
+def train_from_scratch(base, frames: list, steps: int, seed: int, val: list | None = None,
                        patience: int | None = None) -> UniversalModel:
     """The base's architecture trained from random weights on ``frames`` with foundation's ``train``: the
     baseline that fine-tuning is measured against, at the same optimiser-step cap and, with ``patience``, the
-    same early-stopping rule as ``finetune`` (whole groups holding ``valid_fraction`` of the frames validate)."""
-    from unihub.foundation.data.splits import hold_out_groups
+    same early-stopping rule as ``finetune`` (the validation loss on ``val``)."""
     from unihub.foundation.training.config import OptimConfig, TrainConfig, TrainerConfig
     from unihub.foundation.training.data import FrameSource
     from unihub.foundation.training.run import train
     from unihub.zoo.models import UniversalModel
 
-    train_frames, val = hold_out_groups(frames, valid_fraction, seed) if valid_fraction else (list(frames), [])
+    val = list(val or [])
     tmp = Path(tempfile.mkdtemp(prefix="unihub-scratch-"))
     try:
         # the pretraining learning rate: a random network needs larger steps than a pretrained one
@@ -163,7 +162,7 @@ def train_from_scratch(base, frames: list, steps: int, seed: int, valid_fraction
                                                 early_stopping_patience=patience),
                           output=str(tmp), seed=seed)
         cfg.data.batch_size = 4
-        source = FrameSource(train_frames + val, ["train"] * len(train_frames) + ["val"] * len(val))
+        source = FrameSource(list(frames) + val, ["train"] * len(frames) + ["val"] * len(val))
         return UniversalModel.load_dir(train(cfg, source=source))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -9,9 +9,10 @@ config asks) relaxed lattice parameters and formation energies against the relax
 
 Training frames: the card's train split, taken round-robin over its groups (relaxation runs or materials) in a
 seeded order, so every subset is spread across them and the smaller subsets are nested in the larger.
-Every training run, fine-tuned or from scratch, follows one rule: whole groups holding ``valid_fraction`` of its
-training frames validate, it stops after ``patience`` epochs without a lower validation loss (keeping the best
-weights), and at the latest at the optimiser-step cap ``steps``.
+Every training run, fine-tuned or from scratch, follows one rule: it trains on all of its frames, validates on
+``val_frames`` frames of the card's validation split (materials or runs apart from train and test), stops after
+``patience`` epochs without a lower validation loss (keeping the best weights), and at the latest at the optimiser-
+step cap ``steps``.
 Energies are compared after a per-model offset (eval/suites/ood.py's ``score_file``); CHGNet's MP2020-corrected
 energies are put back on the raw scale first, as the OOD suite does.
 
@@ -23,6 +24,7 @@ the plots to bench/results/transfer_study/.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import time
@@ -179,19 +181,19 @@ def lattice(model, refs: dict, spec: dict) -> dict:
     return out
 
 
-def train_one(cfg: dict, base, frames: Sequence, mode: str):
-    """The base fine-tuned with ``mode``'s options, or its architecture from random weights (``scratch``)."""
+def train_one(cfg: dict, base, frames: Sequence, mode: str, val: Sequence = ()):
+    """The base fine-tuned with ``mode``'s options, or its architecture from random weights (``scratch``),
+    validated on ``val`` (early stopping)."""
     if mode == "scratch":
         from record import train_from_scratch  # the from-scratch recipe of the mlearn study, step budget alike
 
-        return train_from_scratch(base, list(frames), cfg["steps"], cfg["seed"], cfg["valid_fraction"],
-                                  cfg["patience"])
+        return train_from_scratch(base, list(frames), cfg["steps"], cfg["seed"], val, cfg["patience"])
     from unihub.finetune import finetune
 
-    return finetune(base, list(frames), head=cfg["head"], epochs=100000, max_steps=cfg["steps"], lr=cfg["lr"],
-                    batch_size=cfg["batch_size"], seed=cfg["seed"], loss=cfg.get("loss"),
-                    valid_fraction=cfg["valid_fraction"], patience=cfg["patience"],
-                    **cfg["mode_options"].get(mode, {}))
+    # frames whose split is 'val' validate the run (finetune's rule); the training frames are the card's train split
+    return finetune(base, list(frames) + list(val), head=cfg["head"], epochs=100000, max_steps=cfg["steps"],
+                    lr=cfg["lr"], batch_size=cfg["batch_size"], seed=cfg["seed"], loss=cfg.get("loss"),
+                    patience=cfg["patience"], **cfg["mode_options"].get(mode, {}))
 
 
 def evaluate(cfg: dict, model, data: dict, forgetting: bool, physics: bool) -> dict:
@@ -211,7 +213,7 @@ def training_run(cfg: dict, base, data: dict, n: str, mode: str) -> dict:
     train = data["train"]
     k = len(train) if n == "all" else min(int(n), len(train))
     settings = {"n": k, "mode": mode, "steps": cfg["steps"], "batch_size": cfg["batch_size"],
-                "valid_fraction": cfg["valid_fraction"], "patience": cfg["patience"],
+                "val_frames": len(data["val"]), "patience": cfg["patience"],
                 "lr": None if mode == "scratch" else cfg["lr"], "options": cfg["mode_options"].get(mode)}
     if cfg.get("loss") and mode != "scratch":
         settings["loss"] = cfg["loss"]
@@ -222,7 +224,7 @@ def training_run(cfg: dict, base, data: dict, n: str, mode: str) -> dict:
         from unihub.eval.models import wrap_hub_model
 
         t0 = time.perf_counter()
-        model = train_one(cfg, base, train[:k], mode)
+        model = train_one(cfg, base, train[:k], mode, data["val"])
         wall = time.perf_counter() - t0
         extra = getattr(model, "extra_config", None) or {}
         best = extra.get("finetune", {}).get("method", {}).get("best") or extra.get("training", {}).get("best")
@@ -243,6 +245,9 @@ def run_study(cfg: dict, log: Callable[[str], None] = print) -> dict:
     system = cfg["system"]
     data = {"train": spread_order(load_dataset(system, split="train"), cfg["seed"]),
             "test": pick(load_dataset(system, split="test"), cfg.get("test_frames"), cfg["seed"]),
+            # marked 'val' on the frame: the card assigns splits by group, the frames themselves may carry none
+            "val": [dataclasses.replace(f, split="val")
+                    for f in pick(load_dataset(system, split="val"), cfg.get("val_frames"), cfg["seed"])],
             "refs": lattice_refs(load_dataset(system), cfg["lattice"]) if cfg.get("lattice") else {}}
     # every formula's relaxed cell by the lattice rule: the compounds' formation energies against the elements'
     formulas = sorted({f.info.get("formula") for f in data["train"] + data["test"]} - {None})
@@ -283,7 +288,7 @@ def summarise(cfg: dict, results: dict) -> dict:
     figures: dict = {"system": cfg["system"], "settings": {k: cfg[k] for k in ("base", "head", "steps", "lr", "loss",
                                                                                 "batch_size", "seed", "sizes",
                                                                                 "modes", "test_frames",
-                                                                                "valid_fraction", "patience")},
+                                                                                "val_frames", "patience")},
                      "errors": {key: {**compact(r["test"]), **({"train_frames": r["train_frames"]}
                                                                 if "train_frames" in r else {})}
                                 for key, r in results.items()}}
@@ -328,9 +333,8 @@ def plot_curves(cfg: dict, results: dict, out: Path = PLOTS) -> list[Path]:
         if not series:
             continue
         footer = (f"{cfg['system']} test split ({cfg.get('test_frames') or 'all'} frames); base {cfg['base']}; "
-                  f"every run stops {cfg['patience']} epochs after its best validation loss ({cfg['valid_fraction']:g} "
-                  f"of its frames, whole groups), at most {cfg['steps']} steps of {cfg['batch_size']} frames; "
-                  f"seed {cfg['seed']}")
+                  f"every run stops {cfg['patience']} epochs after its best loss on {cfg['val_frames']} frames of the "
+                  f"val split, at most {cfg['steps']} steps of {cfg['batch_size']} frames; seed {cfg['seed']}")
         path = out / f"{cfg['system']}-{quantity}.png"
         path.write_bytes(plots.curves(series, "training frames", label, f"{cfg['system']}: {label}", footer))
         paths.append(path)
