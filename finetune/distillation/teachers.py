@@ -34,7 +34,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -230,51 +230,20 @@ def label_to_file(structures: Iterable[Atoms], teachers: Sequence[Teacher], out:
     out.parent.mkdir(parents=True, exist_ok=True)
     state_file, batch_file = state_path(out), out.with_name(f".{out.name}.batch")
     emit = _logger(log)
-    identity = [t.identity for t in teachers]
-    state, hasher = _open_state(out, state_file, identity, asdict(rule), emit)
+    state, hasher = _open_state(out, state_file, [t.identity for t in teachers], asdict(rule), emit)
     done, dropped = set(state["done"]), set(state["dropped"])
     tag = teachers_tag(teachers)
     total = len(structures) if hasattr(structures, "__len__") else None
-    skipped = labelled = 0
+    skipped: list[str] = []
+    labelled = 0
     started = time.monotonic()
-
-    def save_state() -> None:
-        def write_json(tmp: str) -> None:
-            with open(tmp, "w") as fh:
-                json.dump(state, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-
-        atomic_write(state_file, write_json)
-        _fsync_dir(state_file.parent)
-
-    def run_batch(batch: list[Atoms]) -> None:
-        nonlocal labelled
-        rows, kept_ids, dropped_ids = [], [], []
-        for atoms, lab in zip(batch, label(teachers, batch, rule)):
-            key = str(atoms.info["id"])
-            if lab.weight <= 0.0:
-                dropped_ids.append(key)
-                continue
-            b = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
-            b.info = {k: v for k, v in _plain_info(atoms.info).items() if k not in _OWN_KEYS}
-            b.info.update(id=atoms.info["id"], fidelity=FIDELITY, teachers=tag, energy_spread=lab.energy_spread,
-                          force_std=lab.force_std, weight=lab.weight, teacher_energies=np.array(lab.energies))
-            results = {"energy": lab.energy, "forces": lab.forces}
-            if lab.stress is not None:
-                results["stress"] = lab.stress
-            b.calc = SinglePointCalculator(b, **results)
-            rows.append(b)
-            kept_ids.append(key)
+    batch_file.unlink(missing_ok=True)
+    if state["bytes"] == 0 and not state_file.exists():
+        _save_state(state_file, state)  # a kill before the first batch must still leave a state that owns the output
+    for batch in _batches(structures, done, dropped, batch_size, skipped):
+        rows, kept_ids, dropped_ids = _labelled_frames(batch, teachers, rule, tag)
         if rows:
-            # the batch goes through a file so a kill mid-write never touches the output
-            write(batch_file, rows, format="extxyz")
-            data = batch_file.read_bytes()
-            with open(out, "ab") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            batch_file.unlink()
+            data = _append_frames(out, batch_file, rows)
             hasher.update(data)
             state["bytes"] += len(data)
         done.update(kept_ids)
@@ -282,20 +251,19 @@ def label_to_file(structures: Iterable[Atoms], teachers: Sequence[Teacher], out:
         state["done"] += kept_ids
         state["dropped"] += dropped_ids
         state.update(written=len(state["done"]), dropped_count=len(state["dropped"]), sha256=hasher.hexdigest())
-        save_state()
+        _save_state(state_file, state)
         labelled += len(batch)
-        finished = len(done) + len(dropped)
         rate = labelled / max(time.monotonic() - started, 1e-9)
-        progress = f"{finished}/{total}" if total is not None else f"{finished}"
-        eta = ""
-        if total is not None:
-            eta = f", ETA {timedelta(seconds=round(max(total - finished, 0) / rate))}"
-        emit(f"labelled {progress} structures (+{len(kept_ids)} written, +{len(dropped_ids)} dropped), "
-             f"{rate:.2f} structures/s{eta}")
+        emit(_progress(len(done) + len(dropped), total, rate, len(kept_ids), len(dropped_ids)))
+    return {"out": str(out), "written": state["written"], "dropped": state["dropped_count"], "skipped": len(skipped),
+            "labelled": labelled, "bytes": state["bytes"], "sha256": state["sha256"]}
 
-    batch_file.unlink(missing_ok=True)
-    if state["bytes"] == 0 and not state_file.exists():
-        save_state()  # a kill before the first batch must still leave a state that owns the output
+
+def _batches(structures: Iterable[Atoms], done: set[str], dropped: set[str], batch_size: int,
+             skipped: list[str]) -> Iterator[list[Atoms]]:
+    """The structures not yet done or dropped, in batches of ``batch_size`` (the last may be shorter); the
+    ids passed over go to ``skipped``. ``done`` and ``dropped`` are read as each structure comes, so they
+    may grow between batches."""
     seen: set[str] = set()
     batch: list[Atoms] = []
     for i, atoms in enumerate(structures):
@@ -304,19 +272,75 @@ def label_to_file(structures: Iterable[Atoms], teachers: Sequence[Teacher], out:
                              "the generator must give every structure a deterministic id")
         key = str(atoms.info["id"])
         if key in done or key in dropped:
-            skipped += 1
+            skipped.append(key)
             continue
         if key in seen:
             raise ValueError(f"structure id {key!r} appears twice in the input; ids must be unique")
         seen.add(key)
         batch.append(atoms)
         if len(batch) == batch_size:
-            run_batch(batch)
+            yield batch
             batch = []
     if batch:
-        run_batch(batch)
-    return {"out": str(out), "written": state["written"], "dropped": state["dropped_count"], "skipped": skipped,
-            "labelled": labelled, "bytes": state["bytes"], "sha256": state["sha256"]}
+        yield batch
+
+
+def _labelled_frames(batch: list[Atoms], teachers: Sequence[Teacher], rule: FilterRule,
+                     tag: str) -> tuple[list[Atoms], list[str], list[str]]:
+    """The batch's frames the ``rule`` keeps, with their labels as calculator results and info keys, and
+    the ids kept and dropped."""
+    rows, kept_ids, dropped_ids = [], [], []
+    for atoms, lab in zip(batch, label(teachers, batch, rule)):
+        key = str(atoms.info["id"])
+        if lab.weight <= 0.0:
+            dropped_ids.append(key)
+            continue
+        b = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+        b.info = {k: v for k, v in _plain_info(atoms.info).items() if k not in _OWN_KEYS}
+        b.info.update(id=atoms.info["id"], fidelity=FIDELITY, teachers=tag, energy_spread=lab.energy_spread,
+                      force_std=lab.force_std, weight=lab.weight, teacher_energies=np.array(lab.energies))
+        results = {"energy": lab.energy, "forces": lab.forces}
+        if lab.stress is not None:
+            results["stress"] = lab.stress
+        b.calc = SinglePointCalculator(b, **results)
+        rows.append(b)
+        kept_ids.append(key)
+    return rows, kept_ids, dropped_ids
+
+
+def _append_frames(out: Path, batch_file: Path, rows: list[Atoms]) -> bytes:
+    """Append ``rows`` to ``out`` as extxyz (fsync); returns the bytes appended."""
+    # the batch goes through a file so a kill mid-write never touches the output
+    write(batch_file, rows, format="extxyz")
+    data = batch_file.read_bytes()
+    with open(out, "ab") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    batch_file.unlink()
+    return data
+
+
+def _save_state(state_file: Path, state: dict[str, Any]) -> None:
+    """Rewrite the job's state file atomically and durably."""
+    def write_json(tmp: str) -> None:
+        with open(tmp, "w") as fh:
+            json.dump(state, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    atomic_write(state_file, write_json)
+    _fsync_dir(state_file.parent)
+
+
+def _progress(finished: int, total: int | None, rate: float, kept: int, dropped: int) -> str:
+    """The log line after a batch: structures finished (of ``total``), the batch's counts, rate and ETA."""
+    progress = f"{finished}/{total}" if total is not None else f"{finished}"
+    eta = ""
+    if total is not None:
+        eta = f", ETA {timedelta(seconds=round(max(total - finished, 0) / rate))}"
+    return (f"labelled {progress} structures (+{kept} written, +{dropped} dropped), "
+            f"{rate:.2f} structures/s{eta}")
 
 
 def _open_state(out: Path, state_file: Path, identity: list[dict], rule: dict,
