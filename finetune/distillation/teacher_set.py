@@ -13,6 +13,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -122,37 +123,60 @@ def teacher_set_card(name: str, files: Sequence[str | os.PathLike], command: str
     ``files`` are the finished shard files (each with its ``.state.json``); the card pins their sha256
     and records teachers, filter rule, counts per element and per source, and ``overlap`` (per
     benchmark, generated structures sharing reduced formula and space group with it)."""
-    entries, teachers, rules = [], None, set()
-    per_element, per_source = Counter(), Counter()
-    frames = atoms_total = dropped = 0
+    shards = _read_shards(name, files, command)
+    meta = _card_meta(name, shards, command, generator)
+    return meta, _card_prose(meta, shards, command, seed, generator, overlap)
+
+
+@dataclass
+class _Shards:
+    """What a set's shard files hold together: their card entries, teachers, filter rules and counts."""
+
+    entries: list[dict] = field(default_factory=list)
+    teachers: list[dict] | None = None
+    rules: set[str] = field(default_factory=set)  # each file's rule as sorted JSON
+    per_element: Counter = field(default_factory=Counter)  # structures containing each element
+    per_source: Counter = field(default_factory=Counter)
+    frames: int = 0
+    atoms: int = 0
+    dropped: int = 0
+
+
+def _read_shards(name: str, files: Sequence[str | os.PathLike], command: str) -> _Shards:
+    """Each file checked against its labelling state (same teachers in all, sha256), its frames counted."""
+    out = _Shards()
     for f in map(Path, files):
         state = json.loads(state_path(f).read_text())
-        if teachers is not None and state["teachers"] != teachers:
+        if out.teachers is not None and state["teachers"] != out.teachers:
             raise ValueError(f"{f} was labelled by other teachers than the other files of {name!r}")
-        teachers = state["teachers"]
-        rules.add(json.dumps(state["rule"], sort_keys=True))
-        dropped += int(state["dropped_count"])
+        out.teachers = state["teachers"]
+        out.rules.add(json.dumps(state["rule"], sort_keys=True))
+        out.dropped += int(state["dropped_count"])
         digest = sha256_file(f)
         if digest != state["sha256"]:
             raise ValueError(f"{f} does not match its labelling state (sha256 {digest} vs {state['sha256']})")
         for a in iread(str(f), index=":", format="extxyz"):
-            frames += 1
-            atoms_total += len(a)
-            per_source[str(a.info.get("source", "-"))] += 1
-            per_element.update({chemical_symbols[z] for z in set(a.numbers.tolist())})
-        entries.append({"path": f.name, "url": None, "sha256": digest, "bytes": f.stat().st_size,
-                        "derived_from": {"method": f"generated and teacher-labelled: {command}",
-                                         "sources": [{"teacher": t["name"], "revision": t["revision"],
-                                                      "sha256": t["sha256"], "energy_scale": t["energy_scale"]}
-                                                     for t in teachers]}})
-    if not entries:
+            out.frames += 1
+            out.atoms += len(a)
+            out.per_source[str(a.info.get("source", "-"))] += 1
+            out.per_element.update({chemical_symbols[z] for z in set(a.numbers.tolist())})
+        out.entries.append({"path": f.name, "url": None, "sha256": digest, "bytes": f.stat().st_size,
+                            "derived_from": {"method": f"generated and teacher-labelled: {command}",
+                                             "sources": [{"teacher": t["name"], "revision": t["revision"],
+                                                          "sha256": t["sha256"], "energy_scale": t["energy_scale"]}
+                                                         for t in out.teachers]}})
+    if not out.entries:
         raise ValueError(f"no labelled files for {name!r}")
-    elements = sorted(per_element, key=chemical_symbols.index)
-    teacher_names = ", ".join(f"{t['name']} {t['revision']}" for t in teachers)
-    meta = {
-        "name": name, "title": f"Teacher-labelled compounds ({teacher_names}), {frames} structures",
+    return out
+
+
+def _card_meta(name: str, shards: _Shards, command: str, generator: str) -> dict:
+    """The card's front matter."""
+    teacher_names = ", ".join(f"{t['name']} {t['revision']}" for t in shards.teachers)
+    return {
+        "name": name, "title": f"Teacher-labelled compounds ({teacher_names}), {shards.frames} structures",
         "role": "generated", "folder": f"generated/{name}", "reader": "extxyz",
-        "reader_options": {"group_by": "parent"}, "files": entries,
+        "reader_options": {"group_by": "parent"}, "files": shards.entries,
         "source": {"repository": "generated here", "commit": generator, "paths": [command]},
         "license": {"labels": "made here from the teachers' predictions; the teachers' own licences apply to them"},
         "dataset_license": "as the teachers' packages (chgnet: Modified BSD; sevenn: MIT)",
@@ -160,19 +184,26 @@ def teacher_set_card(name: str, files: Sequence[str | os.PathLike], command: str
         "functional": "raw MP GGA/GGA+U scale, as the teachers were trained on MPtrj",
         "fidelity": "mptrj", "energy_reference": "total",
         "units": {"energy": "eV per structure (teacher mean)", "forces": "eV/Å", "stress": "eV/Å³, ASE sign"},
-        "elements": elements, "counts": {"frames": frames, "atoms": atoms_total},
+        "elements": sorted(shards.per_element, key=chemical_symbols.index),
+        "counts": {"frames": shards.frames, "atoms": shards.atoms},
         "splits": {"method": "by_group", "fractions": {"train": 0.95, "val": 0.05, "test": 0.0},
                    "group": "parent structure (a generated crystal and its perturbed copies)"},
         "citation": "the teachers' papers (CHGNet: Deng et al., Nat. Mach. Intell. 5, 1031 (2023); SevenNet: "
                     "Park et al., J. Chem. Theory Comput. 20, 4857 (2024))",
     }
-    counts = sorted(per_element.values())
-    rows = "\n".join(f"| {k} | {v} |" for k, v in per_source.most_common())
+
+
+def _card_prose(meta: dict, shards: _Shards, command: str, seed: int, generator: str,
+                overlap: dict | None) -> str:
+    """The card's text: provenance, teachers and filter, counts, benchmark overlap, splits, licence."""
+    teachers, elements = shards.teachers, meta["elements"]
+    counts = sorted(shards.per_element.values())
+    rows = "\n".join(f"| {k} | {v} |" for k, v in shards.per_source.most_common())
     overlap_rows = "\n".join(f"| {k} | {v} |" for k, v in (overlap or {}).items()) or "| (not measured) | |"
-    rule = json.loads(next(iter(rules))) if len(rules) == 1 else "differs between files"
+    rule = json.loads(next(iter(shards.rules))) if len(shards.rules) == 1 else "differs between files"
     teacher_lines = "\n".join(f"- {t['name']} {t['revision']} (weights sha256 `{t['sha256']}`, energies "
                               f"`{t['energy_scale']}`)" for t in teachers)
-    prose = f"""
+    return f"""
 # {meta['title']}
 
 Structures made by the compound generator (`unihub.finetune.distillation.compounds`, generator
@@ -192,11 +223,11 @@ minimum; its copies take the same volume factor. No structure comes from a bench
 
 CHGNet-like teachers predict MP2020-corrected energies; their labels have pymatgen's
 `MaterialsProject2020Compatibility` correction removed. Labels are the teachers' mean; each frame keeps
-`energy_spread`, `force_std`, `teacher_energies` and a `weight` from the rule {rule}; {dropped}
+`energy_spread`, `force_std`, `teacher_energies` and a `weight` from the rule {rule}; {shards.dropped}
 structures were dropped because the teachers disagreed beyond it.
 
 ## Counts
-{frames} structures, {atoms_total} atoms, {len(elements)} elements (structures per element: min
+{shards.frames} structures, {shards.atoms} atoms, {len(elements)} elements (structures per element: min
 {counts[0]}, median {counts[len(counts) // 2]}, max {counts[-1]}).
 
 | source | structures |
@@ -220,4 +251,3 @@ Labels derived from the teachers' predictions: the chgnet package is Modified BS
 ## Citation
 {meta['citation']}
 """
-    return meta, prose
