@@ -10,12 +10,15 @@ from __future__ import annotations
 import importlib.util
 import sys
 import types
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
+from ase.data import chemical_symbols
 
 from unihub.foundation.data.units import EV_A3_TO_GPA  # noqa: F401  (the suites take it from here)
-from unihub.foundation.metrics import aligned_energy_residuals, mae, rmse  # noqa: F401  (likewise)
+from unihub.foundation.metrics import aligned_energy_residuals, array_errors, mae, rmse  # noqa: F401  (likewise)
 
 STABILITY_THRESHOLD = 0.0  # eV/atom above the hull, matbench-discovery's default
 
@@ -41,6 +44,21 @@ def r2(pred, true) -> float:
         return float("nan")
     ss_tot = np.sum((t - t.mean()) ** 2)
     return float(1 - np.sum((t - p) ** 2) / ss_tot) if ss_tot > 0 else float("nan")
+
+
+def force_mae_by_element(scored: Iterable[tuple[Any, dict]]) -> dict[str, float]:
+    """Force MAE (meV/Å) per element symbol, by atomic number, over the (frame, prediction) pairs that both
+    have forces: every force component on an atom of that element, pooled."""
+    by_z: dict[int, list] = defaultdict(list)
+    for f, p in scored:
+        if f.forces is not None and "forces" in p:
+            for z in np.unique(f.numbers):
+                by_z[int(z)].append((p["forces"][f.numbers == z], f.forces[f.numbers == z]))
+    out = {}
+    for z, rows in sorted(by_z.items()):
+        pred_z, ref_z = (np.concatenate(x) for x in zip(*rows))
+        out[chemical_symbols[z]] = array_errors(forces=pred_z, forces_ref=ref_z).get("force_mae_meV_A", float("nan"))
+    return out
 
 
 def classify_stable(true: np.ndarray, pred: np.ndarray, threshold: float = STABILITY_THRESHOLD,

@@ -17,13 +17,13 @@ from __future__ import annotations
 from collections import defaultdict
 
 import numpy as np
-from ase.data import chemical_symbols
 
 from unihub.eval import plots
+from unihub.eval.metrics import force_mae_by_element
 from unihub.eval.models import EvalModel, attempt
 from unihub.eval.suites import Context, Headline, SuiteResult, Timer, dataset_info, footer, pick
 from unihub.foundation.data import iter_dataset
-from unihub.foundation.metrics import array_errors, frame_errors
+from unihub.foundation.metrics import frame_errors
 from unihub.foundation.mp2020 import mp2020_correction
 
 NAME = "ood"
@@ -95,6 +95,49 @@ def run(ctx: Context) -> SuiteResult:
     opts = ctx.cache.get("options", {}).get(NAME, {})
     data = ood_frames(opts.get("frames", ctx.n(SIZES)), ctx.seed)
     datasets = [dataset_info(n) for n in DATASETS]
+    res = _result(ctx, data, datasets)
+    timer = Timer(res)
+    parity: dict[str, dict] = defaultdict(dict)
+    by_element: dict[str, dict] = {}
+    for m in ctx.models:
+        head = ood_head(m)
+        target = energy_target(m, head)
+        convert = target == MP2020
+        if convert:  # compared on the raw scale, as SevenNet-0 and the files are
+            target = RAW_FROM_MP2020
+        ctx.log(f"ood: {m.name} (head {head or 'own'}, energy {target})")
+        per_file: dict[str, dict] = {}
+        scored: list = []
+        refused = 0
+        with timer(m):
+            for stem, frames in data.items():
+                frames = [f for f in frames if m.covers(f.numbers)]
+                if not frames:
+                    continue
+                preds, n_refused = _predict_file(ctx, res, m, stem, frames, head, convert)
+                refused += n_refused
+                per_file[stem] = score_file(frames, preds, raw=target in (RAW, RAW_FROM_MP2020))
+                scored += [(f, p) for f, p in zip(frames, preds) if p is not None]
+                pairs = [(f.forces.ravel(), p["forces"].ravel()) for f, p in zip(frames, preds)
+                         if p is not None and f.forces is not None]
+                if pairs:
+                    parity[stem][m.name] = tuple(np.concatenate(x) for x in zip(*pairs))
+        if convert:
+            res.notes.append(f"{m.name} predicts MP2020-corrected energies: compared after subtracting pymatgen's "
+                             "MaterialsProject2020Compatibility correction (MP's U values assumed); "
+                             f"{refused} frames pymatgen refused are left out of its energy errors.")
+        if not per_file:
+            res.skipped[m.name] = "no structure within the model's elements"
+            continue
+        res.summary[m.name] = _summary(head, target, per_file)
+        if elements := force_mae_by_element(scored):
+            by_element[m.name] = res.summary[m.name]["force_mae_by_element_meV_A"] = elements
+    _figures(ctx, res, datasets, parity, by_element)
+    return res
+
+
+def _result(ctx: Context, data: dict[str, list], datasets: list[dict]) -> SuiteResult:
+    """The suite's result with its headlines (one per file and metric) and the notes on what was measured."""
     res = SuiteResult(NAME, TITLE, datasets, sum(map(len, data.values())), [
         Headline(f"{FILES[stem]}_{key}", f"{LABELS[stem]} {label}", datasets=(f"{DATASETS[0]}/{stem}",))
         for key, label in (("energy_mae_meV_atom", "E MAE (offset) meV/atom"), ("force_mae_meV_A", "F MAE meV/Å"),
@@ -109,71 +152,49 @@ def run(ctx: Context) -> SuiteResult:
         "peers on their own target.",
         "mptrj-random-1k is in-distribution for peers trained on MPtrj (CHGNet, SevenNet-0).",
     ]
-    timer = Timer(res)
-    parity: dict[str, dict] = defaultdict(dict)
-    by_element: dict[str, dict] = {}
-    for m in ctx.models:
-        head = ood_head(m)
-        target = energy_target(m, head)
-        convert = target == MP2020
-        if convert:  # compared on the raw scale, as SevenNet-0 and the files are
-            target = RAW_FROM_MP2020
-        ctx.log(f"ood: {m.name} (head {head or 'own'}, energy {target})")
-        refused = 0
-        per_file: dict[str, dict] = {}
-        by_z: dict[int, list] = defaultdict(list)
-        with timer(m):
-            for stem, frames in data.items():
-                frames = [f for f in frames if m.covers(f.numbers)]
-                if not frames:
-                    continue
-                preds = []
-                for f in ctx.track(frames, f"ood {m.name} {stem}"):
-                    atoms = f.to_atoms()
-                    a = attempt(m.single_point, atoms, head)
-                    preds.append(a.value)
-                    row = {"file": stem, "natoms": len(f), "head": head, "e_ref_eV": f.energy}
-                    if a.ok:
-                        p = a.value
-                        if convert:
-                            c = attempt(mp2020_correction, atoms)
-                            p["energy"] = p["energy"] - c.value if c.ok else np.nan
-                            row["mp2020_correction_eV"] = c.value
-                            row["energy_error"] = c.error
-                            refused += not c.ok
-                        row["e_pred_eV"] = p["energy"]
-                        one = frame_errors([f], [p])
-                        row.update({key: one[key] for key in ("force_mae_meV_A", "stress_mae_GPa") if key in one})
-                        if f.forces is not None and "forces" in p:
-                            for z in np.unique(f.numbers):
-                                by_z[int(z)].append((p["forces"][f.numbers == z], f.forces[f.numbers == z]))
-                    res.record(m, f.group, a.error, **row)
-                per_file[stem] = score_file(frames, preds, raw=target in (RAW, RAW_FROM_MP2020))
-                pairs = [(f.forces.ravel(), p["forces"].ravel()) for f, p in zip(frames, preds)
-                         if p is not None and f.forces is not None]
-                if pairs:
-                    parity[stem][m.name] = tuple(np.concatenate(x) for x in zip(*pairs))
-        if convert:
-            res.notes.append(f"{m.name} predicts MP2020-corrected energies: compared after subtracting pymatgen's "
-                             "MaterialsProject2020Compatibility correction (MP's U values assumed); "
-                             f"{refused} frames pymatgen refused are left out of its energy errors.")
-        if not per_file:
-            res.skipped[m.name] = "no structure within the model's elements"
-            continue
-        s: dict = {"head": head or "own", "energy_target": target, "per_file": per_file}
-        for stem, d in per_file.items():
-            for key in ("energy_mae_meV_atom", "energy_raw_mae_meV_atom", "force_mae_meV_A", "stress_mae_GPa"):
-                if key in d:
-                    s[f"{FILES[stem]}_{key}"] = d[key]
-                    s[f"{FILES[stem]}_{key}_n"] = d[f"{key.split('_')[0]}_frames"]
-        if by_z:
-            by_element[m.name] = {}
-            for z, rows in sorted(by_z.items()):
-                pred_z, ref_z = (np.concatenate(x) for x in zip(*rows))
-                err_z = array_errors(forces=pred_z, forces_ref=ref_z)
-                by_element[m.name][chemical_symbols[z]] = err_z.get("force_mae_meV_A", float("nan"))
-            s["force_mae_by_element_meV_A"] = by_element[m.name]
-        res.summary[m.name] = s
+    return res
+
+
+def _predict_file(ctx: Context, res: SuiteResult, m: EvalModel, stem: str, frames: list, head: str | None,
+                  convert: bool) -> tuple[list, int]:
+    """Single points on one file's frames, each recorded; with ``convert``, energies are put on the raw scale.
+    Returns the predictions (None where the model failed) and how many corrections pymatgen refused."""
+    preds, refused = [], 0
+    for f in ctx.track(frames, f"ood {m.name} {stem}"):
+        atoms = f.to_atoms()
+        a = attempt(m.single_point, atoms, head)
+        preds.append(a.value)
+        row = {"file": stem, "natoms": len(f), "head": head, "e_ref_eV": f.energy}
+        if a.ok:
+            p = a.value
+            if convert:
+                c = attempt(mp2020_correction, atoms)
+                p["energy"] = p["energy"] - c.value if c.ok else np.nan
+                row["mp2020_correction_eV"] = c.value
+                row["energy_error"] = c.error
+                refused += not c.ok
+            row["e_pred_eV"] = p["energy"]
+            one = frame_errors([f], [p])
+            row.update({key: one[key] for key in ("force_mae_meV_A", "stress_mae_GPa") if key in one})
+        res.record(m, f.group, a.error, **row)
+    return preds, refused
+
+
+def _summary(head: str | None, target: str, per_file: dict[str, dict]) -> dict:
+    """A model's summary: head, energy target, the per-file scores, and each file's headline metrics with
+    how many frames they come from."""
+    s: dict = {"head": head or "own", "energy_target": target, "per_file": per_file}
+    for stem, d in per_file.items():
+        for key in ("energy_mae_meV_atom", "energy_raw_mae_meV_atom", "force_mae_meV_A", "stress_mae_GPa"):
+            if key in d:
+                s[f"{FILES[stem]}_{key}"] = d[key]
+                s[f"{FILES[stem]}_{key}_n"] = d[f"{key.split('_')[0]}_frames"]
+    return s
+
+
+def _figures(ctx: Context, res: SuiteResult, datasets: list[dict], parity: dict[str, dict],
+             by_element: dict[str, dict]) -> None:
+    """Force parity per file (with how many components fall outside the plot) and force MAE per element."""
     foot = footer(datasets, ctx.models)
     for stem, series in parity.items():
         _, dropped, total, lim = plots.clip_series(series)
@@ -185,4 +206,3 @@ def run(ctx: Context) -> SuiteResult:
         m = next(x for x in ctx.models if x.name == name)
         res.figures.append((f"Force MAE by element, {name}", plots.periodic_table(
             values, "force MAE (meV/Å)", f"OOD compounds, force MAE per element: {name}", footer(datasets, [m]))))
-    return res
