@@ -11,17 +11,14 @@ the error of their energies put back on each dataset's own zero (``energy_mae_me
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import numpy as np
-from ase.data import chemical_symbols
 
 from unihub.eval import plots
-from unihub.eval.metrics import mae, rmse
+from unihub.eval.metrics import force_mae_by_element, mae, rmse
 from unihub.eval.models import EvalModel, attempt
 from unihub.eval.suites import Context, Headline, SuiteResult, Timer, dataset_info, footer
 from unihub.foundation.data import list_cards, load_dataset
-from unihub.foundation.metrics import aligned_energy_residuals, array_errors, frame_errors
+from unihub.foundation.metrics import aligned_energy_residuals, frame_errors
 from unihub.foundation.training.config import TrainConfig
 from unihub.foundation.training.run import open_source
 
@@ -110,6 +107,40 @@ def _frames_for(ctx: Context) -> tuple[dict, str]:
 def run(ctx: Context) -> SuiteResult:
     data, source = _frames_for(ctx)
     datasets = [dataset_info(name) for name in data]
+    res = _result(data, datasets, source)
+    timer = Timer(res)
+    e_parity, f_parity, f_by_element = {}, {}, {}
+    for m in ctx.models:
+        ctx.log(f"heldout: {m.name}")
+        e_res, e_ref, scored = [], [], []
+        per_ds = {}
+        with timer(m):
+            for ds, frames in ctx.track(list(data.items()), f"heldout {m.name}"):
+                frames = [f for f in frames if m.covers(f.numbers) and (m.kind != "peer" or f.fidelity == "pbe")]
+                if not frames:
+                    continue
+                preds, errors = predict_frames(m, frames)
+                per_ds[ds] = score(frames, preds)
+                aligned = _aligned_energies(frames, preds)
+                if aligned is not None:
+                    e_res.append(aligned[0])
+                    e_ref.append(aligned[1])
+                scored += _record_frames(res, m, ds, frames, preds, errors)
+        s = _summary(res, m.name, per_ds, e_res, scored)
+        if e_res:
+            e_parity[m.name] = (np.concatenate(e_ref), np.concatenate(e_ref) + np.concatenate(e_res))
+        f_pairs = [(f.forces.ravel(), p["forces"].ravel()) for f, p in scored if f.forces is not None and "forces" in p]
+        if f_pairs:
+            f_parity[m.name] = tuple(np.concatenate(x) for x in zip(*f_pairs))
+            f_by_element[m.name] = force_mae_by_element(scored)
+        res.summary[m.name] = s
+    _figures(ctx, res, datasets, e_parity, f_parity, f_by_element)
+    ctx.cache["heldout_summary"] = res.summary
+    return res
+
+
+def _result(data: dict[str, list], datasets: list[dict], source: str) -> SuiteResult:
+    """The suite's result with its headlines and the note on where the frames come from."""
     res = SuiteResult(NAME, TITLE, datasets, sum(len(v) for v in data.values()), [
         Headline("energy_mae_meV_atom_aligned", "E MAE (aligned) meV/atom", n_key="frames"),
         Headline("force_mae_meV_A", "F MAE meV/Å", n_key="frames"),
@@ -119,72 +150,66 @@ def run(ctx: Context) -> SuiteResult:
     most = max(map(len, data.values()), default=0)
     res.notes.append(f"Frames: {source}; at most {most} per dataset. Energies compared after a per-element offset "
                      "fitted per model and dataset; peers scored on PBE frames only.")
-    timer = Timer(res)
-    e_parity, f_parity, f_by_element = {}, {}, {}
-    for m in ctx.models:
-        ctx.log(f"heldout: {m.name}")
-        e_res, e_ref, scored = [], [], []
-        by_z: dict[int, list] = defaultdict(list)
-        f_pairs: list = []
-        per_ds = {}
-        with timer(m):
-            for ds, frames in ctx.track(list(data.items()), f"heldout {m.name}"):
-                frames = [f for f in frames if m.covers(f.numbers) and (m.kind != "peer" or f.fidelity == "pbe")]
-                if not frames:
-                    continue
-                preds, errors = predict_frames(m, frames)
-                per_ds[ds] = score(frames, preds)
-                ok = [(f, p) for f, p in zip(frames, preds) if p is not None and f.energy is not None]
-                if len(ok) > 1:
-                    zs = sorted({int(z) for f, _ in ok for z in f.numbers})
-                    counts = np.array([[np.sum(f.numbers == z) for z in zs] for f, _ in ok], dtype=float)
-                    r = aligned_energy_residuals(counts, np.array([p["energy"] for _, p in ok]),
-                                                 np.array([f.energy for f, _ in ok]))
-                    if r is not None:
-                        n_at = np.array([len(f) for f, _ in ok])
-                        e_res.append(r / n_at)
-                        per_atom = np.array([f.energy for f, _ in ok]) / n_at
-                        # datasets use different zeros (totals, cohesive energies): centre each on its mean
-                        e_ref.append(per_atom - per_atom.mean())
-                for k, (f, p, err) in enumerate(zip(frames, preds, errors)):
-                    row = {"dataset": ds, "natoms": len(f), "fidelity": f.fidelity, "e_ref_eV": f.energy}
-                    if p is not None:
-                        row["e_pred_eV"] = p["energy"]
-                        if "energy_own_zero" in p and f.energy is not None:
-                            row["e_own_zero_eV"] = p["energy_own_zero"]
-                        scored.append((f, p))
-                        one = frame_errors([f], [p])
-                        row.update({key: one[key] for key in ("force_mae_meV_A", "stress_mae_GPa") if key in one})
-                        if f.forces is not None and "forces" in p:
-                            f_pairs.append((f.forces.ravel(), p["forces"].ravel()))
-                            for z in np.unique(f.numbers):
-                                by_z[int(z)].append((p["forces"][f.numbers == z], f.forces[f.numbers == z]))
-                    res.record(m, f"{ds}:{k}", err, **row)
-        s = {"frames": sum(v["frames"] for v in per_ds.values()), "per_dataset": per_ds}
-        own = [r for r in res.records if r["model"] == m.name and r.get("e_own_zero_eV") is not None]
-        if own:
-            s["energy_mae_meV_atom_own_zero"] = 1000 * float(np.mean(
-                [abs(r["e_own_zero_eV"] - r["e_ref_eV"]) / r["natoms"] for r in own]))
-        if e_res:
-            r = np.concatenate(e_res) * 1000
-            s["energy_mae_meV_atom_aligned"], s["energy_rmse_meV_atom_aligned"] = mae(r, 0), rmse(r, 0)
-            e_parity[m.name] = (np.concatenate(e_ref), np.concatenate(e_ref) + np.concatenate(e_res))
-        # forces and stress pooled over every dataset (energies above: each dataset has its own offsets)
-        pooled = frame_errors(*zip(*scored)) if scored else {}
-        s.update({k: v for k, v in pooled.items() if k.startswith(("force_", "stress_"))})
-        pbe = [(f, p) for f, p in scored if f.fidelity == "pbe"]
-        pbe_err = frame_errors(*zip(*pbe)) if pbe else {}
-        if "force_mae_meV_A" in pbe_err:
-            s["force_mae_pbe_meV_A"] = pbe_err["force_mae_meV_A"]
-        if f_pairs:
-            ref, pred = (np.concatenate(x) for x in zip(*f_pairs))
-            f_parity[m.name] = (ref, pred)
-            f_by_element[m.name] = {}
-            for z, rows in by_z.items():
-                pred_z, ref_z = (np.concatenate(x) for x in zip(*rows))
-                err_z = array_errors(forces=pred_z, forces_ref=ref_z)
-                f_by_element[m.name][chemical_symbols[z]] = err_z.get("force_mae_meV_A", float("nan"))
-        res.summary[m.name] = s
+    return res
+
+
+def _aligned_energies(frames: list, preds: list) -> tuple[np.ndarray, np.ndarray] | None:
+    """Energy residuals (eV/atom) after the per-element offset fitted on one dataset's frames, and the DFT
+    energies per atom centred on their mean; None with fewer than two scored frames or no fit."""
+    ok = [(f, p) for f, p in zip(frames, preds) if p is not None and f.energy is not None]
+    if len(ok) < 2:
+        return None
+    zs = sorted({int(z) for f, _ in ok for z in f.numbers})
+    counts = np.array([[np.sum(f.numbers == z) for z in zs] for f, _ in ok], dtype=float)
+    r = aligned_energy_residuals(counts, np.array([p["energy"] for _, p in ok]), np.array([f.energy for f, _ in ok]))
+    if r is None:
+        return None
+    n_at = np.array([len(f) for f, _ in ok])
+    per_atom = np.array([f.energy for f, _ in ok]) / n_at
+    # datasets use different zeros (totals, cohesive energies): centre each on its mean
+    return r / n_at, per_atom - per_atom.mean()
+
+
+def _record_frames(res: SuiteResult, m: EvalModel, ds: str, frames: list, preds: list, errors: list) -> list:
+    """Record one row per frame of dataset ``ds``; returns the (frame, prediction) pairs the model scored."""
+    scored = []
+    for k, (f, p, err) in enumerate(zip(frames, preds, errors)):
+        row = {"dataset": ds, "natoms": len(f), "fidelity": f.fidelity, "e_ref_eV": f.energy}
+        if p is not None:
+            row["e_pred_eV"] = p["energy"]
+            if "energy_own_zero" in p and f.energy is not None:
+                row["e_own_zero_eV"] = p["energy_own_zero"]
+            scored.append((f, p))
+            one = frame_errors([f], [p])
+            row.update({key: one[key] for key in ("force_mae_meV_A", "stress_mae_GPa") if key in one})
+        res.record(m, f"{ds}:{k}", err, **row)
+    return scored
+
+
+def _summary(res: SuiteResult, name: str, per_ds: dict[str, dict], e_res: list, scored: list) -> dict:
+    """A model's summary: frames, per-dataset scores, energies on the datasets' own zeros and aligned, and
+    forces and stress pooled over every dataset (and over its PBE frames)."""
+    s = {"frames": sum(v["frames"] for v in per_ds.values()), "per_dataset": per_ds}
+    own = [r for r in res.records if r["model"] == name and r.get("e_own_zero_eV") is not None]
+    if own:
+        s["energy_mae_meV_atom_own_zero"] = 1000 * float(np.mean(
+            [abs(r["e_own_zero_eV"] - r["e_ref_eV"]) / r["natoms"] for r in own]))
+    if e_res:
+        r = np.concatenate(e_res) * 1000
+        s["energy_mae_meV_atom_aligned"], s["energy_rmse_meV_atom_aligned"] = mae(r, 0), rmse(r, 0)
+    # forces and stress pooled over every dataset (energies above: each dataset has its own offsets)
+    pooled = frame_errors(*zip(*scored)) if scored else {}
+    s.update({k: v for k, v in pooled.items() if k.startswith(("force_", "stress_"))})
+    pbe = [(f, p) for f, p in scored if f.fidelity == "pbe"]
+    pbe_err = frame_errors(*zip(*pbe)) if pbe else {}
+    if "force_mae_meV_A" in pbe_err:
+        s["force_mae_pbe_meV_A"] = pbe_err["force_mae_meV_A"]
+    return s
+
+
+def _figures(ctx: Context, res: SuiteResult, datasets: list[dict], e_parity: dict, f_parity: dict,
+             f_by_element: dict[str, dict]) -> None:
+    """Energy and force parity over the models, and force MAE per element for each."""
     foot = footer(datasets, ctx.models)
     if e_parity:
         res.figures.append(("Held-out energy parity (per-element offsets removed)", plots.parity(
@@ -197,5 +222,3 @@ def run(ctx: Context) -> SuiteResult:
         m = next(x for x in ctx.models if x.name == name)
         res.figures.append((f"Force MAE by element, {name}", plots.periodic_table(
             values, "force MAE (meV/Å)", f"Held-out force MAE per element: {name}", footer(datasets, [m]))))
-    ctx.cache["heldout_summary"] = res.summary
-    return res
