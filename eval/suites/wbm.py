@@ -30,7 +30,7 @@ from ase.data import chemical_symbols
 
 from unihub.eval import plots
 from unihub.eval.metrics import load_matbench_discovery_metrics, mae, r2, rmse, stable_metrics
-from unihub.eval.models import attempt
+from unihub.eval.models import EvalModel, attempt
 from unihub.eval.suites import Context, Headline, SuiteResult, Timer, dataset_info, footer, pick
 from unihub.foundation.data import load_dataset, load_mp_elemental_energies
 from unihub.foundation.errors import InputError
@@ -164,33 +164,11 @@ def _discovery(res: SuiteResult, summary: dict, parity: dict, ids: dict) -> None
 def run(ctx: Context) -> SuiteResult:
     wbm = pick(load_dataset("wbm_random_1000"), ctx.n(SIZES), ctx.seed)
     datasets = [dataset_info(n) for n in DATASETS]
-    res = SuiteResult(NAME, TITLE, datasets, len(wbm), [
-        Headline("mae_meV_atom", "E_f MAE meV/atom", datasets=WBM_ONLY),
-        Headline("r2", "E_f R²", lower_is_better=False, datasets=WBM_ONLY),
-    ])
     per_el = POLYMORPHS_PER_ELEMENT[ctx.size]
-    res.notes.append(f"{len(wbm)} structures. Each model by its energy target (column 'protocol'): raw-energy "
-                     "models get MP2020 corrections applied and corrected models are taken as predicted, both with "
-                     "MP's elemental references against the MP2020-corrected E_f (matbench-discovery's protocol); "
-                     f"a head with its own zero uses its own lowest energy over the {per_el or 'all'} lowest-DFT "
-                     "MP polymorphs per element as μ, against the uncorrected E_f.")
-    summary = ctx.cache.get("wbm_summary")
-    opts = ctx.cache.get("options", {}).get(NAME, {})
-    if summary is None and opts.get("summary"):
-        summary = read_summary(opts["summary"])
-    if summary is None:
-        res.notes.append("Discovery metrics (F1/DAF on hull distances) not computed: they need matbench-discovery's "
-                         "WBM summary (card wbm_summary); pass it with --wbm-summary FILE.")
-    else:
-        datasets.append({**dataset_info("wbm_summary"), "file_sha256": summary["sha256"]})
+    res = _result(wbm, datasets, per_el)
+    summary = _hull_summary(ctx, res, datasets)
     polymorphs = mp_polymorphs({int(z) for f in wbm for z in f.numbers}, per_el)
-    # without an MP polymorph there is no model-consistent μ: a gap in the data, not a model failure
-    lacking = sorted({chemical_symbols[z] for f in wbm for z in f.numbers} - set(polymorphs))
-    if lacking:
-        wbm = [f for f in wbm if not {chemical_symbols[z] for z in f.numbers} & set(lacking)]
-        res.notes.append(f"Dropped structures containing {', '.join(lacking)}: no MP elemental polymorph in "
-                         f"matpes_element_refs; {len(wbm)} structures remain.")
-        res.size = len(wbm)
+    wbm = _with_polymorphs(res, wbm, polymorphs)
     mu_dft = load_mp_elemental_energies()
     raw_ref = np.array([f.info["formation_energy_per_atom"] for f in wbm])
     corrected_ref = np.array([f.info["corrected_formation_energy_per_atom"] for f in wbm])
@@ -203,18 +181,8 @@ def run(ctx: Context) -> SuiteResult:
             continue
         keep = np.array([m.covers(f.numbers) for f in wbm])
         scale = m.energy_scale("mptrj")
-        head = "mptrj" if scale == "raw" and m.peer is None else "pbe"
-
-        def predict(f, m=m, head=head):
-            return m.single_point(f.to_atoms(), head, forces=False, stress=False)["energy"]
-
         with timer(m):
-            errors: dict = {}
-            e = energies(predict, ctx.track(frames, f"wbm {m.name}"),
-                         on_error=lambda f, err, errors=errors: errors.__setitem__(id(f), err))
-            if scale is None:
-                mine = {el: fs for el, fs in polymorphs.items() if m.covers([fs[0].numbers[0]])}
-                mu_model = model_mu(predict, mine)
+            e, errors, mu_model = _model_energies(ctx, m, scale, frames, polymorphs)
         if scale is None:
             protocol, r = "own zero: model μ vs uncorrected E_f", raw_ref[keep]
             ef = formation(e, frames, mu_model)
@@ -224,13 +192,7 @@ def run(ctx: Context) -> SuiteResult:
             protocol = ("raw + MP2020 corrections" if scale == "raw" else "MP2020-corrected as predicted") + \
                 " vs corrected E_f (matbench-discovery)"
             r, ef = corrected_ref[keep], formation(e, frames, mu_dft)
-        for f, em, rr in zip(frames, ef, r):
-            err = errors.get(id(f))
-            if err is None and not np.isfinite(em) and scale is None:
-                symbols = {chemical_symbols[z] for z in f.numbers}
-                missing = sorted(s for s in symbols if not np.isfinite(mu_model.get(s, np.nan)))
-                err = f"the model failed on every MP polymorph of {', '.join(missing)}"
-            res.record(m, f.group, err, formula=f.info.get("formula"), e_form_dft_eV_atom=rr, e_form_pred_eV_atom=em)
+        _record(res, m, frames, ef, r, errors, mu_model)
         res.summary[m.name] = {"protocol": protocol, "n": int(np.isfinite(ef).sum()),
                                "mae_meV_atom": 1000 * mae(ef, r), "rmse_meV_atom": 1000 * rmse(ef, r),
                                "r2": r2(ef, r)}
@@ -243,6 +205,77 @@ def run(ctx: Context) -> SuiteResult:
             parity, "DFT E_f (eV/atom)", "model E_f (eV/atom)", "WBM formation energies",
             footer(datasets, ctx.models))))
     return res
+
+
+def _result(wbm: list, datasets: list[dict], per_el: int | None) -> SuiteResult:
+    """The suite's result with its headlines and the note on each energy target's protocol."""
+    res = SuiteResult(NAME, TITLE, datasets, len(wbm), [
+        Headline("mae_meV_atom", "E_f MAE meV/atom", datasets=WBM_ONLY),
+        Headline("r2", "E_f R²", lower_is_better=False, datasets=WBM_ONLY),
+    ])
+    res.notes.append(f"{len(wbm)} structures. Each model by its energy target (column 'protocol'): raw-energy "
+                     "models get MP2020 corrections applied and corrected models are taken as predicted, both with "
+                     "MP's elemental references against the MP2020-corrected E_f (matbench-discovery's protocol); "
+                     f"a head with its own zero uses its own lowest energy over the {per_el or 'all'} lowest-DFT "
+                     "MP polymorphs per element as μ, against the uncorrected E_f.")
+    return res
+
+
+def _hull_summary(ctx: Context, res: SuiteResult, datasets: list[dict]) -> dict | None:
+    """matbench-discovery's WBM summary when one was given (then added to ``datasets``), else None with a note
+    on how to get the discovery metrics."""
+    summary = ctx.cache.get("wbm_summary")
+    opts = ctx.cache.get("options", {}).get(NAME, {})
+    if summary is None and opts.get("summary"):
+        summary = read_summary(opts["summary"])
+    if summary is None:
+        res.notes.append("Discovery metrics (F1/DAF on hull distances) not computed: they need matbench-discovery's "
+                         "WBM summary (card wbm_summary); pass it with --wbm-summary FILE.")
+    else:
+        datasets.append({**dataset_info("wbm_summary"), "file_sha256": summary["sha256"]})
+    return summary
+
+
+def _with_polymorphs(res: SuiteResult, wbm: list, polymorphs: dict) -> list:
+    """The structures whose every element has an MP polymorph (a note and the suite's size say what was dropped)."""
+    # without an MP polymorph there is no model-consistent μ: a gap in the data, not a model failure
+    lacking = sorted({chemical_symbols[z] for f in wbm for z in f.numbers} - set(polymorphs))
+    if lacking:
+        wbm = [f for f in wbm if not {chemical_symbols[z] for z in f.numbers} & set(lacking)]
+        res.notes.append(f"Dropped structures containing {', '.join(lacking)}: no MP elemental polymorph in "
+                         f"matpes_element_refs; {len(wbm)} structures remain.")
+        res.size = len(wbm)
+    return wbm
+
+
+def _model_energies(ctx: Context, m: EvalModel, scale: str | None, frames: list,
+                    polymorphs: dict) -> tuple[np.ndarray, dict, dict | None]:
+    """The model's total energies on ``frames`` (NaN where it failed), its errors by ``id(frame)``, and for a
+    head with its own zero (``scale`` None) its μ over the polymorphs of the elements it covers (else None)."""
+    head = "mptrj" if scale == "raw" and m.peer is None else "pbe"
+
+    def predict(f):
+        return m.single_point(f.to_atoms(), head, forces=False, stress=False)["energy"]
+
+    errors: dict = {}
+    e = energies(predict, ctx.track(frames, f"wbm {m.name}"), on_error=lambda f, err: errors.__setitem__(id(f), err))
+    mu_model = None
+    if scale is None:
+        mine = {el: fs for el, fs in polymorphs.items() if m.covers([fs[0].numbers[0]])}
+        mu_model = model_mu(predict, mine)
+    return e, errors, mu_model
+
+
+def _record(res: SuiteResult, m: EvalModel, frames: list, ef: np.ndarray, r: np.ndarray, errors: dict,
+            mu_model: dict | None) -> None:
+    """One row per structure; a NaN E_f from a missing model μ is recorded with the elements it lacks."""
+    for f, em, rr in zip(frames, ef, r):
+        err = errors.get(id(f))
+        if err is None and not np.isfinite(em) and mu_model is not None:
+            symbols = {chemical_symbols[z] for z in f.numbers}
+            missing = sorted(s for s in symbols if not np.isfinite(mu_model.get(s, np.nan)))
+            err = f"the model failed on every MP polymorph of {', '.join(missing)}"
+        res.record(m, f.group, err, formula=f.info.get("formula"), e_form_dft_eV_atom=rr, e_form_pred_eV_atom=em)
 
 
 def _correction(frame, errors: dict) -> float:
