@@ -225,6 +225,9 @@ def _build_head(base, data: _Data, cfg: FinetuneConfig) -> tuple[_Head, _Data]:
     """The model to train with its target head and E0, and the frames relabelled onto that head; the
     labels' units are checked against it."""
     work, name, init = _target_head(base, data.train, cfg.head, cfg.new_head_name, cfg.init_head)
+    # the tuned head is the one a user of the fine-tuned model means: its calculator, predict and a
+    # distillation of it use it unless told otherwise
+    work.config.default_fidelity = name
     relabel = lambda fs: [dataclasses.replace(f, fidelity=name, dataset="finetune") for f in fs]  # noqa: E731
     data = dataclasses.replace(data, train=relabel(data.train), val=relabel(data.val), held=relabel(data.held))
     if cfg.check_units:
