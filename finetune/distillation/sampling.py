@@ -76,8 +76,9 @@ class EnergyFloor:
         if all(x in self.ground for x in syms):
             tol = self.tol_element if len(set(syms)) == 1 else self.tol_compound
             limits.append(float(np.mean([self.ground[x] for x in syms])) - tol)
-        if reduced_formula(atoms) in self.anchors:
-            limits.append(self.anchors[reduced_formula(atoms)] - self.tol_anchor)
+        anchor = self.anchors.get(reduced_formula(atoms)) if self.anchors else None
+        if anchor is not None:
+            limits.append(anchor - self.tol_anchor)
         return min(limits) if limits else -np.inf
 
     def below(self, atoms: Atoms, energy: float | None = None) -> bool:
