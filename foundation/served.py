@@ -96,7 +96,9 @@ class StudentModel(nn.Module, HubMixin):
 
     def digest_items(self) -> dict:
         """What pins this student (its MTP parameters): an MTP has no torch state for ``state_digest`` to hash."""
-        return {k: v for k, v in sorted(vars(self.mtp.params).items())}
+        core = self.mtp.core
+        return {**{k: v for k, v in sorted(vars(self.mtp.params).items())},
+                **({} if core is None else {"core_r_in": core.r_in, "core_r_out": core.r_out})}
 
     def calculator(self, head: str | None = None, **kwargs):
         """ASE calculator; ``head`` is accepted for a uniform interface (a student has one)."""
@@ -106,7 +108,7 @@ class StudentModel(nn.Module, HubMixin):
         return self.mtp.predict(as_ase_list(structures), **kwargs)
 
     def _write_files(self, directory: Path) -> list[str]:
-        atomic_write(directory / STUDENT_FILE, lambda p: self.mtp.save(p))
+        written = self.mtp.save(directory / STUDENT_FILE)  # atomic; with a repulsive core, its table beside it
         cfg = {"model_type": "mtp", "file": STUDENT_FILE, "elements": self.mtp.elements, "name": self.name}
         atomic_write(directory / "config.json", lambda p: Path(p).write_text(json.dumps(cfg, indent=2)))
-        return [STUDENT_FILE, "config.json"]
+        return [*(p.name for p in written), "config.json"]

@@ -21,15 +21,18 @@ def type_map(params: MTPParams) -> dict[int, int]:
 class MTPCalculator(Calculator):
     """Energy, forces, stress (and per-atom energies) of a trained MTP.
 
-    Neighbour lists are kept with a Verlet skin and reused while atoms move less than skin/2.
+    Neighbour lists are kept with a Verlet skin and reused while atoms move less than skin/2. ``core``
+    (``core.CoreRepulsion``), when given, is added and floors the radial functions.
     """
 
     implemented_properties = ("energy", "free_energy", "energies", "forces", "stress")
 
-    def __init__(self, params: MTPParams, skin: float = 0.5, threads: int | None = None, **kw):
+    def __init__(self, params: MTPParams, skin: float = 0.5, threads: int | None = None, core=None, **kw):
         super().__init__(**kw)
-        self.params = params
+        self.params, self.core = params, core
         self.kernel = Kernel(params)
+        if core is not None:
+            self.kernel.set_floor(core.r_out, core.floor_width)
         self.types_of = type_map(params)
         self.nlist = VerletList(params.max_dist, skin)
         self.threads = threads
@@ -43,6 +46,12 @@ class MTPCalculator(Calculator):
             raise ValueError(f"element Z={e.args[0]} is not in this MTP (elements {self.params.elements})") from None
         off, j, rv = self.nlist.update(a.positions, np.asarray(a.cell), a.pbc)
         e, f, w = self.kernel.compute(types, off, j, rv, threads=self.threads)
+        if self.core is not None:
+            ec, fc, sc = self.core.compute(a)
+            e = e + ec
+            f = f + fc
+            if sc is not None:
+                w = w + sc * a.get_volume()
         self.results["energies"] = e
         self.results["energy"] = self.results["free_energy"] = float(e.sum())
         self.results["forces"] = f

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from ase import Atoms
 from scipy.optimize import minimize
 from tqdm.auto import tqdm
 
@@ -78,7 +79,8 @@ def _frame_tuple(f):
 
 
 def prepare(model: MTPModel, frames: Sequence) -> tuple[PackedDataset, Labels]:
-    """Neighbour lists and labels of ``frames`` (``Frame`` objects or labelled ``Atoms``)."""
+    """Neighbour lists and labels of ``frames`` (``Frame`` objects or labelled ``Atoms``); with a core on the
+    model, the labels less the core's share."""
     rows = [_frame_tuple(f) for f in frames]
     if not rows:
         raise ValueError("no frames to fit")
@@ -90,7 +92,22 @@ def prepare(model: MTPModel, frames: Sequence) -> tuple[PackedDataset, Labels]:
                              for r in rows])
     stress = np.stack([np.full((3, 3), np.nan) if r[6] is None or not np.all(r[3]) else np.asarray(r[6], float)
                        for r in rows])
-    return ds, Labels(np.array([r[4] for r in rows], float), forces, stress, n_atoms)
+    energy = np.array([r[4] for r in rows], float)
+    if model.core is not None:  # the MTP is fitted to what the core leaves
+        _subtract_core(model.core, rows, energy, forces, stress)
+    return ds, Labels(energy, forces, stress, n_atoms)
+
+
+def _subtract_core(core, rows: list, energy: np.ndarray, forces: np.ndarray, stress: np.ndarray) -> None:
+    """Take ``core``'s energy, forces and stress off the labels in place (NaN labels stay NaN)."""
+    start = 0
+    for s, r in enumerate(rows):
+        ec, fc, sc = core.compute(Atoms(numbers=r[0], positions=r[1], cell=r[2], pbc=r[3]))
+        energy[s] -= ec.sum()
+        forces[start:start + len(r[0])] -= fc
+        if sc is not None:
+            stress[s] -= sc
+        start += len(r[0])
 
 
 class Objective:

@@ -53,6 +53,7 @@ def library() -> ctypes.CDLL:
                 ctypes.c_int, _i32, ctypes.c_int, _i32, ctypes.c_int, _i32, ctypes.c_int]
             lib.mtp_destroy.argtypes = [ctypes.c_void_p]
             lib.mtp_set_params.argtypes = [ctypes.c_void_p, _d, _d, _d]
+            lib.mtp_set_floor.argtypes = [ctypes.c_void_p, _d, ctypes.c_double]
             lib.mtp_compute.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, _i32, _i64, _i64, _d,
                                         _d, _d, _d, ctypes.c_int]
             ds = [ctypes.c_void_p, ctypes.c_int, _i64, _i32, _i64, _i64, _d]
@@ -95,6 +96,14 @@ class Kernel:
     @property
     def n_params(self) -> int:
         return self.ns + self.nq + self.ns * self.ns * self.nf * self.nb
+
+    def set_floor(self, floor: np.ndarray | None, width: float = 0.1) -> None:
+        """Floor the radial functions' distance per species pair (``floor`` [ns, ns] in Å; None: no floor)."""
+        if floor is None:
+            self.lib.mtp_set_floor(self._h, None, float(width))
+            return
+        self._floor = np.ascontiguousarray(floor, dtype=np.float64).reshape(self.ns, self.ns)
+        self.lib.mtp_set_floor(self._h, _ptr(self._floor, _d), float(width))
 
     def set_params(self, radial, species, moment) -> None:
         self._keep = [np.ascontiguousarray(x, dtype=np.float64).ravel() for x in (radial, species, moment)]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 from .calculator import MTPCalculator, type_map
+from .core import CoreRepulsion, core_path
 from .kernel import Kernel
 from .maxvol import extrapolation_grade
 from .mtpfile import MTPParams, read_mtp, write_mtp
@@ -18,12 +20,25 @@ class MTPModel:
     """A Moment Tensor Potential over named elements.
 
     Build an untrained one with ``MTPModel.from_level(16, ["Si"])``, fit it with
-    :func:`unihub.finetune.mtp.fit.fit`, or load a ``.mtp`` file with ``MTPModel.load``.
+    :func:`unihub.finetune.mtp.fit.fit`, or load a ``.mtp`` file with ``MTPModel.load``. ``core``, when set, is a
+    repulsive core added to every prediction (``core.py``); fitting fits the MTP to the labels minus the core.
     """
 
-    def __init__(self, params: MTPParams):
+    def __init__(self, params: MTPParams, core: CoreRepulsion | None = None):
         self.params = params
         self._kernel: Kernel | None = None
+        self.core = core
+
+    @property
+    def core(self) -> CoreRepulsion | None:
+        return self._core
+
+    @core.setter
+    def core(self, core: CoreRepulsion | None) -> None:
+        if core is not None and list(core.elements) != self.elements:
+            raise ValueError(f"a core for elements {list(core.elements)} on an MTP of {self.elements}")
+        self._core = core
+        self._kernel = None  # the kernel carries the core's floor
 
     @classmethod
     def from_level(cls, level: int, elements: Sequence[str], min_dist: float = 1.8, max_dist: float = 5.0,
@@ -42,6 +57,8 @@ class MTPModel:
     def kernel(self) -> Kernel:
         if self._kernel is None:
             self._kernel = Kernel(self.params)
+            if self._core is not None:
+                self._kernel.set_floor(self._core.r_out, self._core.floor_width)
         return self._kernel
 
     def set_coefficients(self, radial: np.ndarray, species: np.ndarray, moment: np.ndarray) -> None:
@@ -54,7 +71,7 @@ class MTPModel:
 
     def calculator(self, skin: float = 0.5, threads: int | None = None, **kw) -> MTPCalculator:
         """An ASE calculator (energy, forces, stress, per-atom energies)."""
-        return MTPCalculator(self.params, skin=skin, threads=threads, **kw)
+        return MTPCalculator(self.params, skin=skin, threads=threads, core=self.core, **kw)
 
     def pack(self, atoms_list) -> PackedDataset:
         return PackedDataset.pack(((a.numbers, a.positions, np.asarray(a.cell), a.pbc) for a in atoms_list),
@@ -71,15 +88,30 @@ class MTPModel:
             sl = slice(ds.atom_off[s], ds.atom_off[s + 1])
             stress = 0.5 * (w[s] + w[s].T) / ds.volumes[s] if np.isfinite(ds.volumes[s]) else None
             out.append({"energy": float(e[s]), "forces": f[sl].copy(), "stress": stress})
+        if self.core is not None:
+            for a, o in zip(atoms_list, out):
+                ec, fc, sc = self.core.compute(a)
+                o["energy"] += float(ec.sum())
+                o["forces"] += fc
+                if o["stress"] is not None:
+                    o["stress"] = o["stress"] + sc
         return out
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the MLIP-2 ``.mtp`` file (elements recorded in ``potential_tag``)."""
+    def save(self, path: str | os.PathLike) -> list[Path]:
+        """Write the MLIP-2 ``.mtp`` file (elements recorded in ``potential_tag``) and, with a core, the
+        ``x.core.table`` beside it (a core table left there by an earlier save is removed). Returns the files."""
+        path = Path(path)
         write_mtp(path, self.params)
+        if self.core is None:
+            core_path(path).unlink(missing_ok=True)
+            return [path]
+        self.core.write_table(core_path(path))
+        return [path, core_path(path)]
 
     @classmethod
     def load(cls, path: str | os.PathLike, elements: Sequence[str] | None = None) -> MTPModel:
-        """Read a ``.mtp`` file; ``elements`` names the species when the file does not."""
+        """Read a ``.mtp`` file (and its core table, if one lies beside it); ``elements`` names the species when the
+        file does not."""
         p = read_mtp(path)
         if elements is not None:
             if len(elements) != p.species_count:
@@ -87,7 +119,12 @@ class MTPModel:
             if p.elements and list(p.elements) != list(elements):
                 raise ValueError(f"{path} names elements {list(p.elements)}, not {list(elements)}")
             p.elements = list(elements)
-        return cls(p)
+        core = None
+        if core_path(path).exists():
+            core = CoreRepulsion.read_table(core_path(path))
+            if p.elements and list(core.elements) != list(p.elements):
+                raise ValueError(f"{core_path(path)} is for elements {list(core.elements)}, {path} has {p.elements}")
+        return cls(p, core)
 
     def grade(self, atoms_list, active_set, threads: int | None = None) -> np.ndarray:
         """MaxVol extrapolation grade of each structure against ``active_set`` (see ``maxvol``)."""

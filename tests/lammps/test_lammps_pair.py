@@ -131,3 +131,42 @@ def test_file_layout_variants_read_like_python(sigec, plugin, tmp_path):
     atoms = alloy(seed=12, rattle=0.1, elements=("Si", "Ge", "C"))
     (res,) = evaluate([atoms], mtp_pair_commands(variant, model.elements), model.elements)
     _check(res, model, atoms.copy())
+
+
+@pytest.mark.parametrize("newton", [True, False], ids=["newton-on", "newton-off"])
+def test_core_table_matches_python(newton, sigec, plugin, tmp_path):
+    """A student with a repulsive core runs as hybrid/overlay of the MTP and the core's pair_style table; with two
+    types naming one element too. The table is splined, so agreement is to its interpolation error."""
+    from unihub.finetune.mtp.core import CoreRepulsion
+    from unihub.finetune.mtp.lammps.evaluate import evaluate, mtp_pair_commands
+    from unihub.finetune.mtp.model import MTPModel
+
+    m = MTPModel.load(sigec[1])
+    m.core = CoreRepulsion(tuple(m.elements), np.full((3, 3), 1.4), np.array([[2.2, 2.1, 2.0], [2.1, 2.3, 2.0],
+                                                                                [2.0, 2.0, 1.9]]))
+    path = tmp_path / "cored.mtp"
+    m.save(path)
+    atoms = alloy(seed=7, repeat=2, rattle=0.1, elements=("Si", "Ge", "C"))
+    u = atoms.positions[1] - atoms.positions[0]
+    atoms.positions[1] = atoms.positions[0] + 1.6 * u / np.linalg.norm(u)  # one pair well inside the core
+    ref = m.predict([atoms])[0]
+    assert m.core.compute(atoms)[0].sum() > 1.0
+    for types, extra in [(["Si", "Ge", "C"], []), (["C", "Ge", "Si", "Si"], ["set type 3 type/fraction 4 0.5 4321"])]:
+        (res,) = evaluate([atoms], [*extra, *mtp_pair_commands(path, types)], types, newton=newton)
+        assert rel_err(res["energy"], ref["energy"]) < 1e-6
+        assert rel_err(res["forces"], ref["forces"]) < 1e-5
+        assert rel_err(res["stress"], ref["stress"]) < 1e-5
+
+
+
+def test_floor_table_of_other_elements_refused(sigec, plugin, tmp_path):
+    from unihub.finetune.mtp.core import CoreRepulsion
+    from unihub.finetune.mtp.lammps.evaluate import evaluate
+
+    model, path = sigec
+    table = tmp_path / "other.core.table"
+    CoreRepulsion(("Si", "Ge", "Sn"), np.full((3, 3), 1.4), np.full((3, 3), 2.0)).write_table(table, points=20)
+    cmds = [f'plugin load "{plugin}"', f'pair_style unihub/mtp floor "{table}"',
+            f'pair_coeff * * "{path}" Si Ge C']
+    with pytest.raises(Exception, match="Sn, which the .mtp file does not have"):
+        evaluate([alloy(seed=1, elements=("Si", "Ge", "C"))], cmds, ["Si", "Ge", "C"])

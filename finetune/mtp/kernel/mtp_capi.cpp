@@ -74,6 +74,15 @@ void mtp_set_params(void* p, const double* radial, const double* species, const 
   std::copy(moment, moment + h->moment.size(), h->moment.begin());
 }
 
+// The radial functions' floor per species pair (floor[ns*ns], null: none) and its width (mtp_core.hpp `floored`).
+void mtp_set_floor(void* p, const double* floor, double width) {
+  auto* h = static_cast<Handle*>(p);
+  const int ns = h->model.ns;
+  if (floor) h->model.floor_r.assign(floor, floor + (size_t)ns * ns);
+  else h->model.floor_r.clear();
+  h->model.floor_w = width;
+}
+
 // One configuration (MD): site energies e[n], forces f[n_total*3] (zeroed here) and
 // virial w[9] = sum_pairs dE/dr_a * r_b (stress * volume, ASE sign).
 void mtp_compute(void* p, int n, int n_total, const int* types, const int64_t* nb_off, const int64_t* nb_j,

@@ -6,6 +6,8 @@
 //   f_mu(d) = sum_b c[ti][tj][mu][b] * T_b(s) * scaling * (rcut - d)^2,  s = (2d - rmin - rcut)/(rcut - rmin)
 // with Chebyshev T_b; the basic moments are M_k = sum_j f_{mu_k}(d_j) * u^(a_k, b_k, c_k), u = r/d;
 // alpha_index_times builds the scalar moments B, and E_i = species[ti] + sum_q moment[q] * B_{map q}.
+// With a floor (Model::floor_r, optional), the radial functions of a (ti, tj) pair closer than floor_r[ti][tj]
+// see the floored distance of `floored` instead of d; the angular part always sees the true direction.
 #pragma once
 
 #include <algorithm>
@@ -48,6 +50,10 @@ struct Model {
   const double* radial = nullptr;   // [ns][ns][nf][nb]
   const double* species = nullptr;  // [ns]
   const double* moment = nullptr;   // [n_scalar]
+  // per species pair, the shortest distance the radial functions were fitted on ([ns][ns]; empty: no floor) and
+  // the width of the saturation below it
+  std::vector<double> floor_r;
+  double floor_w = 0.1;
   int n_basic = 0, n_alpha = 0, n_scalar = 0;
   std::vector<int> basic_mu, basic_mono;  // per basic alpha: radial function, monomial index
   std::vector<Times> times;
@@ -133,6 +139,7 @@ struct Work {
   std::vector<double> A, B, pw, mdots, gmono, dot3;
   // energy/force path: neighbour-innermost arrays, np_cap lanes per row
   std::vector<double> su, sd, sf, sdf, smono, sH, sG, sgu, smask, sphi;
+  std::vector<double> sdr, sgf;  // with a floor: floored distances and their derivatives
   // parameter-gradient path: tangent rows dU/dt (3) and u.t, monomial tangents, basis rows, dPhi/df'
   std::vector<double> sw, srd, smt, sP, sDP, sGB;
   std::vector<const double*> scoef;
@@ -166,6 +173,7 @@ struct Work {
         (int)sphi.size() != 2 * kLanes * m.nb + kLanes) {
       np_cap = std::max(np, np_cap);
       su.resize((size_t)3 * np_cap); sd.resize(np_cap); sgu.resize((size_t)3 * np_cap);
+      sdr.resize(np_cap); sgf.resize(np_cap);
       smask.resize(np_cap); scoef.resize(np_cap); sphi.resize((size_t)2 * kLanes * m.nb + kLanes);
       sf.resize((size_t)m.nf * np_cap); sdf.resize((size_t)m.nf * np_cap); sG.resize((size_t)m.nf * np_cap);
       smono.resize((size_t)m.n_mono * np_cap); sH.resize((size_t)m.n_mono * np_cap);
@@ -177,6 +185,19 @@ struct Work {
 inline double* zeroed(std::vector<double>& buf, size_t n) {
   std::fill(buf.begin(), buf.begin() + n, 0.0);
   return buf.data();
+}
+
+// The distance a (ti, tj) pair's radial functions see: d at or above the pair's floor c; below it
+// c - w (1 - exp((d - c) / w)), which is C1 at c and never falls under c - w, so a pair pushed closer than any
+// training pair meets no polynomial extrapolation (a Chebyshev series grows without bound outside its range).
+// g = d(floored)/dd.
+inline double floored(const Model& m, int ti, int tj, double d, double& g) {
+  g = 1.0;
+  if (m.floor_r.empty()) return d;
+  const double c = m.floor_r[(size_t)ti * m.ns + tj];
+  if (d >= c) return d;
+  g = std::exp((d - c) / m.floor_w);
+  return c - m.floor_w * (1.0 - g);
 }
 
 // Radial basis phi_b(d) (Chebyshev times the cutoff factor) and derivatives, for one distance
@@ -211,12 +232,17 @@ __attribute__((always_inline)) inline void radial_function(const Model& m, const
   }
 }
 
-// the radial basis of lane group j (pairs j..j+3 at distances dd) into phi, dphi; returns whether its four pairs
-// share one block of radial coefficients cl (always so for one element)
-__attribute__((always_inline)) inline bool lane_basis(const Model& m, const double* dd, const double* const* cl, int j,
-                                                      v4a* phi, v4a* dphi) {
+// the radial basis of lane group j (pairs j..j+3 at floored distances dd, d dd/dd_true in gf, nullptr without a
+// floor) into phi, dphi; returns whether its four pairs share one block of radial coefficients cl (always so for
+// one element)
+__attribute__((always_inline)) inline bool lane_basis(const Model& m, const double* dd, const double* gf,
+                                                      const double* const* cl, int j, v4a* phi, v4a* dphi) {
   const v4a dj = MTP_CV(dd + j);
   radial_basis(m, dj, phi, dphi);
+  if (gf) {
+    const v4a g = MTP_CV(gf + j);
+    for (int b = 0; b < m.nb; ++b) dphi[b] *= g;
+  }
   return cl[j] == cl[j + 1] && cl[j] == cl[j + 2] && cl[j] == cl[j + 3];
 }
 
@@ -257,7 +283,10 @@ inline void forward(const Model& m, Work& w, int ti, int nn, const int* tj, cons
     ur[0] = x / d; ur[1] = y / d; ur[2] = z / d; ur[3] = d;
     double* phi = &w.phi[(size_t)j * m.nb];
     double* dphi = &w.dphi[(size_t)j * m.nb];
-    radial_basis(m, d, phi, dphi);
+    double g;
+    radial_basis(m, floored(m, ti, tj[j], d, g), phi, dphi);
+    if (g != 1.0)
+      for (int k = 0; k < m.nb; ++k) dphi[k] *= g;
     const double* c = m.radial + ((size_t)ti * m.ns + tj[j]) * m.nf * m.nb;
     double* f = &w.f[(size_t)j * m.nf];
     double* df = &w.df[(size_t)j * m.nf];
@@ -295,12 +324,16 @@ inline double site(const Model& m, Work& w, int ti, int nn, const int* tj, const
   double* M = w.smono.data();
   const double** cl = w.scoef.data();
   double* mask = w.smask.data();
+  const bool floor = !m.floor_r.empty();
+  double* dr = floor ? w.sdr.data() : dd;  // the distances the radial functions see
+  double* gf = floor ? w.sgf.data() : nullptr;
   for (int j = 0; j < np; ++j) {
     if (j < nn) {
       const double x = rv[3 * j], y = rv[3 * j + 1], z = rv[3 * j + 2];
       const double d = std::sqrt(x * x + y * y + z * z);
       if (d > 0.0 && d < m.rcut) {
         u[j] = x / d; u[NP + j] = y / d; u[2 * NP + j] = z / d; dd[j] = d;
+        if (floor) dr[j] = floored(m, ti, tj[j], d, gf[j]);
         cl[j] = m.radial + ((size_t)ti * m.ns + tj[j]) * m.nf * m.nb;
         mask[j] = 1.0;
         continue;
@@ -308,6 +341,7 @@ inline double site(const Model& m, Work& w, int ti, int nn, const int* tj, const
     }
     // padding and neighbours outside the cutoff: f = f' = 0 makes every contribution vanish
     u[j] = u[NP + j] = u[2 * NP + j] = 0.0; dd[j] = 1.0;
+    if (floor) { dr[j] = 1.0; gf[j] = 1.0; }
     cl[j] = m.radial;
     mask[j] = 0.0;
   }
@@ -315,7 +349,7 @@ inline double site(const Model& m, Work& w, int ti, int nn, const int* tj, const
   v4a* phi = lane_scratch(w);
   v4a* dphi = phi + m.nb;
   for (int j = 0; j < np; j += kLanes) {
-    const bool one = lane_basis(m, dd, cl, j, phi, dphi);
+    const bool one = lane_basis(m, dr, gf, cl, j, phi, dphi);
     const v4d mk = MTP_CV(mask + j);
     for (int mu = 0; mu < m.nf; ++mu) {
       v4d a, b;
@@ -478,6 +512,8 @@ inline void site_param_grad(const Model& m, Work& w, int ti, int nn, const int* 
   double* dd = w.sd.data();
   double* mask = w.smask.data();
   const double** cl = w.scoef.data();
+  const bool floor = !m.floor_r.empty();
+  double* gf = floor ? w.sgf.data() : nullptr;
   for (int j = 0; j < np; ++j) {
     if (j < nn) {
       const double x = rv[3 * j], y = rv[3 * j + 1], z = rv[3 * j + 2];
@@ -486,7 +522,8 @@ inline void site_param_grad(const Model& m, Work& w, int ti, int nn, const int* 
         const double ux = x / d, uy = y / d, uz = z / d, inv = 1.0 / d;
         const double* t = tv + 3 * j;
         const double r = ux * t[0] + uy * t[1] + uz * t[2];
-        u[j] = ux; u[NP + j] = uy; u[2 * NP + j] = uz; dd[j] = d; rd[j] = r;
+        u[j] = ux; u[NP + j] = uy; u[2 * NP + j] = uz; rd[j] = r;
+        dd[j] = floor ? floored(m, ti, tj[j], d, gf[j]) : d;  // only the radial functions read dd here
         W[j] = (t[0] - ux * r) * inv; W[NP + j] = (t[1] - uy * r) * inv; W[2 * NP + j] = (t[2] - uz * r) * inv;
         cl[j] = m.radial + ((size_t)ti * m.ns + tj[j]) * m.nf * m.nb;
         mask[j] = 1.0;
@@ -496,6 +533,7 @@ inline void site_param_grad(const Model& m, Work& w, int ti, int nn, const int* 
     // padding and neighbours outside the cutoff: zero f, f', basis rows and tangents
     u[j] = u[NP + j] = u[2 * NP + j] = 0.0; W[j] = W[NP + j] = W[2 * NP + j] = 0.0;
     dd[j] = 1.0; rd[j] = 0.0;
+    if (floor) gf[j] = 1.0;
     cl[j] = m.radial;
     mask[j] = 0.0;
   }
@@ -506,7 +544,7 @@ inline void site_param_grad(const Model& m, Work& w, int ti, int nn, const int* 
   v4a* phi = lane_scratch(w);
   v4a* dphi = phi + m.nb;
   for (int j = 0; j < np; j += kLanes) {
-    const bool one = lane_basis(m, dd, cl, j, phi, dphi);
+    const bool one = lane_basis(m, dd, gf, cl, j, phi, dphi);
     const v4d mk = MTP_CV(mask + j), r = MTP_CV(rd + j);
     for (int b = 0; b < m.nb; ++b) {
       MTP_V(P + (size_t)b * NP + j) = phi[b] * mk;

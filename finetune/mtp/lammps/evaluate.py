@@ -15,14 +15,23 @@ import numpy as np
 from ase.calculators.lammps import Prism
 from ase.io import write
 
+from ..core import TABLE_POINTS, CoreRepulsion, core_path
 from .build import build_plugin
 from .runtime import open_lammps
 
 
 def mtp_pair_commands(student_path: str | os.PathLike, elements: Sequence[str]) -> list[str]:
-    """``plugin load`` + ``pair_style``/``pair_coeff`` lines for an MTP student (builds the plugin)."""
-    return [f'plugin load "{build_plugin()}"', "pair_style unihub/mtp",
-            f'pair_coeff * * "{Path(student_path).resolve()}" {" ".join(elements)}']
+    """``plugin load`` + ``pair_style``/``pair_coeff`` lines for an MTP student (builds the plugin); a student with
+    a repulsive core (``x.core.table`` beside ``x.mtp``) floors the MTP's radial functions with it and adds it with
+    ``hybrid/overlay`` and ``pair_style table``."""
+    path = Path(student_path).resolve()
+    load = f'plugin load "{build_plugin()}"'
+    table = core_path(path)
+    if not table.exists():
+        return [load, "pair_style unihub/mtp", f'pair_coeff * * "{path}" {" ".join(elements)}']
+    core = CoreRepulsion.read_table(table)
+    return [load, f'pair_style hybrid/overlay unihub/mtp floor "{table}" table spline {TABLE_POINTS}',
+            f'pair_coeff * * unihub/mtp "{path}" {" ".join(elements)}', *core.pair_commands(table, elements)]
 
 
 def evaluate(structures: Iterable, pair_commands: Sequence[str], type_elements: Sequence[str],

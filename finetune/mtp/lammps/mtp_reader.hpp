@@ -155,4 +155,48 @@ inline MTPFile parse_mtp(const std::string& text) {
   return f;
 }
 
+// The floor of an MTP's radial functions from a core table (finetune/mtp/core.py writes it): its comment lines
+// "# elements: A B ...", "# floor_width: w" and "# pair A-B r_in x r_out y"; the floor of pair A-B is its r_out.
+// Returns floor[ns*ns] in the species order `elements` (the .mtp file's), and sets width.
+inline std::vector<double> parse_floor(const std::string& text, const std::vector<std::string>& elements,
+                                       double& width) {
+  const size_t ns = elements.size();
+  if (ns == 0) throw std::runtime_error("the .mtp file names no elements, so a core table cannot be matched to it");
+  std::vector<double> floor(ns * ns, -1.0);
+  std::vector<std::string> table_elements;
+  width = -1.0;
+  std::istringstream in(text);
+  std::string line;
+  auto index = [&](const std::string& e) {
+    for (size_t k = 0; k < ns; ++k)
+      if (elements[k] == e) return (int)k;
+    throw std::runtime_error("the core table names element " + e + ", which the .mtp file does not have");
+  };
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string hash, key;
+    words >> hash >> key;
+    if (hash != "#") continue;
+    if (key == "elements:") {
+      for (std::string e; words >> e;) table_elements.push_back(e);
+    } else if (key == "floor_width:") {
+      words >> width;
+    } else if (key == "pair") {
+      std::string pair, k_in, k_out;
+      double r_in = 0, r_out = 0;
+      words >> pair >> k_in >> r_in >> k_out >> r_out;
+      const size_t dash = pair.find('-');
+      if (words.fail() || dash == std::string::npos || k_out != "r_out")
+        throw std::runtime_error("cannot read the core table line '" + line + "'");
+      const int a = index(pair.substr(0, dash)), b = index(pair.substr(dash + 1));
+      floor[(size_t)a * ns + b] = floor[(size_t)b * ns + a] = r_out;
+    }
+  }
+  if (table_elements != elements) throw std::runtime_error("the core table's elements differ from the .mtp file's");
+  if (!(width > 0)) throw std::runtime_error("the core table has no positive '# floor_width:'");
+  for (double r : floor)
+    if (!(r > 0)) throw std::runtime_error("the core table lacks the r_out of some species pair");
+  return floor;
+}
+
 }  // namespace unihub

@@ -52,12 +52,18 @@ void PairUnihubMTP::allocate()
   allocated = 1;
 }
 
-void PairUnihubMTP::settings(int narg, char ** /*arg*/)
+void PairUnihubMTP::settings(int narg, char **arg)
 {
-  if (narg != 0) error->all(FLERR, "pair_style unihub/mtp takes no arguments (the .mtp file goes to pair_coeff)");
+  floor_path_.clear();
+  if (narg == 2 && strcmp(arg[0], "floor") == 0) {
+    floor_path_ = arg[1];
+  } else if (narg != 0) {
+    error->all(FLERR, "pair_style unihub/mtp takes no arguments, or 'floor x.core.table' (the .mtp file goes to "
+               "pair_coeff)");
+  }
 }
 
-void PairUnihubMTP::load(const char *path)
+std::string PairUnihubMTP::read_all(const char *path, const char *what)
 {
   // rank 0 reads, everyone parses the same bytes: no file-system storm on many ranks
   std::string text;
@@ -70,17 +76,32 @@ void PairUnihubMTP::load(const char *path)
     text = ss.str();
   }
   MPI_Bcast(&ok, 1, MPI_INT, 0, world);
-  if (!ok) error->all(FLERR, "pair_coeff unihub/mtp: cannot open the .mtp file '{}'", path);
+  if (!ok) error->all(FLERR, "pair unihub/mtp: cannot open the {} '{}'", what, path);
   long long n = (long long)text.size();
   MPI_Bcast(&n, 1, MPI_LONG_LONG, 0, world);
   text.resize((size_t)n);
   MPI_Bcast(&text[0], (int)n, MPI_CHAR, 0, world);
+  return text;
+}
+
+void PairUnihubMTP::load(const char *path)
+{
+  const std::string text = read_all(path, ".mtp file");
   try {
     file_ = unihub::parse_mtp(text);
   } catch (const std::exception &e) {
     error->all(FLERR, "pair_coeff unihub/mtp: {}: {}", path, e.what());
   }
   file_.bind(model_);
+  model_.floor_r.clear();
+  if (!floor_path_.empty()) {
+    const std::string table = read_all(floor_path_.c_str(), "core table");
+    try {
+      model_.floor_r = unihub::parse_floor(table, file_.elements, model_.floor_w);
+    } catch (const std::exception &e) {
+      error->all(FLERR, "pair_style unihub/mtp floor {}: {}", floor_path_, e.what());
+    }
+  }
   work_ = mtp::Work();
   loaded_ = true;
 }

@@ -35,6 +35,7 @@ class PairUnihubMTP : public Pair {
   mtp::Model model_;
   mtp::Work work_;
   bool loaded_ = false;
+  std::string floor_path_;  // `pair_style unihub/mtp floor x.core.table`: the radial functions' floor
   std::vector<int> species_of_type_;  // LAMMPS type (1-based) -> MTP species, -1 for NULL
   // one centre's neighbourhood within the cutoff, gathered from the (skin-padded) full list
   std::vector<int> nb_index_, nb_species_;
@@ -42,6 +43,7 @@ class PairUnihubMTP : public Pair {
 
   void allocate();
   void load(const char *path);
+  std::string read_all(const char *path, const char *what);
 };
 
 }  // namespace LAMMPS_NS
