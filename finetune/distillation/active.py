@@ -130,6 +130,8 @@ def _runs(starts: Sequence[Atoms], temperatures: Sequence[float], seed: int) -> 
 
 def _explore_run(student, run: _Run, active_set, cfg: ActiveConfig, threads: int | None = None) -> tuple[list, dict]:
     """Student MD of one run: (grade, run id, snapshot) above threshold, and the run's statistics."""
+    if cfg.engine == "lammps":
+        return _explore_run_lammps(student, run, active_set, cfg, threads)
     found: list[tuple[float, int, Atoms]] = []
     st = {"steps": 0, "max_grade": 0.0, "broken": False}
     atoms = run.start.copy()
@@ -160,9 +162,44 @@ def _explore_run(student, run: _Run, active_set, cfg: ActiveConfig, threads: int
     return found, st
 
 
-def _explore_task(params, run: _Run, active_set, cfg: ActiveConfig) -> tuple[list, dict]:
-    """``_explore_run`` in a worker process: the student travels as its parameters, one thread per run."""
-    return _explore_run(MTPModel(params), run, active_set, cfg, threads=1)
+def _explore_run_lammps(student, run: _Run, active_set, cfg: ActiveConfig, threads: int | None) -> tuple[list, dict]:
+    """The same run in LAMMPS (one rank), frames dumped every ``cfg.every`` steps and graded afterwards, up to the
+    first that ends it as the ASE run would; a run LAMMPS stops (lost atoms) is broken, its frames before count."""
+    import tempfile
+
+    from unihub.finetune.mtp.lammps import MDFailed, run_md
+
+    found: list[tuple[float, int, Atoms]] = []
+    st = {"steps": 0, "max_grade": 0.0, "broken": False}
+    where = f"{run.start.info.get('name', '')}@{run.temperature:.0f}K"
+    with tempfile.TemporaryDirectory(prefix="unihub-al-") as tmp:
+        path = Path(tmp) / "student.mtp"
+        student.save(path)
+        try:
+            frames = run_md(path, run.start, cfg.steps, run.temperature, timestep=cfg.timestep,
+                            ensemble=ensemble_of(run.start, run.rung), thermo=cfg.every, dump=cfg.every,
+                            seed=run.seed % 900_000_000 + 1).frames
+        except MDFailed as err:
+            log.info("student MD from %s stopped in LAMMPS: %s", where, str(err).strip().splitlines()[0])
+            frames, st["broken"] = err.frames, True
+    grades = student.grade(frames, active_set, threads=threads) if frames else []
+    for k, (a, g) in enumerate(zip(frames, grades)):
+        st["steps"] = k * cfg.every
+        st["max_grade"] = max(st["max_grade"], float(g))
+        close = min_distance(a) < cfg.min_distance
+        if g > cfg.threshold and not close:
+            b = Atoms(a.numbers, a.positions, cell=a.cell, pbc=a.pbc)
+            b.info.update(source="active", name=f"{where}:{k * cfg.every}", grade=float(g))
+            found.append((float(g), run.run_id, b))
+        if g > cfg.stop_grade or close:
+            st["broken"] = True
+            break
+    return found, st
+
+
+def _explore_task(params, core, run: _Run, active_set, cfg: ActiveConfig) -> tuple[list, dict]:
+    """``_explore_run`` in a worker process: the student travels as its parameters and core, one thread per run."""
+    return _explore_run(MTPModel(params, core), run, active_set, cfg, threads=1)
 
 
 def explore(student, starts: Sequence[Atoms], temperatures: Sequence[float], active_set, cfg: ActiveConfig,
@@ -177,8 +214,8 @@ def explore(student, starts: Sequence[Atoms], temperatures: Sequence[float], act
     if pool is None:
         results = [_explore_run(student, r, active_set, cfg) for r in runs]
     else:
-        results = list(pool.map(_explore_task, [student.params] * len(runs), runs, [active_set] * len(runs),
-                                [cfg] * len(runs)))
+        results = list(pool.map(_explore_task, [student.params] * len(runs), [student.core] * len(runs), runs,
+                                [active_set] * len(runs), [cfg] * len(runs)))
     found: list[tuple[float, int, Atoms]] = []
     stats = {"steps": 0, "max_grade": 0.0, "top_max_grade": 0.0, "broken": 0}
     for run, (f, st) in zip(runs, results):

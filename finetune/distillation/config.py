@@ -53,6 +53,11 @@ class ActiveConfig:
     tol: float = 0.02  # MaxVol tolerance of the active set (grade of training rows <= 1 + tol)
     timestep: float = 1.0  # fs
     workers: int | None = None  # parallel student MD runs, one process and thread each (None: distill's cores, else 1)
+    engine: str = "ase"  # the student's MD: "ase", or "lammps" (the plugin; runs ~100x longer for the same time)
+
+    def __post_init__(self) -> None:
+        if self.engine not in ("ase", "lammps"):
+            raise ValueError(f"active.engine must be 'ase' or 'lammps', got {self.engine!r}")
 
 
 @dataclass
@@ -74,6 +79,8 @@ class FitSettings:
     iters: int = 300  # BFGS iterations of the first fit
     force_relative: float | None = None  # eV/Å; weigh force errors relatively (see ``mtp.FitConfig``)
     force_weight: float | None = None  # the force term's weight against energies (None: ``mtp.FitConfig``'s)
+    core_width: float | None = 0.5  # Å; ZBL core switched off over this width below each pair's shortest
+    # distance in the labels (``mtp.core``); None: no core
 
 
 @dataclass
@@ -99,5 +106,6 @@ class DistillConfig(YamlConfig):
                "md_every": "sampling.md_every", "rattles": "sampling.rattles", "max_atoms": "sampling.max_atoms",
                "level": "fit.level", "r_cut": "fit.r_cut", "r_min": "fit.r_min",
                "radial_basis_size": "fit.radial_basis_size", "fit_iters": "fit.iters",
-               "force_relative": "fit.force_relative", "force_weight": "fit.force_weight"}
+               "force_relative": "fit.force_relative", "force_weight": "fit.force_weight",
+               "core_width": "fit.core_width"}
 

@@ -24,11 +24,12 @@ from ase import Atoms
 from ase.data import atomic_numbers
 
 from unihub.finetune.mtp import FitConfig, MTPModel, fit
+from unihub.finetune.mtp.core import CoreRepulsion
 from unihub.finetune.mtp.fit import errors, prepare
 from unihub.finetune.mtp.kernel import default_threads
 from unihub.foundation.data import load_dataset
 from unihub.foundation.errors import InputError
-from unihub.foundation.files import atomic_write, state_digest
+from unihub.foundation.files import state_digest
 from unihub.foundation.loading import as_model
 from unihub.foundation.simulate import relax
 
@@ -407,6 +408,8 @@ def _first_fit(run: _Run, labels: _Labels):
     mtp = MTPModel.from_level(f.level, run.elements, min_dist=r_min, max_dist=f.r_cut,
                               radial_basis_size=f.radial_basis_size, seed=seed)
     run.r_min = r_min
+    if f.core_width is not None:  # set once, from the first labels; the refits fit what it leaves
+        mtp.core = CoreRepulsion.from_structures(labels.train + labels.held_out, run.elements, f.r_cut, f.core_width)
     run.force_weight = FitConfig.force_weight if f.force_weight is None else f.force_weight
     fit_cfg = FitConfig(threads=threads, seed=seed, progress=run.cfg.progress, force_relative=f.force_relative,
                         force_weight=run.force_weight)
@@ -493,4 +496,4 @@ def _out_dir(output: str | os.PathLike | None) -> Path | None:
 def _write(student: DistilledStudent, output: Path, folder: Path) -> None:
     student.save(folder)
     if output.suffix == ".mtp":
-        atomic_write(output, lambda p: student.mtp.save(p))
+        student.mtp.save(output)  # atomic; with a core, x.core.table beside it

@@ -76,12 +76,18 @@ def test_pick_takes_the_worst_spread_over_runs():
     assert [f[0] for f in found if any(f[2] is a for a in got)] == [5, 4, 2.5]
 
 
-def test_runs_in_worker_processes_match_the_serial_round(cold_student):
-    """Each run is seeded by its place on the ladder: spreading runs over processes changes nothing."""
+@pytest.mark.parametrize("core", [False, True], ids=["plain", "with-core"])
+def test_runs_in_worker_processes_match_the_serial_round(cold_student, core):
+    """Each run is seeded by its place on the ladder: spreading runs over processes changes nothing (a student's
+    repulsive core and floor travel to the workers with it)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    from unihub.finetune.mtp.core import CoreRepulsion
+
     mtp, train, start, _ = cold_student
+    if core:
+        mtp.core = CoreRepulsion.from_structures(train, ["Cu"], mtp.cutoff)
     other = start.copy()
     other.positions += 0.02
     other.info["name"] = "Cu-fcc-shifted"
@@ -105,3 +111,33 @@ def test_a_start_with_its_own_ladder_tops_out_there():
     assert [(r.temperature, r.top) for r in runs] == [(300, False), (600, False), (1200, True), (100, False),
                                                        (900, True)]
     assert len({r.run_id for r in runs}) == len({r.seed for r in runs}) == 5
+
+
+def _lammps_missing() -> str | None:
+    from unihub.finetune.mtp.lammps.runtime import find_install
+
+    try:
+        find_install()
+    except RuntimeError as e:
+        return str(e)
+    return None
+
+
+@pytest.mark.skipif(_lammps_missing() is not None, reason="LAMMPS is not installed")
+def test_lammps_engine_grades_its_dumped_frames(cold_student, emt_teacher):
+    """The student's MD in LAMMPS: frames every ``every`` steps graded afterwards, the extrapolating ones labelled."""
+    mtp, train, start, refit = cold_student
+    n0 = len(train)
+    cfg = ActiveConfig(threshold=1.2, steps=200, every=10, max_new=4, per_run=2, max_rounds=1, fit_iters=5,
+                       engine="lammps")
+    res = active_learning(mtp, emt_teacher, train, [start], [300, 1400], refit, cfg, progress=False)
+    r1 = res.rounds[0]
+    # the 300 K run goes to the end; a hot run ends at its first frame above stop_grade, as in ASE
+    assert cfg.steps <= r1.md_steps <= 2 * cfg.steps and r1.md_steps % cfg.every == 0
+    assert r1.max_grade > cfg.threshold
+    assert 0 < r1.added <= cfg.max_new and len(train) == n0 + r1.added
+    for a in res.added:
+        assert a.info["source"] == "active" and a.info["grade"] > cfg.threshold
+        assert int(a.info["name"].rsplit(":", 1)[1]) % cfg.every == 0
+    with pytest.raises(ValueError, match="'ase' or 'lammps'"):
+        ActiveConfig(engine="gromacs")

@@ -31,3 +31,33 @@ def test_md_engine_lammps(sigec, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "final T" in out and "NVE drift" in out
     assert len(read(traj, ":")) == 3  # steps 0, 10, 20
+
+
+def test_lammps_commands_run_a_cored_student(sigec, plugin, tmp_path, capsys):
+    """`unihub lammps commands` prints the lines a user pastes into an input: with them LAMMPS gives the energy
+    Python gives, core and floor included; an element the student lacks is refused by name."""
+    import numpy as np
+    import pytest
+
+    from unihub.finetune.mtp.core import CoreRepulsion
+    from unihub.finetune.mtp.lammps.evaluate import evaluate
+    from unihub.finetune.mtp.model import MTPModel
+
+    m = MTPModel.load(sigec[1])
+    m.core = CoreRepulsion(tuple(m.elements), np.full((3, 3), 1.5), np.full((3, 3), 2.1))
+    path = tmp_path / "cored.mtp"
+    m.save(path)
+    def commands(*types):
+        args = build_parser().parse_args(["lammps", "commands", str(path), *types])
+        assert args.func(args) == 0
+        return capsys.readouterr().out.strip().splitlines()
+
+    lines = commands("C", "Si", "Ge")
+    assert lines[1].startswith("pair_style hybrid/overlay unihub/mtp floor") and len(lines) == 3 + 6
+    assert len(commands("C", "NULL", "Si")) == 3 + 3  # a NULL type gets no table pairs
+    atoms = alloy(seed=8, repeat=2, rattle=0.1, elements=("Si", "Ge", "C"))
+    atoms.positions[1] = atoms.positions[0] + [1.7, 0, 0]
+    (res,) = evaluate([atoms], lines, ["C", "Si", "Ge"])
+    assert res["energy"] == pytest.approx(m.predict([atoms])[0]["energy"], rel=1e-6)
+    with pytest.raises(ValueError, match=r"\['Sn'\] are not in the core table"):
+        commands("Sn")

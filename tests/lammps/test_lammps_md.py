@@ -96,3 +96,20 @@ def test_loop_time_peak_memory_and_another_pair_style(si16):
     assert abs(sw.thermo["pe"][0] / len(atoms) + 4.33) < 0.05  # SW Si's cohesive energy, not the student's
     with pytest.raises(ValueError, match="needs elements"):
         run_md(None, atoms, 10, pair_commands=sw_si_pair_commands())
+
+
+def test_a_run_lammps_stops_keeps_the_frames_before(si16):
+    """Atoms at 10^7 K with 20 fs steps leave the box in one step: LAMMPS stops on lost atoms, and the error
+    carries the frames dumped before it (here the start)."""
+    from unihub.finetune.mtp.lammps import MDFailed, run_md
+
+    _, path = si16
+    atoms = _si(1)
+    with pytest.raises(MDFailed, match="Lost atoms") as err:
+        run_md(path, atoms, 50, temperature=1e7, timestep=20.0, ensemble="nve", thermo=1, dump=1)
+    frames = err.value.frames
+    assert len(frames) >= 1
+    from ase.geometry import find_mic
+
+    moved, _ = find_mic(frames[0].positions - atoms.positions, atoms.cell, atoms.pbc)  # the dump wraps positions
+    np.testing.assert_allclose(moved, 0.0, atol=1e-8)

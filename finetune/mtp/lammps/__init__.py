@@ -16,6 +16,6 @@ In a LAMMPS input::
 
 from .build import build_plugin
 from .evaluate import evaluate, mtp_pair_commands
-from .md import MDResult, run_md
+from .md import MDFailed, MDResult, run_md
 
-__all__ = ["build_plugin", "run_md", "MDResult", "evaluate", "mtp_pair_commands"]
+__all__ = ["build_plugin", "run_md", "MDResult", "MDFailed", "evaluate", "mtp_pair_commands"]

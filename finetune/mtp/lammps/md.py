@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import re
@@ -50,6 +51,40 @@ class LoopTime:
         return self.us_per_atom_step * self.ranks
 
 
+class MDFailed(RuntimeError):
+    """LAMMPS stopped the run (lost atoms, a pair inside a table's inner cutoff, ...); ``frames`` are the complete
+    frames it dumped before."""
+
+    def __init__(self, message: str, frames: list):
+        super().__init__(message)
+        self.frames = frames
+
+
+def _read_dump(path: Path, elements: Sequence[str], prism, pbc) -> list:
+    """The complete frames of a LAMMPS text dump (a run that stopped may have left half a frame)."""
+    if not path.exists():
+        return []
+    blocks = path.read_text().split("ITEM: TIMESTEP\n")[1:]
+    complete = []
+    for b in blocks:
+        lines = b.splitlines()
+        try:
+            n = int(lines[lines.index("ITEM: NUMBER OF ATOMS") + 1])
+            head = next(k for k, line in enumerate(lines) if line.startswith("ITEM: ATOMS"))
+        except (ValueError, IndexError, StopIteration):
+            break
+        if len(lines) < head + 1 + n:
+            break
+        complete.append("ITEM: TIMESTEP\n" + "\n".join(lines[:head + 1 + n]) + "\n")
+    if not complete:
+        return []
+    frames = read(io.StringIO("".join(complete)), format="lammps-dump-text", index=":", specorder=list(elements),
+                  prismobj=prism, units="metal")
+    for fr in frames:
+        fr.pbc = pbc
+    return frames
+
+
 @dataclass
 class MDResult:
     """Thermo columns (LAMMPS metal units: ps, K, eV, bar, Å³), dumped frames in the caller's
@@ -83,7 +118,8 @@ def _write_input(path: Path, *, data: Path, dump_file: Path, pair_commands: Sequ
               f"thermo {thermo}"]
     if dump:
         lines += [f'dump traj all custom {dump} "{dump_file}" id type x y z vx vy vz fx fy fz',
-                  "dump_modify traj sort id format float %.17g"]
+                  # flushed at every dump, so the frames before a run that blows up are there to read
+                  "dump_modify traj sort id format float %.17g flush yes"]
     lines.append(f"run {steps}")
     path.write_text("\n".join(lines) + "\n")
 
@@ -132,6 +168,8 @@ def _run(workdir: Path, ranks: int, log: Path, peak_memory: bool) -> list[float]
         lmp = open_lammps(args[2:])
         try:
             lmp.file(args[1])
+        except Exception as e:  # the lammps module raises a bare Exception for LAMMPS' own errors
+            raise RuntimeError(str(e)) from e
         finally:
             lmp.close()
         return []
@@ -163,7 +201,7 @@ def run_md(student_path: str | os.PathLike | None, atoms, steps: int, temperatur
     cost of a classical one in the same harness): ``student_path`` is then None and ``elements`` names
     LAMMPS types 1, 2, ... ``peak_memory`` runs every rank, a single one too, as its own process under
     mpiexec and records each one's peak RSS in ``MDResult.peak_mib_per_rank``. ``MDResult.loop`` is
-    LAMMPS' timing of the MD steps.
+    LAMMPS' timing of the MD steps. A run LAMMPS stops raises ``MDFailed`` with the frames dumped before.
     """
     if ensemble not in _ENSEMBLES:
         raise ValueError(f"ensemble must be one of {_ENSEMBLES}, got {ensemble!r}")
@@ -201,14 +239,12 @@ def run_md(student_path: str | os.PathLike | None, atoms, steps: int, temperatur
                      newton=newton, pressure_bar=pressure_gpa * 1e4, tdamp_ps=tdamp_fs * 1e-3,
                      pdamp_ps=pdamp_fs * 1e-3, skin=skin)
         log = wd / "log.lammps"
-        peaks = _run(wd, ranks, log, peak_memory)
+        try:
+            peaks = _run(wd, ranks, log, peak_memory)
+        except RuntimeError as e:
+            raise MDFailed(str(e), _read_dump(wd / "traj.dump", elements, prism, atoms.pbc) if dump else []) from None
         th = read_thermo(log)
-        frames = []
-        if dump:
-            frames = read(wd / "traj.dump", format="lammps-dump-text", index=":", specorder=elements,
-                          prismobj=prism, units="metal")
-            for fr in frames:
-                fr.pbc = atoms.pbc
+        frames = _read_dump(wd / "traj.dump", elements, prism, atoms.pbc) if dump else []
         drift = _nve_drift(th, len(atoms)) if ensemble == "nve" else None
         return MDResult(th, frames, wd if tmp is None else None, drift, read_loop_time(log), peaks)
     finally:
