@@ -182,15 +182,19 @@ def _explore_run_lammps(student, run: _Run, active_set, cfg: ActiveConfig, threa
         except MDFailed as err:
             log.info("student MD from %s stopped in LAMMPS: %s", where, str(err).strip().splitlines()[0])
             frames, st["broken"] = err.frames, True
+    failed = st["broken"]
     grades = student.grade(frames, active_set, threads=threads) if frames else []
     for k, (a, g) in enumerate(zip(frames, grades)):
         st["steps"] = k * cfg.every
         st["max_grade"] = max(st["max_grade"], float(g))
         close = min_distance(a) < cfg.min_distance
-        if g > cfg.threshold and not close:
+        last_before_failure = failed and k == len(frames) - 1
+        if (g > cfg.threshold or last_before_failure) and not close:
+            # the frame before LAMMPS stopped the run is what the student went wrong from, whatever its grade: it
+            # is labelled first (ranked at stop_grade), and a round with such a run cannot count as converged
             b = Atoms(a.numbers, a.positions, cell=a.cell, pbc=a.pbc)
             b.info.update(source="active", name=f"{where}:{k * cfg.every}", grade=float(g))
-            found.append((float(g), run.run_id, b))
+            found.append((max(float(g), cfg.stop_grade) if last_before_failure else float(g), run.run_id, b))
         if g > cfg.stop_grade or close:
             st["broken"] = True
             break

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from unihub.foundation.files import atomic_write
 
 from .levels import make_template
 
@@ -156,16 +157,9 @@ def dumps(p: MTPParams) -> str:
 
 
 def write_mtp(path: str | os.PathLike, p: MTPParams) -> None:
-    """Write atomically (temp file in the same folder, then rename)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(dumps(p))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write atomically (``foundation.files.atomic_write``: temp file in the same folder, then rename)."""
+    text = dumps(p)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8", newline="\n"))
 
 
 def _floats(text: str) -> np.ndarray:

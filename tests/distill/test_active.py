@@ -141,3 +141,15 @@ def test_lammps_engine_grades_its_dumped_frames(cold_student, emt_teacher):
         assert int(a.info["name"].rsplit(":", 1)[1]) % cfg.every == 0
     with pytest.raises(ValueError, match="'ase' or 'lammps'"):
         ActiveConfig(engine="gromacs")
+
+
+@pytest.mark.skipif(_lammps_missing() is not None, reason="LAMMPS is not installed")
+def test_a_run_lammps_stops_gives_its_last_frame_whatever_its_grade(cold_student):
+    """Atoms at 10^7 K with 20 fs steps leave the box at once: no frame grades above the (huge) threshold, yet the
+    frame before the stop is a candidate, so such a round is never converged."""
+    mtp, train, start, _ = cold_student
+    cfg = ActiveConfig(threshold=1e6, stop_grade=1e7, steps=50, every=1, timestep=20.0, engine="lammps")
+    found, st = explore(mtp, [start], [1e7], active_set(mtp, train), cfg)
+    assert st["broken"] == 1 and len(found) == 1
+    grade, _, atoms = found[0]
+    assert grade == cfg.stop_grade and atoms.info["grade"] < cfg.threshold

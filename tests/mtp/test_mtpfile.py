@@ -47,3 +47,16 @@ def test_bad_files_are_refused_with_a_reason():
         loads(text.replace("moment_coeffs = {", "moment_coeffs = {1.0, "))
     with pytest.raises(ValueError, match="alpha_index_basic"):
         loads("\n".join(line for line in text.splitlines() if not line.startswith("alpha_index_basic =")))
+
+
+def test_written_file_has_the_permissions_of_a_plain_open(tmp_path):
+    """Written atomically through a temporary file, yet readable by others as a plain ``open`` would leave it."""
+    import os
+
+    from mtp_testlib import random_model
+
+    path = tmp_path / "p.mtp"
+    random_model(6, ["Si"]).save(path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
