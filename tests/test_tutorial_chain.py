@@ -20,6 +20,7 @@ TOY = [
     ("--epochs 30", "--epochs 30 --max-steps 4"),
     ("--level 16", "--level 4 --budget 12 --md-steps 20 --fit-iters 20 --rounds 1 --al-steps 20 --refit-iters 10 "
                    "-T 300"),
+    ("--al-steps 20000", "--al-steps 20"),
     ("(40, 40, 40)", "(2, 2, 2)"),
     ("--ranks 2", "--ranks 1"),
     ("--steps 100", "--steps 20"),
@@ -80,7 +81,7 @@ def test_tutorial_chain_at_toy_size(tmp_path):
     commands = toy(tutorial_commands(TUTORIAL.read_text()))
     outputs = {}
     for command in commands:
-        if "--engine lammps" in command or command.startswith("unihub lammps"):
+        if "engine lammps" in command or command.startswith("unihub lammps"):  # md, and distill's active learning
             reason = lammps_unavailable()
             if reason is not None:
                 pytest.skip(f"fine-tune and distillation ran; LAMMPS steps skipped: {reason}")
