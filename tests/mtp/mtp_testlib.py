@@ -27,3 +27,18 @@ def alloy(seed: int = 0, repeat: int = 1, rattle: float = 0.1):
     a.rattle(rattle, seed=seed)
     a.set_cell(a.cell[:] @ (np.eye(3) + 0.02 * rng.normal(size=(3, 3))), scale_atoms=True)
     return a
+
+
+def check_loss_gradient(obj, rng: np.random.Generator, n: int = 12) -> None:
+    """The fit objective's gradient against central differences on ``n`` random parameters."""
+    import pytest
+
+    th = obj.theta()
+    _, g = obj(th)
+    for i in rng.choice(len(th), n, replace=False):
+        h = 1e-6 * max(1.0, abs(th[i]))
+        tp, tm = th.copy(), th.copy()
+        tp[i] += h
+        tm[i] -= h
+        fd = (obj(tp)[0] - obj(tm)[0]) / (2 * h)
+        assert g[i] == pytest.approx(fd, rel=1e-4, abs=1e-6 * np.abs(g).max())

@@ -176,6 +176,7 @@ def test_floor_is_the_saturated_distance_for_a_dimer():
 
 def test_floored_forces_stress_and_fit_gradient_are_exact():
     from mtp_testlib import alloy as cell
+    from mtp_testlib import check_loss_gradient
     from test_fit import labelled
 
     from unihub.finetune.mtp.fit import FitConfig, Objective
@@ -199,18 +200,8 @@ def test_floored_forces_stress_and_fit_gradient_are_exact():
         e[(1 - sign) // 2] = m.predict([x])[0]["energy"]
     assert s[0, 1] == pytest.approx((e[0] - e[1]) / (2e-6 * a.get_volume()), rel=1e-5)
     # the fit's parameter gradient goes through the floor too
-    rng = np.random.default_rng(0)
-    frames = labelled(random_model(6, ["Si", "Ge"], seed=5), 2)
-    ds, y = prepare(m, frames)
-    obj = Objective(m, ds, y, FitConfig(stress_weight=1e-3))
-    th = obj.theta()
-    _, g = obj(th)
-    for i in rng.choice(len(th), 8, replace=False):
-        dh = 1e-6 * max(1.0, abs(th[i]))
-        tp, tm = th.copy(), th.copy()
-        tp[i] += dh
-        tm[i] -= dh
-        assert g[i] == pytest.approx((obj(tp)[0] - obj(tm)[0]) / (2 * dh), rel=1e-4, abs=1e-6 * np.abs(g).max())
+    ds, y = prepare(m, labelled(random_model(6, ["Si", "Ge"], seed=5), 2))
+    check_loss_gradient(Objective(m, ds, y, FitConfig(stress_weight=1e-3)), np.random.default_rng(0), n=8)
 
 
 def test_floor_changes_nothing_above_it():

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from mtp_testlib import alloy, random_model
+from mtp_testlib import alloy, check_loss_gradient, random_model
 
 from unihub.finetune.mtp.fit import FitConfig, Objective, errors, fit, prepare
 from unihub.finetune.mtp.model import MTPModel
@@ -29,16 +29,7 @@ def test_loss_gradient_matches_finite_differences(relative):
         f.forces = f.forces + rng.normal(size=f.forces.shape)
         f.stress = f.stress + 0.01 * rng.normal(size=(3, 3))
     ds, y = prepare(model, frames)
-    obj = Objective(model, ds, y, FitConfig(stress_weight=1e-3, force_relative=relative))
-    th = obj.theta()
-    _, g = obj(th)
-    for i in rng.choice(len(th), 12, replace=False):
-        h = 1e-6 * max(1.0, abs(th[i]))
-        tp, tm = th.copy(), th.copy()
-        tp[i] += h
-        tm[i] -= h
-        fd = (obj(tp)[0] - obj(tm)[0]) / (2 * h)
-        assert g[i] == pytest.approx(fd, rel=1e-4, abs=1e-6 * np.abs(g).max())
+    check_loss_gradient(Objective(model, ds, y, FitConfig(stress_weight=1e-3, force_relative=relative)), rng)
 
 
 def test_relative_force_weights_and_the_linear_solve_minimise_the_same_loss():
