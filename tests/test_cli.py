@@ -50,7 +50,8 @@ def test_python_m_unihub_is_the_command():
     assert r.returncode == 0 and "usage: unihub" in r.stdout
 
 
-@pytest.mark.parametrize("argv", [[c, "--help"] for c in SUBCOMMANDS] + [["lammps", "build", "--help"]])
+@pytest.mark.parametrize("argv", [[c, "--help"] for c in SUBCOMMANDS] + [["lammps", "build", "--help"],
+                                  ["lammps", "commands", "--help"]])
 def test_every_subcommand_has_help(argv, capsys):
     assert main(argv) == 0
     assert capsys.readouterr().out.startswith(f"usage: unihub {' '.join(argv[:-1])}")
