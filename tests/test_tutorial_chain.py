@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from unihub.finetune.mtp.lammps.runtime import unavailable
+
 TUTORIAL = Path(__file__).parents[1] / "finetune" / "TUTORIAL.md"
 # (as written, toy size): every pair must match the page, so an edit there cannot silently run full size here
 TOY = [
@@ -54,16 +56,6 @@ def run(command: str, cwd: Path) -> str:
     return p.stdout
 
 
-def lammps_unavailable() -> str | None:
-    from unihub.finetune.mtp.lammps.runtime import find_install
-
-    try:
-        find_install()
-    except RuntimeError as e:
-        return str(e)
-    return None
-
-
 def test_toy_substitutions_leave_the_commands_otherwise_unchanged():
     commands = tutorial_commands(TUTORIAL.read_text())
     assert [c.split()[:2] for c in commands] == [c.split()[:2] for c in toy(commands)]
@@ -82,7 +74,7 @@ def test_tutorial_chain_at_toy_size(tmp_path):
     outputs = {}
     for command in commands:
         if "engine lammps" in command or command.startswith("unihub lammps"):  # md, and distill's active learning
-            reason = lammps_unavailable()
+            reason = unavailable()
             if reason is not None:
                 pytest.skip(f"fine-tune and distillation ran; LAMMPS steps skipped: {reason}")
         outputs[command] = run(command, tmp_path)

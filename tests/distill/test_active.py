@@ -11,6 +11,7 @@ from ase.calculators.emt import EMT
 from unihub.finetune.distillation.active import ActiveConfig, _runs, active_learning, active_set, explore, pick
 from unihub.finetune.distillation.sampling import label, rattled
 from unihub.finetune.mtp import FitConfig, MTPModel, fit
+from unihub.finetune.mtp.lammps.runtime import unavailable
 
 
 @pytest.fixture
@@ -113,17 +114,9 @@ def test_a_start_with_its_own_ladder_tops_out_there():
     assert len({r.run_id for r in runs}) == len({r.seed for r in runs}) == 5
 
 
-def _lammps_missing() -> str | None:
-    from unihub.finetune.mtp.lammps.runtime import find_install
-
-    try:
-        find_install()
-    except RuntimeError as e:
-        return str(e)
-    return None
 
 
-@pytest.mark.skipif(_lammps_missing() is not None, reason="LAMMPS is not installed")
+@pytest.mark.skipif(unavailable() is not None, reason="LAMMPS is not installed")
 def test_lammps_engine_grades_its_dumped_frames(cold_student, emt_teacher):
     """The student's MD in LAMMPS: frames every ``every`` steps graded afterwards, the extrapolating ones labelled."""
     mtp, train, start, refit = cold_student
@@ -143,7 +136,7 @@ def test_lammps_engine_grades_its_dumped_frames(cold_student, emt_teacher):
         ActiveConfig(engine="gromacs")
 
 
-@pytest.mark.skipif(_lammps_missing() is not None, reason="LAMMPS is not installed")
+@pytest.mark.skipif(unavailable() is not None, reason="LAMMPS is not installed")
 def test_a_run_lammps_stops_gives_its_last_frame_whatever_its_grade(cold_student):
     """Atoms at 10^7 K with 20 fs steps leave the box at once: no frame grades above the (huge) threshold, yet the
     frame before the stop is a candidate, so such a round is never converged."""

