@@ -61,10 +61,20 @@ def student_card(name: str, rec: dict) -> dict:
             f"r_min {rec['r_min']:g} Å) distilled from **{rec['teacher']}** (revision `{rec['teacher_revision']}`, "
             f"head `{rec.get('head')}`) for {', '.join(rec['elements'])}. The student saw teacher labels only.\n\n"
             f"## Training configurations by source\n\n{counts}\n\n## Errors\n\n{errors}\n\n"
-            f"## Active learning ({rec.get('active', {}).get('reason', 'not run')})\n\n{al}\n\n"
+            f"## Active learning ({rec.get('active', {}).get('reason', 'not run')})\n\n{al}\n\n{_core(rec)}"
             f"Distillation took {rec.get('seconds', 0):.0f} s. Full record: `{RECORD}`.\n")
     return {"title": name, "base_model": rec["teacher"], "license": "mit", "tags": tags, "eval_results": evals,
             "body": body}
+
+
+def _core(rec: dict) -> str:
+    """The card's section on the repulsive core (``unihub.finetune.mtp.core``), empty for a student without one."""
+    if not rec.get("core"):
+        return ""
+    rows = [[pair, f"{lo:.2f}", f"{hi:.2f}"] for pair, (lo, hi) in rec["core"].items()]
+    return ("## Repulsive core\n\nZBL switched off between r_in and r_out, each pair's shortest distance in the "
+            "teacher labels; below r_out the MTP is held flat (`student.core.table`, beside `x.mtp` as "
+            "`x.core.table`; keep them together).\n\n" + _table(rows, ["pair", "r_in (Å)", "r_out (Å)"]) + "\n\n")
 
 
 def card_fields(card: dict) -> dict:

@@ -476,6 +476,9 @@ def _card(run: _Run, labels: _Labels, mtp, active_rec: dict, reference, output) 
         "energy_floor": {"ground_eV_per_atom": run.floor.ground if run.floor else None,
                          "anchors_eV_per_atom": run.floor.anchors if run.floor else None,
                          "dropped_initial": labels.holes},
+        "core": None if mtp.core is None else {
+            f"{mtp.core.section(a, b)}": [float(mtp.core.r_in[a, b]), float(mtp.core.r_out[a, b])]
+            for a, b in mtp.core.pairs()},
         "seconds": time.perf_counter() - run.t_start,
     }
     student = DistilledStudent(mtp, cfg.name or f"{'-'.join(run.elements)}-mtp{f.level}", record)

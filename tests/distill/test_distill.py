@@ -45,7 +45,9 @@ def test_distill_writes_a_loadable_student_with_its_card(emt_teacher, tmp_path):
     kept = DistillConfig.from_yaml(folder / CONFIG_FILE)  # the settings, to repeat the run with --config
     assert (kept.elements, kept.fit.level, kept.sampling.temperatures, kept.active) == (["Cu"], 6, [300, 1500], cfg)
     manifest = json.loads((folder / "checksums.json").read_text())
-    assert {"student.mtp", "config.json", "README.md", "distillation.json"} <= set(manifest)
+    assert {"student.mtp", "student.core.table", "config.json", "README.md", "distillation.json"} <= set(manifest)
+    assert out.with_name("cu.core.table").exists() and list(rec["core"]) == ["Cu-Cu"]
+    assert rec["core"]["Cu-Cu"][1] == pytest.approx(s.mtp.core.r_out[0, 0])
     loaded = load_model(folder)
     f = card_fields(loaded.card)
     assert f["teacher"] == "emt" and f["teacher_revision"] == rec["teacher_revision"]
@@ -53,6 +55,7 @@ def test_distill_writes_a_loadable_student_with_its_card(emt_teacher, tmp_path):
     for key in ("energy_mae_meV_atom_raw", "force_mae_meV_A"):
         assert f["errors"]["emt-as-dft"][key] == pytest.approx(rec["errors"]["emt-as-dft"][key])
     assert "md-npt" in loaded.card["body"]  # counts per source are in the readable card too
+    assert "## Repulsive core" in loaded.card["body"] and "| Cu-Cu |" in loaded.card["body"]
 
     atoms = bulk("Cu", "fcc", 3.6, cubic=True) * (2, 2, 2)
     atoms.rattle(0.05, seed=1)
