@@ -68,7 +68,7 @@ def student_card(name: str, rec: dict) -> dict:
 
 
 def _core(rec: dict) -> str:
-    """The card's section on the repulsive core (``unihub.finetune.mtp.core``), empty for a student without one."""
+    """The card's section on the repulsive core (``unihub.finetune.mtp.repulsion``), empty for a student without one."""
     if not rec.get("core"):
         return ""
     rows = [[pair, f"{lo:.2f}", f"{hi:.2f}"] for pair, (lo, hi) in rec["core"].items()]

@@ -80,7 +80,7 @@ class FitSettings:
     force_relative: float | None = None  # eV/Å; weigh force errors relatively (see ``mtp.FitConfig``)
     force_weight: float | None = None  # the force term's weight against energies (None: ``mtp.FitConfig``'s)
     core_width: float | None = 0.5  # Å; ZBL core switched off over this width below each pair's shortest
-    # distance in the labels (``mtp.core``); None: no core
+    # distance in the labels (``mtp.repulsion``); None: no core
 
 
 @dataclass

@@ -24,9 +24,9 @@ from ase import Atoms
 from ase.data import atomic_numbers
 
 from unihub.finetune.mtp import FitConfig, MTPModel, fit
-from unihub.finetune.mtp.core import CoreRepulsion
 from unihub.finetune.mtp.fit import errors, prepare
 from unihub.finetune.mtp.kernel import default_threads
+from unihub.finetune.mtp.repulsion import CoreRepulsion
 from unihub.foundation.data import load_dataset
 from unihub.foundation.errors import InputError
 from unihub.foundation.files import state_digest

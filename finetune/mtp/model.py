@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from .calculator import MTPCalculator, type_map
-from .core import CoreRepulsion, core_path
 from .kernel import Kernel
 from .maxvol import extrapolation_grade
 from .mtpfile import MTPParams, read_mtp, write_mtp
 from .neighbors import PackedDataset
+from .repulsion import CoreRepulsion, core_path
 
 
 class MTPModel:
@@ -21,7 +21,7 @@ class MTPModel:
 
     Build an untrained one with ``MTPModel.from_level(16, ["Si"])``, fit it with
     :func:`unihub.finetune.mtp.fit.fit`, or load a ``.mtp`` file with ``MTPModel.load``. ``core``, when set, is a
-    repulsive core added to every prediction (``core.py``); fitting fits the MTP to the labels minus the core.
+    repulsive core added to every prediction (``repulsion.py``); fitting fits the MTP to the labels minus the core.
     """
 
     def __init__(self, params: MTPParams, core: CoreRepulsion | None = None):

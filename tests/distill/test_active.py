@@ -84,7 +84,7 @@ def test_runs_in_worker_processes_match_the_serial_round(cold_student, core):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from unihub.finetune.mtp.core import CoreRepulsion
+    from unihub.finetune.mtp.repulsion import CoreRepulsion
 
     mtp, train, start, _ = cold_student
     if core:

@@ -39,9 +39,9 @@ def test_lammps_commands_run_a_cored_student(sigec, plugin, tmp_path, capsys):
     import numpy as np
     import pytest
 
-    from unihub.finetune.mtp.core import CoreRepulsion
     from unihub.finetune.mtp.lammps.evaluate import evaluate
     from unihub.finetune.mtp.model import MTPModel
+    from unihub.finetune.mtp.repulsion import CoreRepulsion
 
     m = MTPModel.load(sigec[1])
     m.core = CoreRepulsion(tuple(m.elements), np.full((3, 3), 1.5), np.full((3, 3), 2.1))

@@ -137,9 +137,9 @@ def test_file_layout_variants_read_like_python(sigec, plugin, tmp_path):
 def test_core_table_matches_python(newton, sigec, plugin, tmp_path):
     """A student with a repulsive core runs as hybrid/overlay of the MTP and the core's pair_style table; with two
     types naming one element too. The table is splined, so agreement is to its interpolation error."""
-    from unihub.finetune.mtp.core import CoreRepulsion
     from unihub.finetune.mtp.lammps.evaluate import evaluate, mtp_pair_commands
     from unihub.finetune.mtp.model import MTPModel
+    from unihub.finetune.mtp.repulsion import CoreRepulsion
 
     m = MTPModel.load(sigec[1])
     m.core = CoreRepulsion(tuple(m.elements), np.full((3, 3), 1.4), np.array([[2.2, 2.1, 2.0], [2.1, 2.3, 2.0],
@@ -160,8 +160,8 @@ def test_core_table_matches_python(newton, sigec, plugin, tmp_path):
 
 
 def test_floor_table_of_other_elements_refused(sigec, plugin, tmp_path):
-    from unihub.finetune.mtp.core import CoreRepulsion
     from unihub.finetune.mtp.lammps.evaluate import evaluate
+    from unihub.finetune.mtp.repulsion import CoreRepulsion
 
     model, path = sigec
     table = tmp_path / "other.core.table"

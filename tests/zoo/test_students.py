@@ -61,7 +61,7 @@ def test_student_with_a_core_keeps_it_through_its_folder(tmp_path):
     import json
 
     from unihub.finetune.mtp import MTPModel
-    from unihub.finetune.mtp.core import CoreRepulsion
+    from unihub.finetune.mtp.repulsion import CoreRepulsion
     from unihub.finetune.mtp.student import load_student
     from unihub.foundation.files import state_digest
 

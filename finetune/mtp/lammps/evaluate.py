@@ -15,7 +15,7 @@ import numpy as np
 from ase.calculators.lammps import Prism
 from ase.io import write
 
-from ..core import TABLE_POINTS, CoreRepulsion, core_path
+from ..repulsion import TABLE_POINTS, CoreRepulsion, core_path
 from .build import build_plugin
 from .runtime import open_lammps
 

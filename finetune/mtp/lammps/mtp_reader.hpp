@@ -155,7 +155,7 @@ inline MTPFile parse_mtp(const std::string& text) {
   return f;
 }
 
-// The floor of an MTP's radial functions from a core table (finetune/mtp/core.py writes it): its comment lines
+// The floor of an MTP's radial functions from a core table (finetune/mtp/repulsion.py writes it): its comment lines
 // "# elements: A B ...", "# floor_width: w" and "# pair A-B r_in x r_out y"; the floor of pair A-B is its r_out.
 // Returns floor[ns*ns] in the species order `elements` (the .mtp file's), and sets width.
 inline std::vector<double> parse_floor(const std::string& text, const std::vector<std::string>& elements,

@@ -1,4 +1,4 @@
-"""The repulsive core under an MTP (``finetune/mtp/core.py``): ZBL and its switch, forces and stress against finite
+"""The repulsive core under an MTP (``finetune/mtp/repulsion.py``): ZBL and its switch, forces and stress against finite
 differences, zero on the structures it was built from, the table file, and the model that carries it."""
 
 import numpy as np
@@ -6,9 +6,9 @@ import pytest
 from ase import Atoms
 from mtp_testlib import alloy, random_model
 
-from unihub.finetune.mtp.core import CoreRepulsion, core_path, switch, zbl
 from unihub.finetune.mtp.fit import prepare
 from unihub.finetune.mtp.model import MTPModel
+from unihub.finetune.mtp.repulsion import CoreRepulsion, core_path, switch, zbl
 
 
 def _core(elements=("Si", "Ge"), r_in=1.2, r_out=2.0) -> CoreRepulsion:

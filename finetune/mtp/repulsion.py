@@ -27,10 +27,9 @@ from ase.data import atomic_numbers
 from ase.neighborlist import neighbor_list
 
 from unihub.foundation.files import atomic_write
+from unihub.foundation.zbl import COEFFICIENTS, COULOMB, DECAYS, screening_length
 
-COULOMB = 14.399645  # e^2 / (4 pi eps0) in eV Å
-_ZBL_C = np.array([0.18175, 0.50986, 0.28022, 0.02817])
-_ZBL_D = np.array([3.19980, 0.94229, 0.40290, 0.20162])
+_ZBL_C, _ZBL_D = np.array(COEFFICIENTS), np.array(DECAYS)
 SUFFIX = ".core.table"
 TABLE_POINTS = 2000
 TABLE_R_LO = 0.1  # Å: LAMMPS stops a run with a pair nearer than a table's first point
@@ -38,7 +37,7 @@ TABLE_R_LO = 0.1  # Å: LAMMPS stops a run with a pair nearer than a table's fir
 
 def zbl(z1: np.ndarray, z2: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """ZBL pair energy (eV) and its derivative dE/dr (eV/Å) at distances ``r`` (Å)."""
-    a = 0.46850 / (np.power(z1, 0.23) + np.power(z2, 0.23))
+    a = screening_length(np.asarray(z1, float), np.asarray(z2, float))
     x = (r / a)[..., None]
     ex = np.exp(-_ZBL_D * x)
     phi, dphi = (_ZBL_C * ex).sum(-1), -(_ZBL_C * _ZBL_D * ex).sum(-1)
