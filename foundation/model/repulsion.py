@@ -11,10 +11,7 @@ from ase.data import covalent_radii
 from torch import nn
 
 from unihub.foundation.model.radial import polynomial_envelope
-
-KE = 14.399645  # e²/(4πε0) in eV·Å
-_C = (0.18175, 0.50986, 0.28022, 0.02817)
-_D = (3.19980, 0.94229, 0.40290, 0.20162)
+from unihub.foundation.zbl import COEFFICIENTS, COULOMB, DECAYS, screening_length
 
 
 class ZBLRepulsion(nn.Module):
@@ -30,9 +27,8 @@ class ZBLRepulsion(nn.Module):
         """Energy per directed edge (a full list counts each pair twice, so halve it here)."""
         zi_f = zi.to(r.dtype)
         zj_f = zj.to(r.dtype)
-        a = 0.46850 / (zi_f**0.23 + zj_f**0.23)
-        x = r / a
-        phi = sum(c * torch.exp(-d * x) for c, d in zip(_C, _D))
+        x = r / screening_length(zi_f, zj_f)
+        phi = sum(c * torch.exp(-d * x) for c, d in zip(COEFFICIENTS, DECAYS))
         rmax = self.radii.to(r.dtype)[zi] + self.radii.to(r.dtype)[zj]
         env = torch.where(r < rmax, polynomial_envelope(r / rmax, self.p), torch.zeros_like(r))
-        return 0.5 * KE * zi_f * zj_f / r * phi * env
+        return 0.5 * COULOMB * zi_f * zj_f / r * phi * env
