@@ -157,9 +157,10 @@ def _init_network(module: PotentialModule, directory: str) -> None:
     from the saved default head's embedding (its nearest functional, e.g. PBE for MPtrj's GGA).
     """
     base = load_potential(directory)
-    # neither the norm's smoothing constant nor the head list changes the shape of a shared parameter
+    # neither the norm's smoothing constant, the short-range switch nor the head list changes the shape of a
+    # shared parameter
     mine, theirs = module.model.config.to_dict(), base.config.to_dict()
-    for key in ("vector_norm_eps", "fidelities", "default_fidelity"):
+    for key in ("vector_norm_eps", "inner_switch", "fidelities", "default_fidelity"):
         mine.pop(key), theirs.pop(key)
     if theirs != mine:
         raise InputError(f"init_from {directory}: its model config differs from this run's model section")

@@ -102,6 +102,12 @@ def test_second_stage_starts_from_the_first(tmp_path):
     emb1, emb4 = s1["fidelity_embedding.weight"], s4["fidelity_embedding.weight"]
     torch.testing.assert_close(emb4[: len(old_heads)], emb1, atol=1e-6, rtol=0)
     torch.testing.assert_close(emb4[-1], emb1[old_heads.index("pbe")], atol=1e-6, rtol=0)
+    # ... and move the short-range switch, which has no parameters
+    moved = dict(base, model=dict(base["model"], inner_switch=[0.35, 0.6]), output=str(tmp_path / "s5"))
+    s5 = load_potential(train(TrainConfig.from_dict(moved), source=source))
+    assert list(s5.config.inner_switch) == [0.35, 0.6]
+    emb = "element_embedding.weight"
+    torch.testing.assert_close(s5.state_dict()[emb], s1[emb], atol=1e-6, rtol=0)
 
 
 def test_resume_takes_the_newest_checkpoint(tmp_path):
