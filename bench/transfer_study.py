@@ -210,11 +210,17 @@ def evaluate(cfg: dict, model, data: dict, forgetting: bool, physics: bool) -> d
 
 def training_run(cfg: dict, base, data: dict, n: str, mode: str) -> dict:
     """One training run (cached): the model trained on the first ``n`` frames of the spread order, scored."""
+    from unihub.foundation.files import state_digest
+
     train = data["train"]
     k = len(train) if n == "all" else min(int(n), len(train))
     settings = {"n": k, "mode": mode, "steps": cfg["steps"], "batch_size": cfg["batch_size"],
                 "val_frames": len(data["val"]), "patience": cfg["patience"],
                 "lr": None if mode == "scratch" else cfg["lr"], "options": cfg["mode_options"].get(mode)}
+    if mode != "scratch":  # a retrained base under the same name must not reuse its predecessor's runs
+        settings["base_weights"] = state_digest(base)
+    else:  # from scratch takes only the base's architecture
+        settings["architecture"] = base.config.to_dict()
     if cfg.get("loss") and mode != "scratch":
         settings["loss"] = cfg["loss"]
     if cfg.get("formation") and n == "50" and mode != "scratch":
@@ -240,6 +246,7 @@ def run_study(cfg: dict, log: Callable[[str], None] = print) -> dict:
     from unihub.eval.models import resolve_models, wrap_hub_model
     from unihub.eval.suites import pick
     from unihub.foundation.data import load_dataset
+    from unihub.foundation.files import state_digest
     from unihub.zoo import load_model
 
     system = cfg["system"]
@@ -264,7 +271,8 @@ def run_study(cfg: dict, log: Callable[[str], None] = print) -> dict:
             t0 = time.perf_counter()
             return {**evaluate(cfg, m, data, is_base, True), "wall_s": time.perf_counter() - t0}
 
-        key = {"forgetting": is_base, **({"formation": True} if cfg.get("formation") else {})}
+        key = {"forgetting": is_base, **({"formation": True} if cfg.get("formation") else {}),
+               **({"weights": state_digest(base)} if is_base else {})}
         res = results[f"zero-shot/{m.name}"] = cached(run_path(cfg, f"{m.name}-zero-shot", **key), compute)
         log(f"zero-shot {m.name}: F {res['test'].get('force_mae_meV_A', float('nan')):.1f} meV/Å")
     # the 50-frame comparison first, so an interrupted study already answers the headline question

@@ -101,3 +101,28 @@ def test_formation_energies_against_the_elements_and_their_ordering(study):
     swapped = study.formation(table_model({**dft, "SrO": -9.0, "SrO2": -19.0}, {"Sr": 0.0, "O": 0.0}), refs)
     assert swapped["model_meV_atom"] == pytest.approx({"SrO": -1500.0, "SrO2": -2666.6667})
     assert swapped["kendall_tau"] == pytest.approx(-1)
+
+
+def test_cached_runs_are_keyed_on_the_base_weights_not_its_name(study, monkeypatch):
+    """A base retrained under the same name never reuses its predecessor's fine-tuning runs; from-scratch runs
+    depend on its architecture only."""
+    import torch
+
+    from unihub.foundation.model.config import ModelConfig
+    from unihub.zoo.models import UniversalModel
+
+    def base(seed: int, features: int = 8) -> UniversalModel:
+        torch.manual_seed(seed)
+        return UniversalModel(ModelConfig(features=features, vector_features=4, layers=1, cutoff=4.0, n_basis=4))
+
+    paths = []
+    monkeypatch.setattr(study, "cached", lambda path, compute: paths.append(path) or {})
+    cfg = {"system": "x", "base": "same-name", "head": "pbe", "seed": 0, "steps": 1, "batch_size": 1,
+           "patience": 1, "lr": 1e-3, "mode_options": {}}
+    data = {"train": [frame("a", k) for k in range(3)], "val": []}
+    for model in (base(0), base(1), base(0), base(0, features=4)):
+        for mode in ("naive", "scratch"):
+            study.training_run(cfg, model, data, "2", mode)
+    naive, scratch = paths[0::2], paths[1::2]
+    assert naive[0] != naive[1] and naive[0] == naive[2]
+    assert scratch[0] == scratch[1] == scratch[2] != scratch[3]
