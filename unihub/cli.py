@@ -616,11 +616,11 @@ def _label(args: argparse.Namespace) -> int:
                              f"same flags, or choose another name")
     else:
         atomic_write(run_file, lambda tmp: open(tmp, "w").write(json.dumps(run, indent=1)))
-    from unihub.finetune.distillation.teacher_set import label_generated
+    from unihub.finetune.distillation.teacher_set import label_generated, resume_block
 
-    structures = compounds.generate_compounds(args.n, seed=args.seed, elements=args.elements,
-                                              max_atoms=args.max_atoms)
     out = folder / f"shard{args.shard}-of-{args.shards}.extxyz"
+    structures = compounds.generate_compounds(args.n, seed=args.seed, elements=args.elements,
+                                              max_atoms=args.max_atoms, start_block=resume_block(out))
     summary = label_generated(structures, teachers, out, shard=args.shard, shards=args.shards,
                               batch_size=args.batch_size, log=folder / f"shard{args.shard}-of-{args.shards}.log")
     print(json.dumps(summary))

@@ -94,17 +94,33 @@ def at_teacher_volume(structures: Iterable[Atoms], teacher: Teacher, shard: int 
         yield out
 
 
+def _finished(out: Path) -> set[str]:
+    """Ids a labelling job into ``out`` has labelled or dropped."""
+    state = state_path(out)
+    if not state.exists():
+        return set()
+    s = json.loads(state.read_text())
+    return set(s.get("done", [])) | set(s.get("dropped", []))
+
+
+def resume_block(out: str | os.PathLike) -> int:
+    """The generator block a resumed labelling job into ``out`` starts from: the last one it reached.
+
+    Labelling finishes its stream in order, batch by batch, so every earlier block of its shard is done;
+    starting there (its finished structures skipped) spares rebuilding the blocks before it.
+    """
+    from .compounds.stream import block_of
+
+    return max((block_of(i) for i in _finished(Path(out))), default=0)
+
+
 def label_generated(structures: Iterable[Atoms], teachers: Sequence[Teacher], out: str | os.PathLike,
                     shard: int = 0, shards: int = 1, batch_size: int = 16, log=None,
                     rule: FilterRule | None = None) -> dict:
     """Label this shard's structures at the first teacher's volume into ``out`` (resumable: see
     :func:`label_to_file`); returns its summary."""
     out = Path(out)
-    done: set[str] = set()
-    state = state_path(out)
-    if state.exists():
-        s = json.loads(state.read_text())
-        done = set(s.get("done", [])) | set(s.get("dropped", []))
+    done = _finished(out)
     stream = at_teacher_volume(structures, teachers[0], shard, shards, skip=lambda sid: sid in done)
     return label_to_file(stream, teachers, out, batch_size=batch_size, log=log, rule=rule)
 

@@ -57,6 +57,21 @@ def test_same_seed_same_structures_other_seed_others():
     assert other.info["id"] != a[0].info["id"]
 
 
+def test_a_stream_started_at_a_block_is_the_rest_of_the_same_stream():
+    whole = list(C.generate_compounds(12, seed=3, kinds=FAST))
+    rest = list(C.generate_compounds(12, seed=3, kinds=FAST, start_block=4))
+    assert [x.info["id"] for x in rest] == [x.info["id"] for x in whole[8:]]
+    for x, y in zip(rest, whole[8:], strict=True):
+        np.testing.assert_array_equal(x.positions, y.positions)
+        assert x.get_chemical_symbols() == y.get_chemical_symbols()
+    assert [stream.block_of(x.info["id"]) for x in rest] == [4, 4, 5, 5]
+    assert list(C.generate_compounds(12, seed=3, kinds=FAST, start_block=6)) == []
+    with pytest.raises(ValueError, match="start_block"):
+        next(C.generate_compounds(12, seed=3, kinds=FAST, start_block=-1))
+    with pytest.raises(ValueError, match="not the id of a generated compound"):
+        stream.block_of("p1-s")
+
+
 def test_ionic_prototypes_are_charge_balanced_and_every_structure_is_sane():
     out = list(C.generate_compounds(160, seed=0, kinds=FAST, max_atoms=20))
     ionic = [a for a in out if a.info["source"] == "prototype" and "oxidation_states" in a.info]

@@ -94,6 +94,32 @@ def test_label_generated_resumes_without_rescanning_done_parents(tmp_path):
     assert summary["written"] == len(structs) and summary["dropped"] == 0
 
 
+def test_a_resumed_job_starts_at_its_last_block_and_labels_as_an_unbroken_one(tmp_path):
+    """Resuming skips the generator's finished blocks without building them; the labels are those of one run."""
+    from unihub.finetune.distillation import compounds as C
+    from unihub.finetune.distillation.teacher_set import resume_block
+
+    fast = ["prototype", *C.PERTURBED]
+    elements = ["Cu", "Ni", "Al"]  # EMT's elements: intermetallic prototypes and their copies
+
+    def stream(start: int = 0):
+        return C.generate_compounds(16, seed=1, elements=elements, kinds=fast, start_block=start)
+
+    whole, broken = tmp_path / "whole.extxyz", tmp_path / "broken.extxyz"
+    assert resume_block(broken) == 0
+    label_generated(stream(), [emt()], whole, batch_size=3)
+    label_generated(list(stream())[:7], [emt()], broken, batch_size=3)  # a job that stopped in block 3
+    start = resume_block(broken)
+    assert start == 3
+    label_generated(stream(start), [emt()], broken, batch_size=3)
+    a = {f.info["id"]: f for f in read(whole, index=":")}
+    b = {f.info["id"]: f for f in read(broken, index=":")}
+    assert sorted(a) == sorted(b) and len(a) == 16
+    for k, f in a.items():
+        np.testing.assert_allclose(b[k].get_forces(), f.get_forces(), atol=1e-10)
+        assert b[k].info["volume_factor"] == f.info["volume_factor"]
+
+
 def test_labelled_set_becomes_a_dataset_with_a_card(tmp_path, monkeypatch):
     """The labelled shards get a card (pinned sha256, teachers, counts) and read back through load_dataset."""
     from unihub.finetune.distillation.teacher_set import teacher_set_card

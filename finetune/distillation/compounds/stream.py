@@ -125,11 +125,22 @@ def _base(seed: int, block: int, ctx: _Context, base_kinds: list[str], tries: in
                      f"in {tries} tries: give more elements (cations and anions, or several metals)")
 
 
+def block_of(structure_id: str) -> int:
+    """The block a generated structure's id names (``cmp-<tag>-<seed>-<block>-<k>``)."""
+    parts = str(structure_id).split("-")
+    if len(parts) != 5 or parts[0] != "cmp" or not parts[3].isdigit():
+        raise ValueError(f"{structure_id!r} is not the id of a generated compound (cmp-<tag>-<seed>-<block>-<k>)")
+    return int(parts[3])
+
+
 def generate_compounds(n: int, seed: int = 0, elements: Sequence[str] | None = None, max_atoms: int = 32,
-                       kinds: Sequence[str] | None = None) -> Iterator[Atoms]:
+                       kinds: Sequence[str] | None = None, start_block: int = 0) -> Iterator[Atoms]:
     """``n`` compounds (see the module doc for kinds, proportions and ``info`` keys), the same for the same
     arguments on any machine. ``elements`` restricts every structure's chemistry to those elements;
-    ``kinds`` (a subset of ``KINDS``) which kinds are emitted."""
+    ``kinds`` (a subset of ``KINDS``) which kinds are emitted. ``start_block`` skips the blocks before it
+    without building them (the rest of the same ``n`` structures: a resumed run starts where it stopped)."""
+    if start_block < 0:
+        raise ValueError(f"start_block must be >= 0, got {start_block}")
     allowed, chosen = _check_args(n, elements, max_atoms, kinds)
     ctx = _Context(allowed, max_atoms, None)
     base_emit = [k for k in BASE_KINDS if k in chosen]
@@ -148,7 +159,9 @@ def generate_compounds(n: int, seed: int = 0, elements: Sequence[str] | None = N
                              f"{sorted(allowed)}: widen elements or add other kinds")
     copies = [k for k in PERTURBED if k in chosen]
     tag = _args_hash(allowed, max_atoms, chosen)
-    yield from islice(_blocks(seed, ctx, base_kinds, base_emit, copies, tag), n)
+    per_block = int(bool(base_emit)) + int(bool(copies))
+    yield from islice(_blocks(seed, ctx, base_kinds, base_emit, copies, tag, start=start_block),
+                      max(n - start_block * per_block, 0))
 
 
 def _blocks(seed: int, ctx: _Context, base_kinds: list[str], base_emit: list[str], copies: list[str], tag: str,
