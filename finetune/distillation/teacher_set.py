@@ -24,6 +24,7 @@ from ase.io import iread
 from unihub.foundation.eos import birch_murnaghan
 from unihub.foundation.files import sha256_file
 
+from .compounds.stream import block_of
 from .teachers import FilterRule, Teacher, label_to_file, state_path
 
 SCAN = (0.90, 0.95, 1.0, 1.05, 1.10, 1.15)  # linear factors: a radii-based first guess is rarely further off
@@ -109,8 +110,6 @@ def resume_block(out: str | os.PathLike) -> int:
     Labelling finishes its stream in order, batch by batch, so every earlier block of its shard is done;
     starting there (its finished structures skipped) spares rebuilding the blocks before it.
     """
-    from .compounds.stream import block_of
-
     return max((block_of(i) for i in _finished(Path(out))), default=0)
 
 
