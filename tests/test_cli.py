@@ -82,7 +82,7 @@ def test_pack_packs_the_named_datasets_or_every_readable_card_of_the_role(monkey
 
 
 def test_the_packages_hold_no_command_line():
-    """Parsers and handlers live in unihub/cli.py: no library module imports argparse."""
+    """Parsers and handlers live in unihub/cli/: no library module imports argparse."""
     found = []
     for stage in ("foundation", "finetune", "zoo", "eval"):
         for f in sorted((REPO / stage).rglob("*.py")):

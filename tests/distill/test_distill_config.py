@@ -4,7 +4,8 @@ import argparse
 
 import pytest
 
-from unihub.cli import build_parser, distill_config_from_args
+from unihub.cli import build_parser
+from unihub.cli.distill import distill_config_from_args
 from unihub.finetune.distillation import ActiveConfig
 from unihub.finetune.distillation.config import DistillConfig
 from unihub.foundation.errors import InputError

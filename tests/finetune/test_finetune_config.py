@@ -5,7 +5,8 @@ import argparse
 
 import pytest
 
-from unihub.cli import build_parser, finetune_config_from_args
+from unihub.cli import build_parser
+from unihub.cli.finetune import finetune_config_from_args
 from unihub.finetune.config import FinetuneConfig
 from unihub.foundation.errors import InputError
 
