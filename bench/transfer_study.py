@@ -12,7 +12,8 @@ seeded order, so every subset is spread across them and the smaller subsets are 
 Every training run, fine-tuned or from scratch, follows one rule: it trains on all of its frames, validates on
 ``val_frames`` frames of the card's validation split (materials or runs apart from train and test), stops after
 ``patience`` epochs without a lower validation loss (keeping the best weights), and at the latest at the optimiser-
-step cap ``steps``.
+step cap ``steps``. Each mode tries the config's learning rates (``lr`` fine-tuned, ``scratch_lr`` from scratch) and
+keeps the run with the lowest validation loss.
 Energies are compared after a per-model offset (eval/suites/ood.py's ``score_file``); CHGNet's MP2020-corrected
 energies are put back on the raw scale first, as the OOD suite does.
 
@@ -181,18 +182,18 @@ def lattice(model, refs: dict, spec: dict) -> dict:
     return out
 
 
-def train_one(cfg: dict, base, frames: Sequence, mode: str, val: Sequence = ()):
-    """The base fine-tuned with ``mode``'s options, or its architecture from random weights (``scratch``),
-    validated on ``val`` (early stopping)."""
+def train_one(cfg: dict, base, frames: Sequence, mode: str, val: Sequence, lr: float):
+    """The base fine-tuned with ``mode``'s options, or its architecture from random weights (``scratch``), at
+    peak learning rate ``lr``, validated on ``val`` (early stopping)."""
     if mode == "scratch":
         from record import train_from_scratch  # the from-scratch recipe of the mlearn study, step budget alike
 
-        return train_from_scratch(base, list(frames), cfg["steps"], cfg["seed"], val, cfg["patience"])
+        return train_from_scratch(base, list(frames), cfg["steps"], cfg["seed"], val, cfg["patience"], lr=lr)
     from unihub.finetune import finetune
 
     # frames whose split is 'val' validate the run (finetune's rule); the training frames are the card's train split
     return finetune(base, list(frames) + list(val), head=cfg["head"], epochs=100000, max_steps=cfg["steps"],
-                    lr=cfg["lr"], batch_size=cfg["batch_size"], seed=cfg["seed"], loss=cfg.get("loss"),
+                    lr=lr, batch_size=cfg["batch_size"], seed=cfg["seed"], loss=cfg.get("loss"),
                     patience=cfg["patience"], **cfg["mode_options"].get(mode, {}))
 
 
@@ -208,15 +209,39 @@ def evaluate(cfg: dict, model, data: dict, forgetting: bool, physics: bool) -> d
     return out
 
 
+def learning_rates(cfg: dict, mode: str) -> list[float]:
+    """The learning rates a mode tries: ``lr`` for fine-tuning, ``scratch_lr`` from scratch (a number or a list)."""
+    lrs = cfg.get("scratch_lr" if mode == "scratch" else "lr")
+    lrs = [3e-3] if lrs is None else lrs if isinstance(lrs, list) else [lrs]  # None: the from-scratch recipe's
+    if not lrs or any(not isinstance(x, int | float) or x <= 0 for x in lrs):
+        raise ValueError(f"{mode}: learning rates must be positive numbers, got {lrs!r}")
+    return [float(x) for x in lrs]
+
+
 def training_run(cfg: dict, base, data: dict, n: str, mode: str) -> dict:
-    """One training run (cached): the model trained on the first ``n`` frames of the spread order, scored."""
+    """The model trained on the first ``n`` frames of the spread order, scored: one run per learning rate the
+    mode tries (each cached), the one with the lowest validation loss kept, as a user would choose."""
+    lrs = learning_rates(cfg, mode)
+    if len(lrs) > 1 and not data["val"]:
+        raise ValueError(f"{mode}: choosing among learning rates {lrs} needs validation frames (val_frames > 0)")
+    runs = [_training_run(cfg, base, data, n, mode, lr) for lr in lrs]
+    if len(runs) == 1:
+        return runs[0]
+    val = [(r.get("best") or {}).get("val_loss", float("inf")) for r in runs]
+    out = dict(runs[int(np.argmin(val))])
+    out["val_loss_per_lr"] = {str(lr): v for lr, v in zip(lrs, val, strict=True)}
+    return out
+
+
+def _training_run(cfg: dict, base, data: dict, n: str, mode: str, lr: float) -> dict:
+    """One training run (cached)."""
     from unihub.foundation.files import state_digest
 
     train = data["train"]
     k = len(train) if n == "all" else min(int(n), len(train))
     settings = {"n": k, "mode": mode, "steps": cfg["steps"], "batch_size": cfg["batch_size"],
-                "val_frames": len(data["val"]), "patience": cfg["patience"],
-                "lr": None if mode == "scratch" else cfg["lr"], "options": cfg["mode_options"].get(mode)}
+                "val_frames": len(data["val"]), "patience": cfg["patience"], "lr": lr,
+                "options": cfg["mode_options"].get(mode)}
     if mode != "scratch":  # a retrained base under the same name must not reuse its predecessor's runs
         settings["base_weights"] = state_digest(base)
     else:  # from scratch takes only the base's architecture
@@ -230,7 +255,7 @@ def training_run(cfg: dict, base, data: dict, n: str, mode: str) -> dict:
         from unihub.eval.models import wrap_hub_model
 
         t0 = time.perf_counter()
-        model = train_one(cfg, base, train[:k], mode, data["val"])
+        model = train_one(cfg, base, train[:k], mode, data["val"], lr)
         wall = time.perf_counter() - t0
         extra = getattr(model, "extra_config", None) or {}
         best = extra.get("finetune", {}).get("method", {}).get("best") or extra.get("training", {}).get("best")
@@ -293,12 +318,11 @@ def summarise(cfg: dict, results: dict) -> dict:
     """The record's figures: errors per run, the issue's targets at 50 frames, forgetting, lattice."""
     f = lambda key: results.get(key, {}).get("test", {}).get("force_mae_meV_A", float("nan"))  # noqa: E731
     base_key = f"zero-shot/{cfg['base']}"
-    figures: dict = {"system": cfg["system"], "settings": {k: cfg[k] for k in ("base", "head", "steps", "lr", "loss",
-                                                                                "batch_size", "seed", "sizes",
-                                                                                "modes", "test_frames",
-                                                                                "val_frames", "patience")},
-                     "errors": {key: {**compact(r["test"]), **({"train_frames": r["train_frames"]}
-                                                                if "train_frames" in r else {})}
+    keys = ("base", "head", "steps", "lr", "scratch_lr", "loss", "batch_size", "seed", "sizes", "modes",
+            "test_frames", "val_frames", "patience")
+    run_keys = ("train_frames", "lr", "val_loss_per_lr")
+    figures: dict = {"system": cfg["system"], "settings": {k: cfg.get(k) for k in keys},
+                     "errors": {key: {**compact(r["test"]), **{k: r[k] for k in run_keys if k in r}}
                                 for key, r in results.items()}}
     targets = {}
     for mode in (m for m in cfg["modes"] if m != "scratch"):
@@ -355,7 +379,7 @@ def main() -> None:
     p.add_argument("--sizes", nargs="+", help="override the config's training-set sizes (e.g. 25 50 100 all)")
     p.add_argument("--modes", nargs="+", choices=[*FINETUNE_MODES, "scratch"], help="override the config's modes")
     p.add_argument("--steps", type=int, help="override the optimiser steps per training run")
-    p.add_argument("--lr", type=float, help="override the fine-tuning learning rate")
+    p.add_argument("--lr", type=float, nargs="+", help="override the fine-tuning learning rates tried")
     p.add_argument("--loss", type=json.loads, help='override the fine-tuning loss weights, JSON, e.g. '
                    '\'{"energy": 1, "forces": 10, "stress": 10}\' (from scratch\'s)')
     p.add_argument("--test-frames", dest="test_frames", type=int, help="score a fixed subset of the test split")

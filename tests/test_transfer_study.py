@@ -126,3 +126,28 @@ def test_cached_runs_are_keyed_on_the_base_weights_not_its_name(study, monkeypat
     naive, scratch = paths[0::2], paths[1::2]
     assert naive[0] != naive[1] and naive[0] == naive[2]
     assert scratch[0] == scratch[1] == scratch[2] != scratch[3]
+
+
+def test_each_mode_keeps_the_learning_rate_with_the_lowest_validation_loss(study, monkeypatch):
+    """Every learning rate a mode tries is its own cached run; the one with the lowest validation loss is kept."""
+    val_loss = {5e-4: 0.3, 2e-3: 0.1, 1e-3: 0.2, 3e-3: 0.4}
+    runs = []
+
+    def fake_run(cfg, base, data, n, mode, lr):
+        runs.append((mode, lr))
+        return {"test": {"force_mae_meV_A": lr}, "best": {"val_loss": val_loss[lr]}, "lr": lr}
+
+    monkeypatch.setattr(study, "_training_run", fake_run)
+    cfg = {"lr": [5e-4, 2e-3], "scratch_lr": [1e-3, 3e-3]}
+    data = {"val": [frame("v", 0)]}
+    tuned = study.training_run(cfg, None, data, "50", "naive")
+    scratch = study.training_run(cfg, None, data, "50", "scratch")
+    assert runs == [("naive", 5e-4), ("naive", 2e-3), ("scratch", 1e-3), ("scratch", 3e-3)]
+    assert tuned["lr"] == 2e-3 and tuned["val_loss_per_lr"] == {"0.0005": 0.3, "0.002": 0.1}
+    assert scratch["lr"] == 1e-3
+    assert study.training_run({"lr": 5e-4}, None, {"val": []}, "50", "naive")["lr"] == 5e-4  # one rate, no choice
+    assert study.learning_rates({}, "scratch") == [3e-3]  # the from-scratch recipe's rate by default
+    with pytest.raises(ValueError, match="needs validation frames"):
+        study.training_run(cfg, None, {"val": []}, "50", "naive")
+    with pytest.raises(ValueError, match="positive numbers"):
+        study.learning_rates({"lr": [1e-3, -1]}, "naive")
