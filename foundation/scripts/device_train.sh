@@ -4,13 +4,13 @@
 #
 #   here:    bash foundation/scripts/device_train.sh prepare CONFIG.yaml
 #            stages the config's pack, its init_from weights and the wheels the device image lacks (ase, vesin)
-#            into .device/ (git-ignored; about 60 MB for universal-v2-stage2.yaml), with a config pointing at them
+#            into .device/ (git-ignored; the pack plus about 6 MB), with a config pointing at them
 #   GPU:     bash foundation/scripts/device_train.sh run [MAX_TIME]      (the tree copied with .device/; OUT set)
 #            installs them, trains on one GPU until MAX_TIME (default 00:00:08:00, DD:HH:MM:SS) and writes
 #            the exported model (model.safetensors, config.json), the last checkpoint and the metrics to $OUT;
 #            `unihub release NAME --from FILES_AT` ships what came back, or a later config starts from it
 #
-# `run` works on a CPU too (ACCELERATOR=cpu), which is how the staging is tested before a lease.
+# `run` works on a CPU too (ACCELERATOR=cpu), which tests the staging before a GPU is borrowed.
 set -euo pipefail
 STAGE=.device
 
