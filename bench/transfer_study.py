@@ -321,7 +321,9 @@ def summarise(cfg: dict, results: dict) -> dict:
     keys = ("base", "head", "steps", "lr", "scratch_lr", "loss", "batch_size", "seed", "sizes", "modes",
             "test_frames", "val_frames", "patience")
     run_keys = ("train_frames", "lr", "val_loss_per_lr")
+    weights = {r["base_weights"] for r in results.values() if "base_weights" in r}
     figures: dict = {"system": cfg["system"], "settings": {k: cfg.get(k) for k in keys},
+                     "base_weights": sorted(weights)[0] if len(weights) == 1 else sorted(weights),
                      "errors": {key: {**compact(r["test"]), **{k: r[k] for k in run_keys if k in r}}
                                 for key, r in results.items()}}
     targets = {}

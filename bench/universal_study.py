@@ -104,8 +104,11 @@ def main() -> None:
     t0 = time.perf_counter()
     ood_report(cfg["models"], suites=cfg["suites"], out=args.out, size=cfg["size"], threads=args.threads,
                options={"heldout": {"datasets": REGRESSION_SETS}})
-    suites = json.loads((Path(args.out) / "report.json").read_text())["suites"]
+    report = json.loads((Path(args.out) / "report.json").read_text())
+    suites = report["suites"]
     figures = {name: suites[name]["summary"] for name in SUITES if name in suites}
+    # which weights were measured: a name in the zoo can be re-pointed
+    figures["revisions"] = {m["name"]: m["revision"] for m in report["models"]}
     vols = demo_volumes(cfg["models"], args.threads) if cfg["volumes"] else {}
     ref = vols.get(REFERENCE, {})
     figures["demo_volume_vs_sevennet0_percent"] = {
