@@ -22,6 +22,10 @@ class DataConfig:
     # datasets whose labels already sit on their head's zero (diatomics: computed with MatPES settings,
     # their 6 Å limit matches MatPES isolated atoms to 29 meV median): never shifted, never set references
     unaligned: list[str] = field(default_factory=list)
+    # {dataset: {fidelity: head}}: those frames' forces also train another head, without their energies or
+    # stresses (their absolute scale belongs to their own head); for labels that reach where a head's own data
+    # never go, e.g. PBE dimer curves at short contacts for the mptrj head (MPtrj is PBE/PBE+U too)
+    forces_also_on: dict[str, dict[str, str]] = field(default_factory=dict)
     # one cap for every dataset, or {name: cap, default: cap} (a null cap keeps all of a dataset)
     max_frames_per_dataset: int | dict | None = None
     batch_size: int = 16

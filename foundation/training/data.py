@@ -51,23 +51,35 @@ class FrameSource:
         }
 
 
+def frame_column(source, indices: np.ndarray, name: str = "dataset") -> np.ndarray:
+    """One integer label (``dataset``, ``fidelity``) of each of ``indices``' frames."""
+    if hasattr(source, "array"):  # packed mix: read the memory-mapped column, not every frame
+        return np.asarray(source.array(name))[indices].astype(np.int64)
+    return np.array([int(source.get(int(i))[name]) for i in indices], dtype=np.int64)
+
+
 class GraphDataset(Dataset):
     """Labelled graphs built on the fly (neighbour lists in the loader workers)."""
 
     def __init__(self, source, indices: np.ndarray, cutoff: float, fidelity_map: np.ndarray,
-                 energy_shift: np.ndarray | None = None) -> None:
+                 energy_shift: np.ndarray | None = None, forces_only_head: np.ndarray | None = None) -> None:
         self.source, self.indices, self.cutoff = source, np.asarray(indices), cutoff
         self.fidelity_map = fidelity_map  # source fidelity index → model head index
         # per (dataset, source fidelity) per-element label shift onto the head's reference (eV/atom)
         self.energy_shift = energy_shift
+        # per position: a head that takes only the frame's forces (-1: the frame's own head, all labels)
+        self.forces_only_head = forces_only_head
 
     def __len__(self) -> int:
         return len(self.indices)
 
     def __getitem__(self, k: int):
         d = self.source.get(int(self.indices[k]))
-        g = to_graph(d["numbers"], d["positions"], d["cell"], d["pbc"], self.cutoff,
-                     int(self.fidelity_map[int(d["fidelity"])]), check=False)
+        head = int(self.fidelity_map[int(d["fidelity"])])
+        if self.forces_only_head is not None and self.forces_only_head[k] >= 0:
+            d = {**d, "has_energy": False, "has_stress": False}
+            head = int(self.forces_only_head[k])
+        g = to_graph(d["numbers"], d["positions"], d["cell"], d["pbc"], self.cutoff, head, check=False)
         n = len(d["numbers"])
         energy = float(d["energy"]) if d["has_energy"] else 0.0
         if self.energy_shift is not None and d["has_energy"]:
@@ -115,7 +127,8 @@ class PotentialDataModule(pl.LightningDataModule):
 
     def __init__(self, source, model_fidelities: list[str], cutoff: float, batch_size: int = 16,
                  val_batch_size: int = 32, num_workers: int = 0, seed: int = 0,
-                 max_frames_per_split: dict[str, int] | None = None) -> None:
+                 max_frames_per_split: dict[str, int] | None = None,
+                 forces_also_on: dict[tuple[int, int], int] | None = None) -> None:
         super().__init__()
         self.source, self.cutoff, self.seed = source, cutoff, seed
         self.batch_size, self.val_batch_size, self.num_workers = batch_size, val_batch_size, num_workers
@@ -125,6 +138,8 @@ class PotentialDataModule(pl.LightningDataModule):
                              "add them to model.fidelities in the config")
         self.fidelity_map = np.array([model_fidelities.index(f) for f in source.fidelities])
         self.max_frames = max_frames_per_split or {}
+        # (dataset index, source fidelity index) → a head also trained on those frames' forces
+        self.forces_also_on = forces_also_on or {}
         self.energy_shift: np.ndarray | None = None  # set from fit_references before training
 
     def _indices(self, split: str) -> np.ndarray:
@@ -135,7 +150,13 @@ class PotentialDataModule(pl.LightningDataModule):
         return idx
 
     def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
-        ds = GraphDataset(self.source, self._indices(split), self.cutoff, self.fidelity_map, self.energy_shift)
+        idx, extra_head = self._indices(split), None
+        if split == "train" and self.forces_also_on:
+            ds, fid = frame_column(self.source, idx, "dataset"), frame_column(self.source, idx, "fidelity")
+            copies = [(idx[(ds == d) & (fid == f)], h) for (d, f), h in sorted(self.forces_also_on.items())]
+            extra_head = np.concatenate([np.full(len(idx), -1)] + [np.full(len(c), h) for c, h in copies])
+            idx = np.concatenate([idx] + [c for c, _ in copies])
+        ds = GraphDataset(self.source, idx, self.cutoff, self.fidelity_map, self.energy_shift, extra_head)
         rank = self.trainer.global_rank if self.trainer is not None else 0
         world = self.trainer.world_size if self.trainer is not None else 1
         sampler = EpochSampler(len(ds), shuffle, self.seed, rank, world)

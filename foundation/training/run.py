@@ -21,7 +21,7 @@ from unihub.foundation.files import atomic_write, cache_dir
 from unihub.foundation.model.io import load_potential, save_potential
 from unihub.foundation.training.checkpoint import AtomicCheckpointIO
 from unihub.foundation.training.config import TrainConfig
-from unihub.foundation.training.data import FrameSource, PotentialDataModule
+from unihub.foundation.training.data import FrameSource, PotentialDataModule, frame_column
 from unihub.foundation.training.module import PotentialModule
 from unihub.foundation.training.references import fit_references
 
@@ -59,10 +59,7 @@ def _cap_per_dataset(source, indices: np.ndarray, cap: int | dict | None, seed: 
     if cap is None:
         return indices
     caps = cap if isinstance(cap, dict) else {"default": cap}
-    if hasattr(source, "array"):  # packed mix: read the memory-mapped column, not every frame
-        ds = np.asarray(source.array("dataset"))[indices]
-    else:
-        ds = np.array([int(source.get(int(i))["dataset"]) for i in indices])
+    ds = frame_column(source, indices)
     rng = np.random.default_rng(seed)
     keep = []
     for d in np.unique(ds):
@@ -88,8 +85,33 @@ class _CappedSource:
     def get(self, i: int) -> dict:
         return self._s.get(i)
 
+    def __getattr__(self, name: str):  # a packed mix's columns (``array``) pass through
+        if name == "array" and hasattr(self._s, "array"):
+            return self._s.array
+        raise AttributeError(name)
+
     def __len__(self) -> int:
         return len(self._s)
+
+
+def _forces_also_on(spec: dict, source, heads: list[str]) -> dict[tuple[int, int], int]:
+    """``data.forces_also_on`` ({dataset: {fidelity: head}}) as (dataset, fidelity) indices → head index."""
+    out = {}
+    for name, pairs in spec.items():
+        if name not in source.datasets:
+            raise InputError(f"data.forces_also_on names dataset {name!r}, which is not in the data "
+                             f"(datasets: {list(source.datasets)})")
+        if not isinstance(pairs, dict):
+            raise InputError(f"data.forces_also_on.{name} must map the dataset's fidelity to a head, "
+                             f"e.g. {{pbe: mptrj}}; got {pairs!r}")
+        for fid, head in pairs.items():
+            if fid not in source.fidelities:
+                raise InputError(f"data.forces_also_on.{name}: no data has fidelity {fid!r} "
+                                 f"(fidelities: {list(source.fidelities)})")
+            if head not in heads:
+                raise InputError(f"data.forces_also_on.{name}: the model has no head {head!r} (heads: {heads})")
+            out[source.datasets.index(name), source.fidelities.index(fid)] = heads.index(head)
+    return out
 
 
 def _save_alignment(path: Path, source, ref) -> dict:
@@ -222,7 +244,8 @@ def train(cfg: TrainConfig, source=None, resume: bool = True, *, module: Potenti
         source = source if source is not None else open_source(cfg)
         source = _CappedSource(source, cfg.data.max_frames_per_dataset, cfg.seed)
         dm = PotentialDataModule(source, heads, cfg.model.cutoff, cfg.data.batch_size, cfg.data.val_batch_size,
-                                 cfg.data.num_workers, cfg.seed)
+                                 cfg.data.num_workers, cfg.seed,
+                                 forces_also_on=_forces_also_on(cfg.data.forces_also_on, source, heads))
     else:
         dm, source = datamodule, datamodule.source
     pretrained = module is not None

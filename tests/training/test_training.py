@@ -181,3 +181,54 @@ def test_resume_refuses_a_run_made_with_other_settings(tmp_path):
     assert (tmp_path / "train_settings.json").read_bytes() == recorded
     check_resume(tmp_path, cfg, resuming=False)  # --restart: the new settings are recorded
     assert (tmp_path / "train_settings.json").read_bytes() != recorded
+
+
+def test_forces_also_on_adds_force_only_copies_to_the_training_split():
+    """A dataset named in ``forces_also_on`` trains another head on its forces alone; validation is untouched."""
+    import dataclasses
+
+    from emt_frames import emt_frames
+
+    from unihub.foundation.training.data import FrameSource, PotentialDataModule
+
+    frames = emt_frames(12)
+    frames = [dataclasses.replace(f, dataset="dimers") if k % 2 else dataclasses.replace(f, fidelity="mptrj")
+              for k, f in enumerate(frames)]
+    src = FrameSource(frames)
+    heads = ["pbe", "mptrj"]
+    plain = PotentialDataModule(src, heads, 4.0)
+    key = (src.datasets.index("dimers"), src.fidelities.index("pbe"))
+    dm = PotentialDataModule(src, heads, 4.0, forces_also_on={key: heads.index("mptrj")})
+    base, grown = plain._loader("train", False, 4).dataset, dm._loader("train", False, 4).dataset
+    dimer_train = [i for i in src.indices("train") if src.frames[i].dataset == "dimers"]
+    assert len(grown) == len(base) + len(dimer_train) > len(base)
+    for k in range(len(base)):  # the originals keep their own head and every label
+        a, b = base[k], grown[k]
+        assert int(a.fidelity) == int(b.fidelity) and bool(b.has_energy) and bool(b.has_stress)
+    for k, i in zip(range(len(base), len(grown)), dimer_train, strict=True):
+        g = grown[k]
+        assert int(g.fidelity) == heads.index("mptrj") and src.frames[i].fidelity == "pbe"
+        assert not bool(g.has_energy) and not bool(g.has_stress) and bool(g.has_forces)
+        np.testing.assert_array_equal(g.forces.numpy(), src.frames[i].forces)
+    assert len(dm._loader("val", False, 4).dataset) == len(plain._loader("val", False, 4).dataset)
+
+
+def test_forces_also_on_refuses_unknown_names():
+    import pytest
+
+    from unihub.foundation.errors import InputError
+    from unihub.foundation.training.run import _forces_also_on
+
+    class Source:
+        datasets, fidelities = ["a", "b"], ["pbe", "r2scan"]
+
+    heads = ["pbe", "mptrj", "r2scan"]
+    assert _forces_also_on({"b": {"pbe": "mptrj"}}, Source(), heads) == {(1, 0): 1}
+    with pytest.raises(InputError, match="not in the data"):
+        _forces_also_on({"c": {"pbe": "mptrj"}}, Source(), heads)
+    with pytest.raises(InputError, match="must map"):
+        _forces_also_on({"a": "mptrj"}, Source(), heads)
+    with pytest.raises(InputError, match="no data has fidelity"):
+        _forces_also_on({"a": {"lda": "mptrj"}}, Source(), heads)
+    with pytest.raises(InputError, match="no head"):
+        _forces_also_on({"a": {"pbe": "rpbe"}}, Source(), heads)
