@@ -1,5 +1,5 @@
 # Two entry points for a fresh machine; each creates .venv and installs the pinned dependencies.
-#   make demo   - the main job: universal-v1 relaxes structures across the periodic table and runs MD
+#   make demo   - the main job: universal-v2 relaxes structures across the periodic table and runs MD
 #   make test   - the test suite (UNIHUB_DATA defaults to ../shared/data)
 PY ?= python3
 VENV := .venv

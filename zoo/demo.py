@@ -1,4 +1,4 @@
-"""``unihub demo``: load universal-v1, relax structures across the periodic table, run a short MD, report."""
+"""``unihub demo``: load universal-v2, relax structures across the periodic table, run a short MD, report."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def demo_structures() -> dict:
     }
 
 
-def run_demo(model_name: str = "universal-v1", out: str | Path = "demo_out", md_steps: int = 200,
+def run_demo(model_name: str = "universal-v2", out: str | Path = "demo_out", md_steps: int = 200,
              progress: bool = True) -> dict:
     """Relax the demo structures and run NVT MD on 64-atom Si; writes ``report.md``, ``results.json``, a plot."""
     out = check_output_dir(out)

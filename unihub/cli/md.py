@@ -115,7 +115,7 @@ def _lammps_commands(args: argparse.Namespace) -> int:
 def _add_md(sub) -> None:
     m = sub.add_parser("md", help="molecular dynamics on a structure file with a hub model")
     m.add_argument("structure", help="any file ASE reads (cif, POSCAR, extxyz, ...)")
-    m.add_argument("--model", default="universal-v1")
+    m.add_argument("--model", default="universal-v2")
     m.add_argument("--head")
     m.add_argument("-T", "--temperature", type=float, default=300.0)
     m.add_argument("--steps", type=int, default=1000)

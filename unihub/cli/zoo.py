@@ -54,8 +54,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _add_demo(sub) -> None:
-    d = sub.add_parser("demo", help="the main job: load universal-v1, relax structures, run MD, write a report")
-    d.add_argument("--model", default="universal-v1")
+    d = sub.add_parser("demo", help="the main job: load universal-v2, relax structures, run MD, write a report")
+    d.add_argument("--model", default="universal-v2")
     d.add_argument("-o", "--output", default="demo_out")
     d.add_argument("--md-steps", dest="md_steps", type=int, default=200)
     d.add_argument("--no-progress", action="store_true")
