@@ -139,6 +139,26 @@ def test_perturbed_copies_keep_their_parent_and_stated_change():
     assert all(seen[k] > 0 for k in C.PERTURBED), seen
 
 
+def test_wide_strained_copies_only_when_named_and_beyond_the_default_strain():
+    """``wide_strained`` reaches the volumes ``strained`` never does; naming it leaves the default stream alone."""
+    out = list(C.generate_compounds(80, seed=5, kinds=["prototype", "wide_strained"]))
+    by_id = {a.info["id"]: a for a in out}
+    eps = []
+    for a in out[1::2]:
+        assert a.info["source"] == "wide_strained"
+        e = np.asarray(a.info["strain"])
+        parent = by_id[a.info["parent"]]
+        np.testing.assert_allclose(a.cell.array, parent.cell.array @ (np.eye(3) + e), atol=1e-9)
+        assert np.allclose(e, e[0, 0] * np.eye(3))
+        eps.append(e[0, 0])
+    eps = np.array(eps)
+    assert ((eps >= 0.10) & (eps <= 0.30) | (eps >= -0.15) & (eps <= -0.10)).all(), eps
+    assert (eps > 0).sum() > (eps < 0).sum() > 0  # mostly expansion, some compression
+    assert "wide_strained" not in C.KINDS
+    default = [a.info["source"] for a in C.generate_compounds(60, seed=5, kinds=FAST)]
+    assert "wide_strained" not in default
+
+
 def test_every_element_can_be_the_focus_and_most_appear_soon():
     ctx = stream._Context(frozenset(C.ELEMENTS), 32, None)
     assert ctx.proto_focus == sorted(C.ELEMENTS, key=lambda e: atomic_numbers[e])

@@ -55,9 +55,11 @@ def _label(args: argparse.Namespace) -> int:
 
     # the generator's output is part of the run: ids name positions in its sequence, not contents
     generator = fingerprint(compounds.generate_compounds(args.n, seed=args.seed, elements=args.elements,
-                                                         max_atoms=args.max_atoms))
+                                                         max_atoms=args.max_atoms, kinds=args.kinds))
     run = {"n": args.n, "seed": args.seed, "max_atoms": args.max_atoms, "elements": args.elements,
            "teachers": args.teachers, "shards": args.shards, "generator": generator}
+    if args.kinds:  # only when given: runs of the default stream keep their run.json
+        run["kinds"] = args.kinds
     if run_file.exists():
         before = json.loads(run_file.read_text())
         if before != run:
@@ -70,7 +72,8 @@ def _label(args: argparse.Namespace) -> int:
 
     out = folder / f"shard{args.shard}-of-{args.shards}.extxyz"
     structures = compounds.generate_compounds(args.n, seed=args.seed, elements=args.elements,
-                                              max_atoms=args.max_atoms, start_block=resume_block(out))
+                                              max_atoms=args.max_atoms, kinds=args.kinds,
+                                              start_block=resume_block(out))
     summary = label_generated(structures, teachers, out, shard=args.shard, shards=args.shards,
                               batch_size=args.batch_size, log=folder / f"shard{args.shard}-of-{args.shards}.log")
     print(json.dumps(summary))
@@ -95,6 +98,8 @@ def _label_card(name: str, folder, run_file) -> int:
     flags = f"--n {run['n']} --seed {run['seed']} --max-atoms {run['max_atoms']} --teachers {' '.join(run['teachers'])}"
     if run["elements"]:
         flags += f" --elements {' '.join(run['elements'])}"
+    if run.get("kinds"):
+        flags += f" --kinds {' '.join(run['kinds'])}"
     command = f"unihub label {name} {flags} --shard K --shards {run['shards']} (K = 0..{run['shards'] - 1})"
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                           cwd=Path(__file__).parent).stdout.strip() or "unknown"
@@ -115,6 +120,8 @@ def _add_label(sub) -> None:
     lb.add_argument("--seed", type=int, default=0)
     lb.add_argument("--max-atoms", dest="max_atoms", type=positive_int, default=32)
     lb.add_argument("--elements", nargs="+", help="restrict the chemistry to these elements")
+    lb.add_argument("--kinds", nargs="+", help="the generator's kinds to emit (default: its default stream); "
+                                                "name 'wide_strained' for copies strained beyond ±10 %%")
     lb.add_argument("--teachers", nargs="+", default=["chgnet", "sevennet-0"],
                     help="peers or hub models with an mptrj head; the first also sets each structure's volume")
     lb.add_argument("--shard", type=int, default=0, help="this process's shard (run one process per core)")

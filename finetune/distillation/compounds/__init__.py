@@ -15,6 +15,8 @@ Kinds (``KINDS``), interleaved: structures come in blocks of a base structure an
 - perturbed copies (``PERTURBED``): ``strained`` (isotropic linear strain within ±10 %), ``sheared``
   (symmetric shear components within ±5 %), ``rattled`` (Gaussian, sigma 0.02-0.1 Å, on a supercell),
   ``vacancy`` (one atom removed from a supercell of at least 8 atoms).
+- ``OPTIONAL`` copies, made only when ``kinds`` names them: ``wide_strained`` (isotropic linear strain of
+  +10 to +30 % or -10 to -15 %, where a model trained on ``strained`` alone extrapolates its E(V) curve).
 
 Default proportions of the stream (``BASE_WEIGHTS`` x ``PERTURB_WEIGHTS``, one copy per base):
 prototype 20 %, substituted 15 %, random_symmetric 15 %, rattled 20 %, strained 12.5 %, sheared 10 %,
@@ -57,13 +59,14 @@ from .elements import (
 )
 from .geometry import GUARD, check_contacts, reduced_formula, supercell, volume_scan
 from .overlap import BENCHMARKS, benchmark_keys, benchmark_overlap, structure_key
-from .perturbations import PERTURB_WEIGHTS, PERTURBED
+from .perturbations import OPTIONAL, PERTURB_WEIGHTS, PERTURBED
 from .prototypes import PROTOTYPES, Prototype
 from .random_symmetric import have_pyxtal
 from .stream import BASE_KINDS, BASE_WEIGHTS, KINDS, generate_compounds
 from .substitution import MATTERGEN, data_folder
 
-__all__ = ["generate_compounds", "KINDS", "BASE_KINDS", "PERTURBED", "BASE_WEIGHTS", "PERTURB_WEIGHTS", "ELEMENTS",
+__all__ = ["generate_compounds", "KINDS", "BASE_KINDS", "PERTURBED", "OPTIONAL", "BASE_WEIGHTS", "PERTURB_WEIGHTS",
+           "ELEMENTS",
            "EXCLUDED", "GUARD", "MATTERGEN", "BENCHMARKS", "ANION_STATES", "ANION_WEIGHTS", "PROTOTYPES", "Prototype",
            "cation_states", "electronegativity", "ionic_radius", "metallic_radius", "assign_oxidation_states",
            "parse_oxidation_states", "check_contacts", "reduced_formula", "supercell", "volume_scan", "data_folder",

@@ -8,13 +8,20 @@ from ase import Atoms
 from .geometry import check_contacts, reduced_formula, supercell
 
 PERTURBED = ("strained", "sheared", "rattled", "vacancy")
-PERTURB_WEIGHTS = {"rattled": 0.4, "strained": 0.25, "sheared": 0.2, "vacancy": 0.15}
+# copies only a stream that names them makes (the default stream stays as it was)
+OPTIONAL = ("wide_strained",)
+PERTURB_WEIGHTS = {"rattled": 0.4, "strained": 0.25, "sheared": 0.2, "vacancy": 0.15, "wide_strained": 0.25}
+# isotropic linear strain beyond ``strained``'s ±10 %: expansion to +30 % (three draws in four), compression to -15 %
+WIDE_STRAIN = ((0.10, 0.30), (-0.15, -0.10))
 
 
 def _perturb(base: Atoms, kind: str, rng: np.random.Generator, max_atoms: int) -> Atoms | None:
-    if kind in ("strained", "sheared"):
+    if kind in ("strained", "sheared", "wide_strained"):
         if kind == "strained":
             eps = np.eye(3) * rng.uniform(-0.10, 0.10)
+        elif kind == "wide_strained":
+            lo, hi = WIDE_STRAIN[0] if rng.random() < 0.75 else WIDE_STRAIN[1]
+            eps = np.eye(3) * rng.uniform(lo, hi)
         else:
             off = rng.uniform(-0.05, 0.05, 3)
             eps = np.array([[0, off[2], off[1]], [off[2], 0, off[0]], [off[1], off[0], 0]])

@@ -17,13 +17,13 @@ from ase.data import atomic_numbers
 
 from .elements import ANION_STATES, ELEMENTS, EXCLUDED, cation_states
 from .geometry import check_contacts, reduced_formula
-from .perturbations import PERTURBED, _copy
+from .perturbations import OPTIONAL, PERTURBED, _copy
 from .prototypes import PROTOTYPES, _build_prototype, _role_options, _template
 from .random_symmetric import _build_random, have_pyxtal
 from .substitution import MATTERGEN, _build_substituted, _similar, _Source, _sources, data_folder
 
 BASE_KINDS = ("prototype", "substituted", "random_symmetric")
-KINDS = BASE_KINDS + PERTURBED
+KINDS = BASE_KINDS + PERTURBED  # the default stream's kinds; ``OPTIONAL`` copies only when named
 BASE_WEIGHTS = {"prototype": 0.4, "substituted": 0.3, "random_symmetric": 0.3}
 _VERSION = "1"  # part of every id: bump when the same arguments would give other structures
 
@@ -95,9 +95,9 @@ def _check_args(n: int, elements: Sequence[str] | None, max_atoms: int,
             chosen.remove("random_symmetric")
     else:
         chosen = list(dict.fromkeys(kinds))
-        unknown = [k for k in chosen if k not in KINDS]
+        unknown = [k for k in chosen if k not in KINDS + OPTIONAL]
         if unknown:
-            raise ValueError(f"unknown kind(s) {unknown}: choose from {list(KINDS)}")
+            raise ValueError(f"unknown kind(s) {unknown}: choose from {list(KINDS + OPTIONAL)}")
         if not chosen:
             raise ValueError(f"kinds is empty: choose from {list(KINDS)}")
         if "random_symmetric" in chosen and not have_pyxtal():
@@ -157,7 +157,7 @@ def generate_compounds(n: int, seed: int = 0, elements: Sequence[str] | None = N
         if not base_kinds:
             raise ValueError(f"no MatterGen structure of <= {max_atoms} atoms can be substituted into elements "
                              f"{sorted(allowed)}: widen elements or add other kinds")
-    copies = [k for k in PERTURBED if k in chosen]
+    copies = [k for k in PERTURBED + OPTIONAL if k in chosen]
     tag = _args_hash(allowed, max_atoms, chosen)
     per_block = int(bool(base_emit)) + int(bool(copies))
     yield from islice(_blocks(seed, ctx, base_kinds, base_emit, copies, tag, start=start_block),
