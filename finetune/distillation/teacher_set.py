@@ -24,6 +24,7 @@ from ase.io import iread
 from unihub.foundation.eos import birch_murnaghan
 from unihub.foundation.files import sha256_file
 
+from .compounds.perturbations import OPTIONAL, PERTURBED
 from .compounds.stream import block_of
 from .teachers import FilterRule, Teacher, label_to_file, state_path
 
@@ -218,6 +219,8 @@ def _card_prose(meta: dict, shards: _Shards, command: str, seed: int, generator:
     rule = json.loads(next(iter(shards.rules))) if len(shards.rules) == 1 else "differs between files"
     teacher_lines = "\n".join(f"- {t['name']} {t['revision']} (weights sha256 `{t['sha256']}`, energies "
                               f"`{t['energy_scale']}`)" for t in teachers)
+    kinds = [k.replace("_", " ") for k in (*PERTURBED, *OPTIONAL) if shards.per_source.get(k)] or ["no"]
+    copies = " or ".join(filter(None, [", ".join(kinds[:-1]), kinds[-1]]))
     return f"""
 # {meta['title']}
 
@@ -229,8 +232,8 @@ MPtrj energy scale (fidelity `mptrj`). Made by:
 
 ## Provenance
 Every structure is generated here: decorated prototypes with charge-balanced compositions, MatterGen
-crystals with chemically similar substitutions, random symmetric crystals, and strained, sheared,
-rattled or vacancy copies of them. Each unperturbed structure is first put at the first teacher's E(V)
+crystals with chemically similar substitutions, random symmetric crystals, and {copies} copies of
+them (see the counts). Each unperturbed structure is first put at the first teacher's E(V)
 minimum; its copies take the same volume factor. No structure comes from a benchmark or a test split.
 
 ## Teachers and label filter
