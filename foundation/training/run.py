@@ -75,6 +75,8 @@ class _CappedSource:
     def __init__(self, source, cap: int | dict | None, seed: int) -> None:
         self._s, self._cap, self._seed = source, cap, seed
         self.fidelities, self.datasets = source.fidelities, source.datasets
+        if hasattr(source, "array"):  # a packed mix's memory-mapped columns pass through (frame_column)
+            self.array = source.array
         self._cache: dict[str, np.ndarray] = {}
 
     def indices(self, split: str) -> np.ndarray:
@@ -84,11 +86,6 @@ class _CappedSource:
 
     def get(self, i: int) -> dict:
         return self._s.get(i)
-
-    def __getattr__(self, name: str):  # a packed mix's columns (``array``) pass through
-        if name == "array" and hasattr(self._s, "array"):
-            return self._s.array
-        raise AttributeError(name)
 
     def __len__(self) -> int:
         return len(self._s)
