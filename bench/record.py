@@ -143,8 +143,12 @@ def lammps_student_cost(mtp_path: str | os.PathLike, phase: tuple, ranks: int = 
             "us_per_atom_step_core": loop.us_per_atom_step_core}
 
 
+# the pretraining recipe's peak learning rate: a random network needs larger steps than a pretrained one
+SCRATCH_LR = 3e-3
+
+
 def train_from_scratch(base, frames: list, steps: int, seed: int, val: list | None = None,
-                       patience: int | None = None, lr: float = 3e-3) -> UniversalModel:
+                       patience: int | None = None, lr: float = SCRATCH_LR) -> UniversalModel:
     """The base's architecture trained from random weights on ``frames`` with foundation's ``train``: the
     baseline that fine-tuning is measured against, at the same optimiser-step cap and, with ``patience``, the
     same early-stopping rule as ``finetune`` (the validation loss on ``val``)."""
@@ -156,7 +160,6 @@ def train_from_scratch(base, frames: list, steps: int, seed: int, val: list | No
     val = list(val or [])
     tmp = Path(tempfile.mkdtemp(prefix="unihub-scratch-"))
     try:
-        # default: the pretraining learning rate (a random network needs larger steps than a pretrained one)
         cfg = TrainConfig(model=copy.deepcopy(base.config), optim=OptimConfig(lr=lr, warmup_steps=10),
                           trainer=TrainerConfig(max_epochs=100000, max_steps=steps, threads=1, progress=False,
                                                 early_stopping_patience=patience),

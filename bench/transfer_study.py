@@ -213,7 +213,9 @@ def learning_rates(cfg: dict, mode: str) -> list[float]:
     """The learning rates a mode tries: ``lr`` for fine-tuning, ``scratch_lr`` from scratch (a number or a list)."""
     lrs = cfg.get("scratch_lr" if mode == "scratch" else "lr")
     if lrs is None and mode == "scratch":
-        lrs = [3e-3]  # the from-scratch recipe's (record.train_from_scratch)
+        from record import SCRATCH_LR
+
+        lrs = [SCRATCH_LR]
     lrs = lrs if isinstance(lrs, list) else [lrs]
     if not lrs or any(not isinstance(x, int | float) or x <= 0 for x in lrs):
         raise ValueError(f"{mode}: learning rates must be positive numbers, got {lrs!r}")
