@@ -374,7 +374,8 @@ def plot_curves(cfg: dict, results: dict, out: Path = PLOTS) -> list[Path]:
                   f"every run stops {cfg['patience']} epochs after its best loss on {cfg['val_frames']} frames of the "
                   f"val split, at most {cfg['steps']} steps of {cfg['batch_size']} frames; seed {cfg['seed']}")
         path = out / f"{cfg['system']}-{quantity}.png"
-        path.write_bytes(plots.curves(series, "training frames", label, f"{cfg['system']}: {label}", footer))
+        path.write_bytes(plots.curves(series, "training frames", label, f"{cfg['system']}: {label}", footer,
+                                      log=True))
         paths.append(path)
     return paths
 

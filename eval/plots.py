@@ -138,18 +138,36 @@ def periodic_table(values: Mapping[str, float], label: str, title: str, footer: 
 
 
 def curves(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], xlabel: str, ylabel: str,
-           title: str, footer: str, ylim: tuple[float, float] | None = None) -> bytes:
-    """Line plots, e.g. a dimer energy curve of DFT and every model."""
+           title: str, footer: str, ylim: tuple[float, float] | None = None, log: bool = False) -> bytes:
+    """Line plots, e.g. a dimer energy curve of DFT and every model; ``log``: both axes logarithmic and every
+    point marked, for learning curves sampled at a few sizes."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(4.2, 3.4))
+    fig, ax = plt.subplots(figsize=(5.8, 3.4) if log else (4.2, 3.4))
     for name, (x, y) in series.items():
-        ax.plot(x, y, "-o" if name == "DFT" else "-", ms=2, lw=1, label=name, color="k" if name == "DFT" else None)
+        style = "-o" if name == "DFT" or (log and len(x) > 2) else "-"
+        ax.plot(x, y, style, ms=3 if log else 2, lw=1, label=name, color="k" if name == "DFT" else None)
+    if log:
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        # plain numbers at the sampled sizes and at 1-2-5 steps: log-axis minor labels collide or vanish
+        sampled = sorted({float(v) for x, _ in series.values() if len(x) > 2 for v in x})
+        if sampled:
+            ax.set_xticks(sampled)
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            axis.set_minor_formatter(NullFormatter())
     if ylim:
         ax.set_ylim(*ylim)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
+    if log:  # beside the axes, where it hides no curve
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    else:
+        ax.legend(fontsize=7)
     return _png(fig, footer)
 
 
