@@ -147,6 +147,7 @@ def curves(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], xlabel
         style = "-o" if name == "DFT" or (log and len(x) > 2) else "-"
         ax.plot(x, y, style, ms=3 if log else 2, lw=1, label=name, color="k" if name == "DFT" else None)
     if log:
+        # matplotlib loads with the first plot (_plt), never at import of this module
         from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
         ax.set_xscale("log")
