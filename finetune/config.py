@@ -19,6 +19,7 @@ Example (``FinetuneConfig(head="new", replay=ReplaySettings(frames=2000, ratio=0
       select: random
       filter: combinations
       pseudolabel: false
+      fidelity: any
     ewc:
       weight: 0.0
       frames: 64
@@ -50,6 +51,8 @@ class ReplaySettings:
     select: str = "random"  # 'random' | 'fps'
     filter: str = "combinations"  # 'none' | 'combinations' | 'inclusive' | 'exclusive'
     pseudolabel: bool = False  # relabel replay frames of another functional with the base model
+    # whose frames: 'any' fidelity, the tuned 'head''s own (a new head's: the head it starts from), or one named
+    fidelity: str = "any"
 
 
 @dataclass
@@ -95,5 +98,6 @@ class FinetuneConfig(YamlConfig):
     ALIASES = {"freeze": "freeze.stages", "lr_factors": "freeze.lr_factors",
                "replay": "replay.frames", "replay_ratio": "replay.ratio", "replay_select": "replay.select",
                "replay_filter": "replay.filter", "pseudolabel_replay": "replay.pseudolabel",
+               "replay_fidelity": "replay.fidelity",
                "ewc": "ewc.weight", "ewc_frames": "ewc.frames"}
 

@@ -11,7 +11,7 @@ import torch
 from unihub.foundation.data.frame import Frame
 from unihub.foundation.graph import collate, to_graph
 from unihub.foundation.training.config import TrainConfig
-from unihub.foundation.training.data import EpochSampler
+from unihub.foundation.training.data import EpochSampler, frame_column
 from unihub.foundation.training.run import _CappedSource, run_references
 
 FILTERS = ("none", "combinations", "inclusive", "exclusive")
@@ -51,6 +51,18 @@ def filter_indices(source, indices: np.ndarray, elements: Sequence[int], mode: s
     want = frozenset(int(z) for z in elements)
     sets = element_sets(source, indices)
     return indices[np.array([keep_by_elements(s, want, mode) for s in sets], dtype=bool)]
+
+
+def fidelity_indices(source, indices: np.ndarray, fidelity: str) -> np.ndarray:
+    """The frames of ``indices`` labelled in ``fidelity`` ('any': all of them)."""
+    indices = np.asarray(indices)
+    if fidelity == "any":
+        return indices
+    names = source_fidelities(source)
+    if fidelity not in names:
+        raise ValueError(f"replay_fidelity {fidelity!r}: the pretraining frames have the fidelities {names}; "
+                         "give one of them, 'head' or 'any'")
+    return indices[frame_column(source, indices, "fidelity") == names.index(fidelity)]
 
 
 def source_fidelities(source) -> list[str]:
@@ -121,17 +133,21 @@ def pretrained_indices(model, source) -> np.ndarray:
 
 
 def select_replay(source, n: int, elements: Sequence[int], *, select: str = "random", filter: str = "none",
-                  model=None, seed: int = 0, fps_pool: int | None = None,
+                  fidelity: str = "any", model=None, seed: int = 0, fps_pool: int | None = None,
                   candidates: np.ndarray | None = None) -> np.ndarray:
-    """``n`` frame indices among ``candidates`` (default: the source's train split) passing ``filter``, chosen
-    at random or by FPS on ``model``'s descriptors (FPS looks at a random pool of ``fps_pool`` candidates,
-    default 5n ≥ 1000)."""
+    """``n`` frame indices among ``candidates`` (default: the source's train split) labelled in ``fidelity``
+    ('any': all) and passing ``filter``, chosen at random or by FPS on ``model``'s descriptors (FPS looks at a
+    random pool of ``fps_pool`` candidates, default 5n ≥ 1000)."""
     if select not in SELECTIONS:
         raise ValueError(f"replay_select must be one of {SELECTIONS}, got {select!r}")
-    cand = filter_indices(source, source.indices("train") if candidates is None else np.asarray(candidates),
-                          elements, filter)
+    cand = fidelity_indices(source, source.indices("train") if candidates is None else np.asarray(candidates),
+                            fidelity)
     if len(cand) == 0:
-        raise ValueError(f"no pretraining frame passes replay_filter={filter!r} for elements {sorted(elements)}; "
+        raise ValueError(f"no pretraining frame is labelled in {fidelity!r}; use replay_fidelity='any'")
+    cand = filter_indices(source, cand, elements, filter)
+    if len(cand) == 0:
+        raise ValueError(f"no pretraining frame passes replay_filter={filter!r} for elements {sorted(elements)}"
+                         f"{'' if fidelity == 'any' else f' among those labelled in {fidelity!r}'}; "
                          "use a looser filter ('inclusive' or 'none')")
     rng = np.random.default_rng(seed)
     if n >= len(cand):

@@ -163,6 +163,8 @@ def finetune(model, data, config: FinetuneConfig | dict | None = None, *, test=N
       'combinations' | 'inclusive' | 'exclusive');
       ``replay_ratio`` replay frames per fine-tune frame are drawn afresh each epoch (default: the whole pool).
       ``pseudolabel_replay`` relabels replay frames of another functional than the fine-tune head with the base model.
+      ``replay_fidelity`` draws the pool from frames of one fidelity: 'any' (default), 'head' (the tuned head's,
+      or the head a new one starts from: replay then rehearses the head users keep) or a fidelity's name.
     pretraining: the pretraining frames for replay, EWC and the forgetting numbers (``pretraining_source``).
     ewc: λ of an EWC penalty with a diagonal Fisher from ``ewc_frames`` pretraining frames (drawn like replay's).
     e0: 'estimate' (least squares on the base model's residuals), 'keep', or {element: eV}.
@@ -249,8 +251,10 @@ def _pretraining_frames(base, head: _Head, data: _Data, cfg: FinetuneConfig, pre
         out.seen = pretrained_indices(base, out.source)
     if r.frames:
         elements = sorted({int(z) for f in data.train for z in f.numbers})
+        # 'head': the frames that taught the head being tuned (a new head: the head it starts from)
+        fidelity = (head.name if cfg.head != "new" else head.init) if r.fidelity == "head" else r.fidelity
         idx = select_replay(out.source, int(r.frames), elements, select=r.select, filter=r.filter,
-                            model=head.work, seed=cfg.seed, candidates=out.seen)
+                            fidelity=fidelity, model=head.work, seed=cfg.seed, candidates=out.seen)
         frames = [_frame_of(out.source, int(i)) for i in idx]
         # DFT labels onto the head scale pretraining used, and onto the moved E0 of a tuned existing head
         frames = align_labels(frames, label_alignment(base, out.source), {head.name: head.e0_moves})
@@ -297,7 +301,8 @@ def _report(base, tuned, frozen: set, head: _Head, data: _Data, pt: _Pretraining
               "lr": cfg.lr, "lr_factors": cfg.freeze.lr_factors or {}, "epochs": cfg.epochs,
               "max_steps": cfg.max_steps, "batch_size": cfg.batch_size, "replay": len(pt.replay),
               "replay_per_epoch": pt.per_epoch if pt.replay else 0, "replay_select": r.select,
-              "replay_filter": r.filter, "pseudolabel_replay": r.pseudolabel, "ewc": cfg.ewc.weight,
+              "replay_filter": r.filter, "replay_fidelity": r.fidelity, "pseudolabel_replay": r.pseudolabel,
+              "ewc": cfg.ewc.weight,
               "e0": cfg.e0 if isinstance(cfg.e0, str) else "given",
               "e0_values": {str(z): v for z, v in head.e0_set.items()}, "train_frames": len(data.train),
               "val_frames": len(data.val), "patience": cfg.patience,

@@ -41,6 +41,16 @@ def test_selection_obeys_filter_and_count(pretrain, base, select):
         select_replay(pretrain, 3, [AL], filter="exclusive")
 
 
+def test_selection_by_fidelity(pretrain):
+    idx = select_replay(pretrain, 50, [CU, NI], filter="none", fidelity="pbesol")
+    assert len(idx) == 5 and {pretrain.frames[i].dataset for i in idx} == {"alni"}  # the one PBEsol dataset
+    assert len(select_replay(pretrain, 50, [CU, NI], filter="none", fidelity="any")) == len(pretrain.indices("train"))
+    with pytest.raises(ValueError, match="fidelities \\['pbe', 'pbesol'\\]"):
+        select_replay(pretrain, 3, [CU], filter="none", fidelity="r2scan")
+    with pytest.raises(ValueError, match="among those labelled in 'pbesol'"):
+        select_replay(pretrain, 3, [CU], filter="combinations", fidelity="pbesol")  # no Cu-only PBEsol frame
+
+
 def test_fps_takes_the_extremes():
     x = np.array([[0.0], [0.1], [0.2], [5.0], [10.0], [9.9]])
     for seed in range(5):
@@ -175,3 +185,22 @@ def test_generated_data_not_made_here_is_left_out_with_a_warning(tmp_path, monke
         kept = _made_here(cfg)
     assert kept.data.datasets == public
     assert any(f"leaves out {', '.join(generated)}:" in str(w.message) for w in seen)
+
+
+@pytest.mark.parametrize("fidelity, expected", [("head", {"pbe"}), ("pbesol", {"pbesol"})])
+def test_finetune_replays_the_tuned_heads_frames(base, ft_frames, pretrain, monkeypatch, fidelity, expected):
+    """replay_fidelity='head' keeps the pool to the frames of the head being tuned (here 'pbe', the data's)."""
+    from unihub.finetune import finetune, module
+
+    seen = {}
+    real = module.FinetuneDataModule.train_dataloader
+
+    def spy(self):
+        seen["replayed"] = {self.source.frames[i].fidelity for i in range(self.n_ft, self.n_ft + self.n_pool)}
+        return real(self)
+
+    monkeypatch.setattr(module.FinetuneDataModule, "train_dataloader", spy)
+    tuned = finetune(base, ft_frames, replay=30, replay_filter="none", replay_fidelity=fidelity, pretraining=pretrain,
+                     epochs=1, check_units=False)
+    assert seen["replayed"] == expected
+    assert tuned.extra_config["finetune"]["method"]["replay_fidelity"] == fidelity

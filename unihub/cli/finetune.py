@@ -37,9 +37,9 @@ def _e0(text: str):
 
 # flags that set the FinetuneConfig setting of the same (flat keyword) name
 _FINETUNE_FLAGS = ("head", "new_head_name", "fidelity", "freeze", "lr_factors", "replay", "replay_ratio",
-                   "replay_select", "replay_filter", "pseudolabel_replay", "ewc", "e0", "epochs", "max_steps", "lr",
-                   "batch_size", "data_card", "eval_pretraining", "seed", "threads", "check_units", "valid_fraction",
-                   "patience")
+                   "replay_select", "replay_filter", "replay_fidelity", "pseudolabel_replay", "ewc", "e0", "epochs",
+                   "max_steps", "lr", "batch_size", "data_card", "eval_pretraining", "seed", "threads", "check_units",
+                   "valid_fraction", "patience")
 
 
 def finetune_config_from_args(args: argparse.Namespace) -> FinetuneConfig:
@@ -101,6 +101,9 @@ def _add_finetune(sub) -> None:
                    help=f"default: {default.replay.select}")
     p.add_argument("--replay-filter", dest="replay_filter", choices=["none", "combinations", "inclusive", "exclusive"],
                    help=f"default: {default.replay.filter}")
+    p.add_argument("--replay-fidelity", dest="replay_fidelity",
+                   help="replay frames of one fidelity: any, head (the tuned head's) or a fidelity's name "
+                        f"(default: {default.replay.fidelity})")
     p.add_argument("--pseudolabel-replay", dest="pseudolabel_replay", action="store_true", default=None)
     p.add_argument("--pretraining", help="pack folder of the pretraining mix (default: the base model's)")
     p.add_argument("--ewc", type=float, help="EWC penalty weight λ (default 0: off)")
