@@ -3,6 +3,7 @@ optionally freezing stages, replaying pretraining frames and penalising drift (E
 
 from __future__ import annotations
 
+import collections
 import copy
 import dataclasses
 import os
@@ -302,6 +303,8 @@ def _report(base, tuned, frozen: set, head: _Head, data: _Data, pt: _Pretraining
               "max_steps": cfg.max_steps, "batch_size": cfg.batch_size, "replay": len(pt.replay),
               "replay_per_epoch": pt.per_epoch if pt.replay else 0, "replay_select": r.select,
               "replay_filter": r.filter, "replay_fidelity": r.fidelity, "pseudolabel_replay": r.pseudolabel,
+              # the pool depends on which pretraining datasets this machine holds (generated ones may be missing)
+              "replay_datasets": dict(sorted(collections.Counter(f.dataset for f in pt.replay).items())),
               "ewc": cfg.ewc.weight,
               "e0": cfg.e0 if isinstance(cfg.e0, str) else "given",
               "e0_values": {str(z): v for z, v in head.e0_set.items()}, "train_frames": len(data.train),

@@ -39,7 +39,8 @@ def test_yaml_round_trip(tmp_path):
 def test_unknown_keys_and_names_are_refused(tmp_path):
     with pytest.raises(InputError, match=r"unknown top-level config keys \['replay_ration'\]; known: \[.*'replay'"):
         FinetuneConfig.from_dict({"replay_ration": 0.5})
-    with pytest.raises(InputError, match=r"unknown keys \['fraction'\] in 'replay'; known: \['fidelity', 'filter', 'frames'"):
+    with pytest.raises(InputError,
+                       match=r"unknown keys \['fraction'\] in 'replay'; known: \['fidelity', 'filter', 'frames'"):
         FinetuneConfig.from_dict({"replay": {"fraction": 0.5}})
     with pytest.raises(InputError, match=r"config section 'ewc' must be a mapping of its keys, got 0\.5"):
         FinetuneConfig.from_dict({"ewc": 0.5})
@@ -104,7 +105,7 @@ def test_manifest_settings_keep_their_flat_names():
     settings = _settings(FinetuneConfig(read_options=None).with_overrides(replay_ratio=0.5), "pack")
     assert set(settings) == {
         "head", "new_head_name", "init_head", "freeze", "lr_factors", "replay", "replay_ratio", "replay_select",
-        "replay_filter", "replay_fidelity", "pseudolabel_replay", "pretraining", "ewc", "ewc_frames", "e0", "epochs", "max_steps",
-        "lr", "batch_size", "ema_decay", "loss", "check_units", "eval_pretraining", "fidelity", "read_options",
-        "seed", "valid_fraction", "patience"}
+        "replay_filter", "replay_fidelity", "pseudolabel_replay", "pretraining", "ewc", "ewc_frames", "e0", "epochs",
+        "max_steps", "lr", "batch_size", "ema_decay", "loss", "check_units", "eval_pretraining", "fidelity",
+        "read_options", "seed", "valid_fraction", "patience"}
     assert settings["replay_ratio"] == 0.5 and settings["pretraining"] == "pack" and settings["read_options"] == {}

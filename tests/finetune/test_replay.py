@@ -203,4 +203,7 @@ def test_finetune_replays_the_tuned_heads_frames(base, ft_frames, pretrain, monk
     tuned = finetune(base, ft_frames, replay=30, replay_filter="none", replay_fidelity=fidelity, pretraining=pretrain,
                      epochs=1, check_units=False)
     assert seen["replayed"] == expected
-    assert tuned.extra_config["finetune"]["method"]["replay_fidelity"] == fidelity
+    method = tuned.extra_config["finetune"]["method"]
+    assert method["replay_fidelity"] == fidelity
+    want = {"cu": 5, "cuni": 5, "cunial": 5} if fidelity == "head" else {"alni": 5}  # every train frame of each
+    assert method["replay_datasets"] == want
